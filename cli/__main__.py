@@ -1,0 +1,5 @@
+"""`python -m habitus.cli` runs the `habitus` command."""
+
+from . import main
+
+main()

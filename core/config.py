@@ -1,0 +1,39 @@
+"""Settings: where the store lives and which embedder to use, from arguments or environment.
+
+Only entry points (CLI, server start-up) read the environment; the core receives `Settings`.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import platformdirs
+
+__all__ = ["Settings", "default_db_path"]
+
+
+def default_db_path() -> str:
+    """`HABITUS_DB`, else a `store` folder in the user's data directory."""
+    env = os.environ.get("HABITUS_DB")
+    if env:
+        return env
+    return str(Path(platformdirs.user_data_dir("habitus", appauthor=False)) / "store")
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything needed to open a memory service."""
+
+    db: str = field(default_factory=default_db_path)
+    embedder: str = field(default_factory=lambda: os.environ.get("HABITUS_EMBEDDER", "minilm"))
+    storage_options: dict[str, str] | None = None
+
+    @property
+    def is_local(self) -> bool:
+        return "://" not in self.db
+
+    def resolved_db(self) -> str:
+        """The store URI, with a local path made absolute."""
+        return str(Path(self.db).expanduser().resolve()) if self.is_local else self.db

@@ -1,0 +1,68 @@
+"""Process-wide state of a running server: one memory service, opened once, shared by all.
+
+The store is opened on first use (or by the warm-up right after start) inside the serving
+event loop, never per connection: SSE runs an MCP lifespan per connection, and each
+assistant's stdio server is its own process already.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING
+
+import anyio
+
+from habitus.core.config import Settings
+from habitus.core.scope import Scope, detect_scope, resolve_scope
+
+if TYPE_CHECKING:
+    from habitus.core.service import MemoryService
+
+__all__ = ["Runtime"]
+
+log = logging.getLogger("habitus.server")
+
+
+class Runtime:
+    """Opens the memory service lazily and remembers each client session's project scope."""
+
+    def __init__(self, settings: Settings, default_scope: Scope | None = None) -> None:
+        self.settings = settings
+        self.default_scope = default_scope or detect_scope()
+        self._service: MemoryService | None = None
+        self._lock = anyio.Lock()
+        self._session_scopes: dict[int, str] = {}
+
+    async def service(self) -> MemoryService:
+        """The shared service, opened on first call."""
+        if self._service is None:
+            async with self._lock:
+                if self._service is None:
+                    from habitus.core.service import MemoryService  # heavy: LanceDB
+
+                    self._service = await MemoryService.open(self.settings)
+                    log.info("store open at %s", self._service.store.uri)
+        return self._service
+
+    async def warm_up(self) -> None:
+        """Open the store and load the embedder in the background after start-up."""
+        try:
+            service = await self.service()
+            await service.warm_up()
+            log.info("embedder ready: %s", service.embedder_status)
+        except Exception:
+            log.exception("warm-up failed; the first request will retry")
+
+    async def close(self) -> None:
+        if self._service is not None:
+            await self._service.close()
+            self._service = None
+
+    def scope_for(self, session_key: int, roots: list[str] | None) -> str:
+        """The project scope of a client session: from its roots once known, else the default."""
+        if roots is not None and session_key not in self._session_scopes:
+            self._session_scopes[session_key] = resolve_scope(roots, self.default_scope.root).id
+        return self._session_scopes.get(session_key, self.default_scope.id)
+
+    def knows_roots(self, session_key: int) -> bool:
+        return session_key in self._session_scopes

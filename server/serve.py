@@ -1,0 +1,58 @@
+"""Running the server on one transport: stdio for assistants, SSE or streamable HTTP on a port."""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import sys
+from typing import Literal
+
+import anyio
+
+from habitus.core.config import Settings
+
+from .app import build_server
+from .runtime import Runtime
+
+__all__ = ["Transport", "serve"]
+
+log = logging.getLogger("habitus.server")
+
+Transport = Literal["stdio", "sse", "http"]
+
+
+def serve(settings: Settings, transport: Transport = "stdio", host: str = "127.0.0.1",
+          port: int = 8765) -> None:
+    """Serve until the client disconnects (stdio) or the process is interrupted (HTTP)."""
+    anyio.run(_serve, settings, transport, host, port, backend="asyncio")
+
+
+async def _serve(settings: Settings, transport: Transport, host: str, port: int) -> None:
+    runtime = Runtime(settings)
+    server = build_server(runtime)
+    if transport != "stdio":
+        path = "/sse" if transport == "sse" else "/mcp"
+        print(f"habitus: serving {transport} on http://{host}:{port}{path} "
+              f"(store: {settings.resolved_db()})", file=sys.stderr, flush=True)
+        if host not in ("127.0.0.1", "localhost", "::1"):
+            log.warning("listening on %s: anyone who can reach this address can read and write "
+                        "your memories", host)
+    async with anyio.create_task_group() as tasks:
+        tasks.start_soon(_warm_up, runtime)
+        try:
+            if transport == "stdio":
+                await server.run_stdio_async()
+            elif transport == "sse":
+                await server.run_sse_async(host=host, port=port)
+            else:
+                await server.run_streamable_http_async(host=host, port=port)
+        finally:
+            tasks.cancel_scope.cancel()
+            with anyio.CancelScope(shield=True):
+                await runtime.close()
+
+
+async def _warm_up(runtime: Runtime) -> None:
+    # Import the heavy modules off the event loop so the first requests are answered at once.
+    await anyio.to_thread.run_sync(importlib.import_module, "habitus.core.service")
+    await runtime.warm_up()

@@ -1,0 +1,264 @@
+"""The habitus store: three LanceDB tables behind one connection and one writer per process.
+
+The store knows rows (plain dicts shaped by `schema`), predicates and vectors; it knows nothing
+of MCP, scopes or ranking. Reads always see the latest committed version, so several processes
+sharing a directory see each other's writes at once.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from datetime import timedelta
+from typing import Any
+
+import lancedb
+import numpy as np
+import pyarrow as pa
+from lancedb.index import FTS, LabelList
+from lancedb.query import MatchQuery
+from lancedb.table import AsyncTable
+
+from habitus.core.errors import StoreError
+
+from .predicates import Predicate, Where
+from .schema import (
+    JOURNAL,
+    LINKS,
+    MEMORIES,
+    SCHEMA_VERSION,
+    journal_schema,
+    links_schema,
+    memories_schema,
+)
+from .writer import Writer
+
+__all__ = ["Store"]
+
+log = logging.getLogger("habitus.store")
+
+SEARCH_COLUMN = "search_text"
+
+
+class Store:
+    """Opened with `await Store.open(uri, ...)`; closed with `await store.close()`."""
+
+    def __init__(
+        self,
+        uri: str,
+        db: lancedb.AsyncConnection,
+        memories: AsyncTable,
+        links: AsyncTable,
+        journal: AsyncTable,
+        *,
+        dimension: int,
+        embedding_model: str,
+        writer: Writer,
+    ) -> None:
+        self.uri = uri
+        self._db = db
+        self.memories = memories
+        self.links = links
+        self.journal = journal
+        self.dimension = dimension
+        self.embedding_model = embedding_model
+        self.writer = writer
+        self.m = Where(memories_schema(dimension, embedding_model))
+        self.l = Where(links_schema())
+        self.j = Where(journal_schema())
+
+    @classmethod
+    async def open(
+        cls,
+        uri: str,
+        *,
+        dimension: int = 384,
+        embedding_model: str = "",
+        storage_options: dict[str, str] | None = None,
+        consistency: timedelta = timedelta(0),
+    ) -> Store:
+        """Open (creating if needed) the store at `uri`: a directory or an object-store URI."""
+        try:
+            db = await lancedb.connect_async(
+                uri, read_consistency_interval=consistency, storage_options=storage_options
+            )
+            memories = await _open_or_create(db, MEMORIES, memories_schema(dimension, embedding_model))
+            links = await _open_or_create(db, LINKS, links_schema())
+            journal = await _open_or_create(db, JOURNAL, journal_schema())
+        except StoreError:
+            raise
+        except Exception as exc:
+            raise StoreError(f"cannot open the store at {uri}: {exc}") from exc
+        stored = (await memories.schema()).metadata or {}
+        stored_model = stored.get(b"embedding_model", b"").decode()
+        stored_dim = int(stored.get(b"dimension", str(dimension).encode()))
+        writer = Writer()
+        writer.start()
+        store = cls(
+            uri, db, memories, links, journal,
+            dimension=stored_dim, embedding_model=stored_model or embedding_model, writer=writer,
+        )
+        await store._ensure_indexes()
+        return store
+
+    async def close(self) -> None:
+        """Finish pending writes and release the tables."""
+        await self.writer.close()
+        for table in (self.memories, self.links, self.journal):
+            table.close()
+
+    async def _ensure_indexes(self) -> None:
+        present = {tuple(i.columns) for i in await self.memories.list_indices()}
+        wanted: list[tuple[str, Any]] = [
+            (SEARCH_COLUMN, FTS(with_position=False)),
+            ("tags", LabelList()),
+        ]
+        for column, config in wanted:
+            if (column,) in present:
+                continue
+            try:
+                await self.memories.create_index(column, config=config)
+            except Exception as exc:  # another process may have created it just now
+                log.debug("index on %s not created: %s", column, exc)
+        for table, column in ((self.links, "source"), (self.links, "target")):
+            if (column,) not in {tuple(i.columns) for i in await table.list_indices()}:
+                try:
+                    await table.create_index(column)
+                except Exception as exc:  # empty tables cannot hold a btree index yet
+                    log.debug("index on links.%s not created: %s", column, exc)
+
+    # --- memories -----------------------------------------------------------------------
+
+    async def add_memories(self, rows: list[dict[str, Any]]) -> None:
+        await self.writer.add(self.memories, rows)
+
+    async def update_memories(self, where: Predicate, values: dict[str, Any]) -> int:
+        """Set `values` on every memory matching `where`; returns the rows updated."""
+        for column in values:
+            self.m.col(column)
+        result = await self.writer.call(
+            self.memories, lambda: self.memories.update(values, where=where.sql)
+        )
+        return int(getattr(result, "rows_updated", 0))
+
+    async def merge_memories(self, rows: list[dict[str, Any]]) -> None:
+        """Replace whole rows by id (used for batched bookkeeping updates)."""
+        if not rows:
+            return
+
+        async def run() -> Any:
+            return await (
+                self.memories.merge_insert("id").when_matched_update_all().execute(rows)
+            )
+
+        await self.writer.call(self.memories, run)
+
+    async def delete_memories(self, where: Predicate) -> None:
+        await self.writer.call(self.memories, lambda: self.memories.delete(where.sql))
+
+    async def get_memories(self, ids: Sequence[str]) -> list[dict[str, Any]]:
+        if not ids:
+            return []
+        return await self.scan(self.m.isin("id", ids), limit=len(ids))
+
+    async def scan(
+        self,
+        where: Predicate | None,
+        *,
+        limit: int | None = None,
+        columns: Sequence[str] | None = None,
+    ) -> list[dict[str, Any]]:
+        """Rows of `memories` matching `where`, in storage order."""
+        q = self.memories.query()
+        if where is not None:
+            q = q.where(where.sql)
+        if columns is not None:
+            q = q.select([self.m.col(c) for c in columns])
+        if limit is not None:
+            q = q.limit(limit)
+        return await q.to_list()
+
+    async def count(self, where: Predicate | None = None) -> int:
+        return await self.memories.count_rows(where.sql if where is not None else None)
+
+    async def lexical_search(
+        self, text: str, where: Predicate | None, limit: int, *, fuzziness: int = 0
+    ) -> list[dict[str, Any]]:
+        """BM25 over `search_text`; each row carries `_score` (higher is better)."""
+        query = MatchQuery(text, SEARCH_COLUMN, fuzziness=fuzziness)
+        q = self.memories.query().nearest_to_text(query).limit(limit)
+        if where is not None:
+            q = q.where(where.sql)
+        return await q.to_list()
+
+    async def vector_search(
+        self, vector: np.ndarray, where: Predicate | None, limit: int
+    ) -> list[dict[str, Any]]:
+        """Cosine nearest neighbours; each row carries `_distance` (lower is better)."""
+        not_null = self.m.not_null("vector")
+        q = (
+            self.memories.query()
+            .nearest_to(vector.astype(np.float32))
+            .distance_type("cosine")
+            .where(Where.all(not_null, where).sql)  # type: ignore[union-attr]
+            .limit(limit)
+        )
+        return await q.to_list()
+
+    # --- links and journal ----------------------------------------------------------------
+
+    async def add_links(self, rows: list[dict[str, Any]]) -> None:
+        await self.writer.add(self.links, rows)
+
+    async def update_link(self, link_id: str, values: dict[str, Any]) -> None:
+        where = self.l.eq("id", link_id).sql
+        await self.writer.call(self.links, lambda: self.links.update(values, where=where))
+
+    async def find_links(self, where: Predicate, limit: int = 1000) -> list[dict[str, Any]]:
+        return await self.links.query().where(where.sql).limit(limit).to_list()
+
+    async def delete_links(self, where: Predicate) -> None:
+        await self.writer.call(self.links, lambda: self.links.delete(where.sql))
+
+    async def append_journal(self, rows: list[dict[str, Any]]) -> None:
+        await self.writer.add(self.journal, rows)
+
+    async def read_journal(self, where: Predicate | None = None, limit: int = 1000) -> list[dict[str, Any]]:
+        q = self.journal.query()
+        if where is not None:
+            q = q.where(where.sql)
+        return await q.limit(limit).to_list()
+
+    # --- maintenance ------------------------------------------------------------------------
+
+    async def compact(self, *, cleanup_older_than: timedelta | None = None) -> None:
+        """Fold every table's small fragments and new rows into its files and indexes."""
+        for table in (self.memories, self.links, self.journal):
+            await self.writer.compact(table, cleanup_older_than=cleanup_older_than)
+
+    async def fragments(self) -> int:
+        stats = await self.memories.stats()
+        return int(stats["fragment_stats"]["num_fragments"])
+
+    async def table_counts(self) -> dict[str, int]:
+        return {
+            MEMORIES: await self.memories.count_rows(),
+            LINKS: await self.links.count_rows(),
+            JOURNAL: await self.journal.count_rows(),
+        }
+
+
+async def _open_or_create(db: lancedb.AsyncConnection, name: str, schema: pa.Schema) -> AsyncTable:
+    """Open a table, creating it with `schema` when absent; refuse newer schema versions."""
+    try:
+        table = await db.open_table(name)
+    except (ValueError, FileNotFoundError):
+        table = await db.create_table(name, schema=schema, exist_ok=True)
+    meta = (await table.schema()).metadata or {}
+    version = meta.get(b"habitus.schema_version", SCHEMA_VERSION.encode()).decode()
+    if int(version) > int(SCHEMA_VERSION):
+        raise StoreError(
+            f"table {name!r} has schema version {version}, newer than this habitus "
+            f"understands ({SCHEMA_VERSION}); upgrade habitus"
+        )
+    return table

@@ -1,0 +1,92 @@
+"""Table schemas of a habitus store and the version that names them.
+
+Column names used anywhere in a predicate come from these schemas only (see `predicates`).
+"""
+
+from __future__ import annotations
+
+import pyarrow as pa
+
+__all__ = [
+    "SCHEMA_VERSION",
+    "MEMORIES",
+    "LINKS",
+    "JOURNAL",
+    "memories_schema",
+    "links_schema",
+    "journal_schema",
+]
+
+SCHEMA_VERSION = "1"
+MEMORIES = "memories"
+LINKS = "links"
+JOURNAL = "journal"
+
+_TS = pa.timestamp("us", tz="UTC")
+
+
+def _meta(table: str, **extra: str) -> dict[str, str]:
+    return {"habitus.table": table, "habitus.schema_version": SCHEMA_VERSION, **extra}
+
+
+def memories_schema(dimension: int, embedding_model: str) -> pa.Schema:
+    """Schema of `memories`; `vector` is null when no embedder was available for a row."""
+    return pa.schema(
+        [
+            pa.field("id", pa.string(), nullable=False),
+            pa.field("kind", pa.string(), nullable=False),
+            pa.field("content", pa.string(), nullable=False),
+            # Content plus split identifiers, paths and tags: the column the lexical index reads.
+            pa.field("search_text", pa.string()),
+            pa.field("tags", pa.list_(pa.string())),
+            pa.field("scope", pa.string(), nullable=False),
+            pa.field("importance", pa.float32()),
+            pa.field("client", pa.string()),
+            pa.field("session", pa.string()),
+            pa.field("tool", pa.string()),
+            pa.field("created_at", _TS, nullable=False),
+            pa.field("updated_at", _TS, nullable=False),
+            pa.field("access_count", pa.int32()),
+            pa.field("last_access", _TS),
+            pa.field("content_hash", pa.string()),
+            pa.field("deleted_at", _TS),
+            pa.field("valid_until", _TS),
+            pa.field("derived_from", pa.list_(pa.string())),
+            pa.field("metadata", pa.string()),
+            pa.field("embedding_model", pa.string()),
+            pa.field("vector", pa.list_(pa.float32(), dimension)),
+        ],
+        metadata=_meta(MEMORIES, embedding_model=embedding_model, dimension=str(dimension)),
+    )
+
+
+def links_schema() -> pa.Schema:
+    """Schema of `links`: typed, weighted edges between memories."""
+    return pa.schema(
+        [
+            pa.field("id", pa.string(), nullable=False),
+            pa.field("source", pa.string(), nullable=False),
+            pa.field("target", pa.string(), nullable=False),
+            pa.field("relation", pa.string(), nullable=False),
+            pa.field("weight", pa.float32()),
+            pa.field("note", pa.string()),
+            pa.field("created_at", _TS, nullable=False),
+        ],
+        metadata=_meta(LINKS),
+    )
+
+
+def journal_schema() -> pa.Schema:
+    """Schema of `journal`: one append-only row per operation, the basis of audit and undo."""
+    return pa.schema(
+        [
+            pa.field("id", pa.string(), nullable=False),
+            pa.field("op", pa.string(), nullable=False),
+            pa.field("ids", pa.list_(pa.string())),
+            pa.field("at", _TS, nullable=False),
+            pa.field("client", pa.string()),
+            pa.field("session", pa.string()),
+            pa.field("detail", pa.string()),
+        ],
+        metadata=_meta(JOURNAL),
+    )

@@ -1,0 +1,150 @@
+"""One writer per process: queued writes, batched into as few LanceDB commits as possible.
+
+LanceDB makes one fragment and one table version per write. Requests that arrive while a
+commit is in flight are grouped: consecutive appends to one table become a single `add`.
+When the queue runs dry and enough commits have piled up, the writer compacts the table
+(`optimize`) so that thousands of single writes never slow reads down.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+from lancedb.table import AsyncTable
+
+__all__ = ["Writer"]
+
+log = logging.getLogger("habitus.store.writer")
+
+# Commits to a table after which it is compacted, once the queue is idle.
+COMPACT_AFTER_COMMITS = 64
+# Old table versions are kept this long (undo and time travel read them).
+VERSION_RETENTION = timedelta(days=7)
+# At most this many queued requests are folded into one batch.
+MAX_BATCH = 1024
+
+
+@dataclass
+class _Request:
+    table: AsyncTable
+    kind: str  # "add" | "call"
+    rows: list[dict[str, Any]] = field(default_factory=list)
+    call: Callable[[], Awaitable[Any]] | None = None
+    done: asyncio.Future[Any] = field(default_factory=lambda: asyncio.get_running_loop().create_future())
+
+
+class Writer:
+    """Serialises every write of one process and batches appends."""
+
+    def __init__(self, *, compact_after: int = COMPACT_AFTER_COMMITS) -> None:
+        self._queue: asyncio.Queue[_Request | None] = asyncio.Queue()
+        self._task: asyncio.Task[None] | None = None
+        self._commits: dict[str, int] = {}
+        self._tables: dict[str, AsyncTable] = {}
+        self._compact_after = compact_after
+        self.stats = {"requests": 0, "commits": 0, "compactions": 0}
+
+    def start(self) -> None:
+        if self._task is None:
+            self._task = asyncio.get_running_loop().create_task(self._run(), name="habitus-writer")
+
+    async def add(self, table: AsyncTable, rows: list[dict[str, Any]]) -> None:
+        """Append rows; resolves once they are committed."""
+        await self._submit(_Request(table, "add", rows=rows))
+
+    async def call(self, table: AsyncTable, fn: Callable[[], Awaitable[Any]]) -> Any:
+        """Run any other write (update, delete, merge) in turn with the rest; returns its result."""
+        return await self._submit(_Request(table, "call", call=fn))
+
+    async def _submit(self, request: _Request) -> Any:
+        if self._task is None or self._task.done():
+            raise RuntimeError("the store's writer is not running")
+        self.stats["requests"] += 1
+        await self._queue.put(request)
+        return await request.done
+
+    async def compact(self, table: AsyncTable, *, cleanup_older_than: timedelta | None = None) -> None:
+        """Compact now (in turn with the writes), folding new rows into the indexes."""
+        await self.call(table, lambda: self._optimize(table, cleanup_older_than))
+
+    async def close(self) -> None:
+        """Finish queued writes, then stop."""
+        if self._task is None:
+            return
+        await self._queue.put(None)
+        await self._task
+        self._task = None
+
+    async def _run(self) -> None:
+        while True:
+            first = await self._queue.get()
+            if first is None:
+                return
+            batch = [first]
+            while len(batch) < MAX_BATCH and not self._queue.empty():
+                item = self._queue.get_nowait()
+                if item is None:
+                    await self._execute(batch)
+                    return
+                batch.append(item)
+            await self._execute(batch)
+            if self._queue.empty():
+                await self._maybe_compact()
+
+    async def _execute(self, batch: list[_Request]) -> None:
+        i = 0
+        while i < len(batch):
+            req = batch[i]
+            if req.kind == "add":
+                group = [req]
+                while (
+                    i + len(group) < len(batch)
+                    and batch[i + len(group)].kind == "add"
+                    and batch[i + len(group)].table is req.table
+                ):
+                    group.append(batch[i + len(group)])
+                rows = [row for r in group for row in r.rows]
+                await self._settle(group, lambda t=req.table, rows=rows: t.add(rows), req.table)
+                i += len(group)
+            else:
+                assert req.call is not None
+                await self._settle([req], req.call, req.table)
+                i += 1
+
+    async def _settle(
+        self, group: list[_Request], fn: Callable[[], Awaitable[Any]], table: AsyncTable
+    ) -> None:
+        try:
+            result = await fn()
+        except Exception as exc:  # handed to every caller in the group
+            for r in group:
+                if not r.done.done():
+                    r.done.set_exception(exc)
+            return
+        self._tables[table.name] = table
+        self._commits[table.name] = self._commits.get(table.name, 0) + 1
+        self.stats["commits"] += 1
+        for r in group:
+            if not r.done.done():
+                r.done.set_result(result)
+
+    async def _maybe_compact(self) -> None:
+        for name, commits in list(self._commits.items()):
+            if commits >= self._compact_after:
+                try:
+                    await self._optimize(self._tables[name], VERSION_RETENTION)
+                except Exception:  # another process may be compacting: try again later
+                    log.warning("compaction of %s failed; will retry", name, exc_info=True)
+
+    async def _optimize(self, table: AsyncTable, cleanup_older_than: timedelta | None) -> None:
+        started = time.perf_counter()
+        await table.optimize(cleanup_older_than=cleanup_older_than)
+        self._commits[table.name] = 0
+        self.stats["compactions"] += 1
+        log.debug("compacted %s in %.3fs", table.name, time.perf_counter() - started)
