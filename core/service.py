@@ -393,15 +393,18 @@ class MemoryService:
         scopes = self._read_scopes(scope, ctx)
         where = self._filters(scopes, _check_kinds(kinds), _check_tags(tags), since, until)
 
-        depth = max(LEG_DEPTH, limit * 3)
+        ranked, mode = await self._search(query, where, max(LEG_DEPTH, limit * 3))
+        return self._pack(query, scopes, ranked, limit, token_budget, mode)
+
+    async def _search(self, query: str, where: Predicate, depth: int) -> tuple[list[Candidate], str]:
+        """Both legs of the search, fused: the ranked candidates and which legs ran."""
         vectors = await self._embed([query])
         lexical = await self.store.lexical_search(query, where, depth)
         vector = (
             await self.store.vector_search(vectors[0], where, depth) if vectors is not None else []
         )
         ranked = fuse(lexical, vector, now=_now())
-        mode = "hybrid" if vectors is not None else "lexical"
-        return self._pack(query, scopes, ranked, limit, token_budget, mode)
+        return ranked, "hybrid" if vectors is not None else "lexical"
 
     def _filters(
         self,
