@@ -75,7 +75,7 @@ class LinkSpec(BaseModel):
 
 def _caller(ctx: Context, runtime: Runtime, tool: str, roots: ListRootsResult | None) -> CallContext:
     session = ctx.session
-    key = id(session)
+    key = _connection_key(ctx)
     uris = [str(r.uri) for r in roots.roots] if roots is not None else None
     params = getattr(session, "client_params", None)
     client = params.client_info.name if params is not None and params.client_info else "mcp"
@@ -85,6 +85,11 @@ def _caller(ctx: Context, runtime: Runtime, tool: str, roots: ListRootsResult | 
         session=f"{key:x}",
         tool=tool,
     )
+
+
+def _connection_key(ctx: Context) -> int:
+    """A key that is stable for one client connection (the session object is per request)."""
+    return id(getattr(ctx.session, "_connection", ctx.session))
 
 
 async def _guard(call: Callable[[], Awaitable[T]]) -> T:
@@ -110,7 +115,7 @@ def build_server(runtime: Runtime) -> MCPServer[Any]:
 
     def roots_for(ctx: Context) -> ListRoots | ListRootsResult | None:
         """Ask a handshake-era client for its roots once per session, when it has them."""
-        if runtime.knows_roots(id(ctx.session)):
+        if runtime.knows_roots(_connection_key(ctx)):
             return None
         caps = ctx.client_capabilities
         if caps is None or caps.roots is None:

@@ -22,6 +22,9 @@ __all__ = ["Runtime"]
 
 log = logging.getLogger("habitus.server")
 
+# Project scopes of at most this many client connections are kept (oldest dropped first).
+MAX_REMEMBERED_SESSIONS = 1024
+
 
 class Runtime:
     """Opens the memory service lazily and remembers each client session's project scope."""
@@ -61,6 +64,8 @@ class Runtime:
     def scope_for(self, session_key: int, roots: list[str] | None) -> str:
         """The project scope of a client session: from its roots once known, else the default."""
         if roots is not None and session_key not in self._session_scopes:
+            if len(self._session_scopes) >= MAX_REMEMBERED_SESSIONS:
+                self._session_scopes.pop(next(iter(self._session_scopes)))
             self._session_scopes[session_key] = resolve_scope(roots, self.default_scope.root).id
         return self._session_scopes.get(session_key, self.default_scope.id)
 

@@ -18,6 +18,7 @@ import pyarrow as pa
 from lancedb.index import FTS, LabelList
 from lancedb.query import MatchQuery
 from lancedb.table import AsyncTable
+from lancedb.util import value_to_sql
 
 from habitus.core.errors import StoreError
 
@@ -134,10 +135,17 @@ class Store:
 
     async def update_memories(self, where: Predicate, values: dict[str, Any]) -> int:
         """Set `values` on every memory matching `where`; returns the rows updated."""
-        for column in values:
+        updates_sql = {}
+        for column, value in values.items():
             self.m.col(column)
+            # value_to_sql renders an empty list as `[]`, which LanceDB cannot type.
+            updates_sql[column] = (
+                "arrow_cast(make_array(), 'List(Utf8)')"
+                if isinstance(value, list | tuple) and not value
+                else value_to_sql(value)
+            )
         result = await self.writer.call(
-            self.memories, lambda: self.memories.update(values, where=where.sql)
+            self.memories, lambda: self.memories.update(updates_sql=updates_sql, where=where.sql)
         )
         return int(getattr(result, "rows_updated", 0))
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+import warnings
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -144,7 +145,10 @@ class Writer:
 
     async def _optimize(self, table: AsyncTable, cleanup_older_than: timedelta | None) -> None:
         started = time.perf_counter()
-        await table.optimize(cleanup_older_than=cleanup_older_than)
+        with warnings.catch_warnings():
+            # A zero retention is asked for on purpose (erasure); LanceDB warns about it.
+            warnings.simplefilter("ignore", UserWarning)
+            await table.optimize(cleanup_older_than=cleanup_older_than)
         self._commits[table.name] = 0
         self.stats["compactions"] += 1
         log.debug("compacted %s in %.3fs", table.name, time.perf_counter() - started)

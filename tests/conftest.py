@@ -1,0 +1,47 @@
+"""Shared fixtures: a real store in a temp directory and the real offline embedder."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from habitus.core.config import Settings
+from habitus.core.models import CallContext
+
+os.environ.setdefault("LANCE_LOG", "error")
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+@pytest.fixture(autouse=True)
+def _isolated_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Keep tests away from the user's cache and scope override."""
+    monkeypatch.setenv("HABITUS_CACHE_DIR", str(tmp_path_factory.getbasetemp() / "cache"))
+    monkeypatch.delenv("HABITUS_SCOPE", raising=False)
+
+
+@pytest.fixture
+def db_path(tmp_path: Path) -> Path:
+    return tmp_path / "store"
+
+
+@pytest.fixture
+def ctx() -> CallContext:
+    return CallContext(project_scope="repo:example.com/acme/app", client="pytest")
+
+
+@pytest.fixture
+async def service(db_path: Path) -> AsyncIterator[object]:
+    from habitus.core.service import MemoryService
+
+    svc = await MemoryService.open(Settings(db=str(db_path), embedder="minilm"))
+    try:
+        yield svc
+    finally:
+        await svc.close()
