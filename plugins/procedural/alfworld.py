@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from habitus.plugins.procedural.trajectory import Step
 
@@ -36,7 +36,11 @@ TASK_TYPES: tuple[str, ...] = (
     "look-at-under-lamp",
 )
 
-_TRANSFORM_TYPE = {"clean": "clean-then-place", "heat": "heat-then-place", "cool": "cool-then-place"}
+_TRANSFORM_TYPE = {
+    "clean": "clean-then-place",
+    "heat": "heat-then-place",
+    "cool": "cool-then-place",
+}
 _ADJECTIVE_VERB = {"clean": "clean", "hot": "heat", "cool": "cool"}
 
 _GOAL_PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
@@ -45,13 +49,17 @@ _GOAL_PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"put two (?P<obj>\w+) (?:in|on) (?P<recep>\w+)"), "two"),
     (re.compile(r"find two (?P<obj>\w+) and put them (?:in|on) (?P<recep>\w+)"), "two"),
     (
-        re.compile(r"(?P<verb>clean|heat|cool) (?:a |an |the |some )?(?P<obj>\w+) and put it "
-                   r"(?:in|on) (?P<recep>\w+)"),
+        re.compile(
+            r"(?P<verb>clean|heat|cool) (?:a |an |the |some )?(?P<obj>\w+) and put it "
+            r"(?:in|on) (?P<recep>\w+)"
+        ),
         "transform",
     ),
     (
-        re.compile(r"put (?:a |an |the |some )?(?P<adj>clean|hot|cool) (?P<obj>\w+) "
-                   r"(?:in|on) (?P<recep>\w+)"),
+        re.compile(
+            r"put (?:a |an |the |some )?(?P<adj>clean|hot|cool) (?P<obj>\w+) "
+            r"(?:in|on) (?P<recep>\w+)"
+        ),
         "adjective",
     ),
     (re.compile(r"put (?:a |an |the |some )?(?P<obj>\w+) (?:in|on) (?P<recep>\w+)"), "place"),
@@ -155,22 +163,25 @@ def _worked(step: Step) -> bool:
 class _Events:
     """The goal-relevant events of a trajectory, by step index."""
 
-    takes: dict[int, Action]
-    puts: dict[int, Action]
-    transforms: dict[int, Action]
-    lamp_uses: dict[int, str | None]  # index → instance held at the time
-    gos: dict[int, Action]
-    opens: dict[int, Action]
-    closes: dict[int, Action]
+    # Every action that parsed and did not fail, then the same split by verb.
+    actions: dict[int, Action] = field(default_factory=dict)
+    takes: dict[int, Action] = field(default_factory=dict)
+    puts: dict[int, Action] = field(default_factory=dict)
+    transforms: dict[int, Action] = field(default_factory=dict)
+    lamp_uses: dict[int, str | None] = field(default_factory=dict)  # → instance held then
+    gos: dict[int, Action] = field(default_factory=dict)
+    opens: dict[int, Action] = field(default_factory=dict)
+    closes: dict[int, Action] = field(default_factory=dict)
 
 
 def _events(steps: Sequence[Step]) -> _Events:
-    events = _Events({}, {}, {}, {}, {}, {}, {})
+    events = _Events()
     holding: str | None = None
     for index, step in enumerate(steps):
         action = parse_action(step.action)
         if action is None or not _worked(step):
             continue
+        events.actions[index] = action
         if action.verb == "go":
             events.gos[index] = action
         elif action.verb == "open":
@@ -297,8 +308,7 @@ def critical_path(goal: Goal, steps: Sequence[Step]) -> list[PathStep]:
     here: str | None = None
     opened: set[str] = set()
     for index in _interactions(goal, events):
-        action = parse_action(steps[index].action)
-        assert action is not None  # every interaction index was parsed by _events
+        action = events.actions[index]
         if action.verb == "use":
             gos = [i for i in events.gos if i < index]
             where = events.gos[max(gos)].loc if gos else None

@@ -30,10 +30,17 @@ import hashlib
 import json
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StringConstraints, ValidationError
-from pydantic import field_validator
-
 from habitus.core.errors import InvalidInput
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StringConstraints,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 __all__ = [
     "MAX_STEPS",
@@ -56,9 +63,7 @@ MAX_METADATA_CHARS = 20_000
 _Text = Annotated[str, StringConstraints(strict=True, max_length=MAX_FIELD_CHARS)]
 _NonEmptyText = Annotated[
     str,
-    StringConstraints(
-        strict=True, strip_whitespace=True, min_length=1, max_length=MAX_FIELD_CHARS
-    ),
+    StringConstraints(strict=True, strip_whitespace=True, min_length=1, max_length=MAX_FIELD_CHARS),
 ]
 _Id = Annotated[
     str,
@@ -117,7 +122,12 @@ class Outcome(_Model):
 class Trajectory(_Model):
     """An agent's attempt at one task: the task, its steps in order, and the outcome."""
 
-    id: _Id = Field(description="Stable identifier: a session id, an instance id, a file name.")
+    id: _Id = Field(
+        "",
+        validate_default=True,
+        description="Stable identifier (a session id, an instance id, a file name); derived "
+        "from the task and the actions when omitted.",
+    )
     task: _NonEmptyText = Field(description="What was asked, in the asker's own words.")
     steps: list[Step] = Field(
         default_factory=list, max_length=MAX_STEPS, description="The steps, in order."
@@ -131,6 +141,15 @@ class Trajectory(_Model):
         default_factory=dict, description="Free JSON object: cwd, repository, timestamps, ..."
     )
 
+    @model_validator(mode="before")
+    @classmethod
+    def _derive_missing_id(cls, data: Any) -> Any:
+        """Give a trajectory without an id one derived from its content, so that submitting the
+        same trajectory twice yields the same id."""
+        if isinstance(data, dict) and not data.get("id"):
+            return {**data, "id": _derived_id(data)}
+        return data
+
     @field_validator("metadata")
     @classmethod
     def _metadata_is_small_json(cls, value: dict[str, Any]) -> dict[str, Any]:
@@ -139,9 +158,7 @@ class Trajectory(_Model):
         except (TypeError, ValueError) as exc:
             raise ValueError(f"must be a JSON object ({exc})") from None
         if size > MAX_METADATA_CHARS:
-            raise ValueError(
-                f"serialises to {size} characters, more than {MAX_METADATA_CHARS}"
-            )
+            raise ValueError(f"serialises to {size} characters, more than {MAX_METADATA_CHARS}")
         return value
 
     def to_dict(self) -> dict[str, Any]:
@@ -150,17 +167,9 @@ class Trajectory(_Model):
 
     @classmethod
     def from_dict(cls, data: Any) -> Trajectory:
-        """Validate `data` (the JSON form) into a trajectory, or raise `InvalidInput`.
-
-        A missing `id` is derived from the task and the actions, so that resubmitting the same
-        trajectory yields the same id.
-        """
+        """Validate `data` (the JSON form) into a trajectory, or raise `InvalidInput`."""
         if not isinstance(data, dict):
-            raise InvalidInput(
-                f"trajectory: expected a JSON object, got {type(data).__name__}"
-            )
-        if "id" not in data or data["id"] is None:
-            data = {**data, "id": _derived_id(data)}
+            raise InvalidInput(f"trajectory: expected a JSON object, got {type(data).__name__}")
         try:
             return cls.model_validate(data)
         except ValidationError as exc:
@@ -169,7 +178,9 @@ class Trajectory(_Model):
 
 def _derived_id(data: dict[str, Any]) -> str:
     steps = data.get("steps")
-    actions = [s.get("action") for s in steps if isinstance(s, dict)] if isinstance(steps, list) else []
+    actions = (
+        [s.get("action") for s in steps if isinstance(s, dict)] if isinstance(steps, list) else []
+    )
     digest = hashlib.sha256(
         json.dumps([data.get("task"), actions], sort_keys=True, default=str).encode()
     ).hexdigest()

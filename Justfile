@@ -1,0 +1,35 @@
+# habitus tasks. `just --list` shows them all.
+
+venv := ".venv"
+python := venv / "bin/python"
+
+# Create .venv and install habitus with its development tools (quick when nothing changed).
+setup:
+    #!/usr/bin/env bash
+    set -euo pipefail
+    command -v uv >/dev/null || python3 -m pip install --quiet uv
+    [ -x {{python}} ] || uv venv --quiet --python python3 {{venv}}
+    VIRTUAL_ENV={{venv}} uv pip install --quiet -e '.[dev]'
+
+# Serve over streamable HTTP on localhost for a person at a terminal (assistants spawn `habitus serve` over stdio).
+serve port="8765": setup
+    @echo "habitus listens on http://127.0.0.1:{{port}}/mcp (Ctrl-C to stop)" >&2
+    @echo "Connect an assistant:  {{venv}}/bin/habitus install claude-code   (or cursor, vscode, claude-desktop, windsurf, zed)" >&2
+    @echo "Or point an HTTP client at the URL above, e.g.  claude mcp add --transport http habitus http://127.0.0.1:{{port}}/mcp" >&2
+    {{venv}}/bin/habitus serve --transport http --port {{port}}
+
+# Run the whole test suite (installs what it needs first).
+test *args: setup
+    #!/usr/bin/env bash
+    set -euo pipefail
+    if command -v npm >/dev/null && [ ! -d tests/js/node_modules ]; then npm ci --prefix tests/js --silent --no-audit --no-fund; fi
+    {{python}} -m pytest {{args}}
+
+# Benchmarks: start-up time and remember/recall latency on a store grown by single writes.
+bench: setup
+    {{python}} bench/bench_startup.py
+    {{python}} bench/bench_store.py
+
+# Lint and check formatting.
+lint: setup
+    {{venv}}/bin/ruff check .

@@ -1,0 +1,559 @@
+"""Coding-agent knowledge: what an action does, whether it failed, and which steps mattered.
+
+Coding trajectories (SWE-agent, Claude Code, or submitted by an assistant) are shell commands
+and editor tool calls. Each action is classified (look, search, read, edit, create, run, setup,
+cleanup, submit, other); the critical path keeps the first read of each file, the successful
+edits (merged per file), the run that reproduced the problem and the run that verified the fix,
+and drops looking around, failed attempts, retries and dead ends. Concrete values are
+generalised: paths become repository-relative, home folders `~`, line numbers `<line>`, hashes
+`<hash>`, so that a procedure reads the same for the next task of its kind.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shlex
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from habitus.plugins.procedural.trajectory import Step
+
+__all__ = [
+    "FILE_READERS",
+    "Generaliser",
+    "CodingStep",
+    "classify",
+    "observation_failed",
+    "critical_path",
+    "coding_task_type",
+    "exception_names",
+]
+
+_LOOK = frozenset(
+    {
+        "ls",
+        "pwd",
+        "cd",
+        "scroll_up",
+        "scroll_down",
+        "goto",
+        "set_cursors",
+        "clear",
+        "whoami",
+        "todowrite",
+        "tree",
+        "history",
+        "exit",
+        "exit_forfeit",
+        "exitplanmode",
+    }
+)
+_SEARCH = frozenset(
+    {
+        "find_file",
+        "search_dir",
+        "search_file",
+        "grep",
+        "rg",
+        "ag",
+        "ack",
+        "find",
+        "fd",
+        "glob",
+        "websearch",
+    }
+)
+_READ = frozenset(
+    {
+        "open",
+        "read",
+        "cat",
+        "head",
+        "tail",
+        "less",
+        "more",
+        "nl",
+        "xxd",
+        "hexdump",
+        "strings",
+        "file",
+        "decompile",
+        "disassemble",
+        "objdump",
+        "readelf",
+        "webfetch",
+        "view",
+        "notebookread",
+    }
+)
+_EDIT = frozenset(["edit", "multiedit", "str_replace", "insert", "append", "notebookedit", "patch"])
+_CREATE = {"create", "write", "touch"}
+_CLEANUP = {"rm", "unlink", "rmdir"}
+_INSTALLERS = {"pip", "pip3", "apt", "apt-get", "conda", "brew", "mamba"}
+_INSTALL_VERBS = {"install", "add", "i", "sync", "get", "ci"}
+_PACKAGE_MANAGERS = {"npm", "yarn", "pnpm", "uv", "poetry", "cargo", "go", "bundle", "gem"}
+_GIT_LOOK = {"status", "diff", "log", "show", "branch", "blame"}
+_RUNNERS = {"python", "python3", "node", "bash", "sh", "ruby", "perl", "sage"}
+
+# Observations that mean the action itself failed (checked on all but reads).
+_FAILURE_PATTERNS = re.compile(
+    r"Your proposed edit has introduced new syntax error|Traceback \(most recent call last\)"
+    r"|command not found|No such file|Wrong flag!|EXECUTION TIMED OUT"
+    r"|PLEASE REFINE YOUR RUNNING COMMAND|^No matches found|^Error: |^error: |<tool_use_error>"
+    r"|^Exit code [1-9]|^\w*Error: |FAILED \(|\d+ failed|^ERROR: |Usage: |usage: ",
+    re.MULTILINE,
+)
+# For reads the observation is file content, so only a missing file counts as a failure.
+_READ_FAILURE_PATTERNS = re.compile(
+    r"No such file|^File .* not found|does not exist|<tool_use_error>", re.MULTILINE
+)
+_FILE_HEADER = re.compile(r"^\[File: (?P<path>[^\n]+?) \(\d+ lines total\)\]", re.MULTILINE)
+_LINE_SPEC = re.compile(r"^\d+(?::\d+)?$")
+_PATH_LIKE = re.compile(r"[\w.~/*+@-]+")
+# Readers whose target is a file: a second read of the same file adds nothing.
+FILE_READERS = frozenset(["open", "read", "cat", "head", "tail", "less", "more", "nl", "view"])
+_EXCEPTION = re.compile(r"\b[A-Z][A-Za-z]*(?:Error|Exception|Warning)\b")
+
+
+class Generaliser:
+    """Rewrites concrete values into placeholders and remembers what they stood for."""
+
+    _PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
+        ("<uuid>", re.compile(r"\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b")),
+        ("<flag>", re.compile(r"\b(?:flag|FLAG|flat|HTB|CTF|picoCTF|csawctf)\{[^}\n]*\}")),
+        ("<tmp>", re.compile(r"/tmp/[\w.-]+")),
+        ("<hex>", re.compile(r"\b0x[0-9a-fA-F]{16,}\b")),
+        (
+            "<hash>",
+            re.compile(
+                r"(?<![A-Za-z0-9])(?=[0-9a-f]*\d)(?=[0-9a-f]*[a-f])[0-9a-f]{7,64}(?![A-Za-z0-9])"
+            ),
+        ),
+        ("<data>", re.compile(r"(?<![A-Za-z0-9+=])[A-Za-z0-9+=]{40,}(?![A-Za-z0-9+=])")),
+        ("<line>", re.compile(r"(?<=\bline )\d+\b|(?<=\.py:)\d+\b")),
+    )
+    _HOME = re.compile(r"(?:/Users|/home)/[^/\s'\"]+|/root(?=/|\b)")
+
+    def __init__(self, root: str | None = None) -> None:
+        self.root = root.rstrip("/") if root and root.strip("/") else None
+        self.found: dict[str, list[str]] = {}
+
+    def _note(self, placeholder: str, original: str) -> None:
+        values = self.found.setdefault(placeholder, [])
+        if original not in values:
+            values.append(original)
+
+    def path(self, path: str) -> str:
+        """A path relative to the repository root when it lies inside it."""
+        path = path.strip().strip("'\"")
+        if self.root and (path == self.root or path.startswith(self.root + "/")):
+            self._note("<repo>", self.root)
+            path = path[len(self.root) + 1 :] or "."
+        return self.text(path.removeprefix("./"))
+
+    def text(self, text: str) -> str:
+        """`text` with the root made relative and concrete values replaced by placeholders."""
+        if self.root and self.root in text:
+            self._note("<repo>", self.root)
+            root = re.escape(self.root)
+            text = re.sub(root + r"(?![\w.-])", ".", re.sub(root + "/", "", text))
+        for match in self._HOME.finditer(text):
+            self._note("~", match.group(0))
+        text = self._HOME.sub("~", text)
+        for placeholder, pattern in self._PATTERNS:
+            for match in pattern.finditer(text):
+                self._note(placeholder, match.group(0))
+            text = pattern.sub(placeholder, text)
+        return text
+
+    def line(self, number: str) -> str:
+        """`<line>`, remembering the line number (or range) it stood for."""
+        self._note("<line>", number)
+        return "<line>"
+
+    def mapping(self, limit: int = 300) -> dict[str, str]:
+        """Placeholder → the original values it replaced, comma-separated and bounded."""
+        out = {}
+        for placeholder, values in self.found.items():
+            joined = ", ".join(values)
+            out[placeholder] = joined if len(joined) <= limit else joined[: limit - 1] + "…"
+        return out
+
+
+@dataclass
+class CodingStep:
+    """A classified step: what kind of action, on what, and whether it worked."""
+
+    index: int
+    kind: str
+    target: str
+    failed: bool
+    verb: str
+    command: str
+    snippet: str = ""
+    line: str = ""
+    phase: str = ""
+
+
+def _tokens(line: str) -> list[str]:
+    try:
+        tokens = shlex.split(line, posix=True)
+    except ValueError:
+        tokens = line.split()
+    while tokens and re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*=.*", tokens[0]):
+        tokens = tokens[1:]  # leading environment assignments
+    if "&&" in tokens and tokens[0] == "cd":
+        tokens = tokens[tokens.index("&&") + 1 :]
+    return tokens
+
+
+def _positional(tokens: Sequence[str]) -> list[str]:
+    return [t for t in tokens[1:] if not t.startswith("-")]
+
+
+def _first_line(action: str) -> tuple[str, str]:
+    lines = action.strip().splitlines() or [""]
+    return lines[0].strip(), "\n".join(lines[1:])
+
+
+def classify(action: str) -> tuple[str, list[str]]:
+    """The kind of an action and its shell-like tokens.
+
+    Kinds: look, search, read, edit, create, run, setup, cleanup, submit, other.
+    """
+    first, _ = _first_line(action)
+    tokens = _tokens(first)
+    if not tokens:
+        return "other", tokens
+    verb = os.path.basename(tokens[0]).lower().rstrip(":")
+    args = tokens[1:]
+    if verb == "str_replace_editor" and args:
+        sub = {"view": "read", "create": "create", "undo_edit": "edit"}.get(args[0], "edit")
+        return sub, [tokens[0], *args[1:]]
+    if verb == "git":
+        return ("look" if args and args[0] in _GIT_LOOK else "other"), tokens
+    if verb == "sed" and any(a.startswith("-i") for a in args):
+        return "edit", tokens
+    if verb in _INSTALLERS or (verb in _PACKAGE_MANAGERS and args and args[0] in _INSTALL_VERBS):
+        return "setup", tokens
+    if verb in _RUNNERS and args[:2] == ["-m", "pip"]:
+        return "setup", tokens
+    for kind, verbs in (
+        ("look", _LOOK),
+        ("search", _SEARCH),
+        ("read", _READ),
+        ("edit", _EDIT),
+        ("create", _CREATE),
+        ("cleanup", _CLEANUP),
+    ):
+        if verb in verbs:
+            return kind, tokens
+    if verb == "submit":
+        return "submit", tokens
+    if verb == "echo" and "|" not in tokens and ">" not in first:
+        return "look", tokens
+    return "run", tokens
+
+
+def observation_failed(action: str, observation: str) -> bool:
+    """Whether an observation says the action failed (an error, a rejected edit, no match)."""
+    kind, _ = classify(action)
+    head = observation[:4000]
+    if kind == "read":
+        return bool(_READ_FAILURE_PATTERNS.search(head))
+    return bool(_FAILURE_PATTERNS.search(head))
+
+
+def _command_key(tokens: Sequence[str]) -> str:
+    """What identifies "the same command" across reruns: the program and its first target."""
+    if not tokens:
+        return ""
+    program = os.path.basename(tokens[0])
+    rest = list(tokens[1:])
+    if program.startswith("python") and rest[:1] == ["-m"] and len(rest) > 1:
+        program, rest = f"{program} -m {rest[1]}", rest[2:]
+    elif program in ("uv", "poetry", "npx", "pipenv") and rest[:1] == ["run"] and len(rest) > 1:
+        program, rest = rest[1], rest[2:]
+    target = next((t for t in rest if not t.startswith("-")), "")
+    return f"{program} {target}".strip()
+
+
+def _snippet(body: str, limit: int = 100) -> str:
+    """The first meaningful line of an edit's new text, for the procedure to show."""
+    lines = body.splitlines()
+    if "+++ new" in lines:
+        lines = lines[lines.index("+++ new") + 1 :]
+    for raw in lines:
+        line = raw.strip()
+        if not line or line in ("end_of_edit", "--- old") or line.startswith(("#!", '"""')):
+            continue
+        return line if len(line) <= limit else line[: limit - 1] + "…"
+    return ""
+
+
+def _file_target(
+    kind: str, verb: str, args: list[str], current: str, generaliser: Generaliser
+) -> tuple[str, str, str]:
+    """The file an action works on, its line number (if any) and, for a search-and-replace
+    edit, the replacement text. Editors without a path argument work on the open file."""
+    specs = [a for a in args if _LINE_SPEC.match(a)]
+    line = specs[0] if specs and kind in ("read", "edit") else ""
+    if verb == "sed":
+        candidates = args[-1:]
+    elif kind == "edit":
+        candidates = args[:1]  # SWE-agent: `edit N:M`, `edit 'search' 'replace'`; else a path
+    else:
+        candidates = args
+    paths = [a for a in candidates if _PATH_LIKE.fullmatch(a) and not _LINE_SPEC.match(a)]
+    if paths:
+        return generaliser.path(paths[0]), line, ""
+    replacement = (
+        args[1] if kind == "edit" and verb == "edit" and len(args) > 1 and not specs else ""
+    )
+    return current, line, replacement
+
+
+def _parse(steps: Sequence[Step], generaliser: Generaliser) -> list[CodingStep]:
+    parsed: list[CodingStep] = []
+    current = ""
+    known: set[str] = set()  # files read or created so far
+    for index, step in enumerate(steps):
+        kind, tokens = classify(step.action)
+        first, body = _first_line(step.action)
+        verb = os.path.basename(tokens[0]) if tokens else ""
+        args = _positional(tokens)
+        failed = (
+            step.success is False
+            if step.success is not None
+            else observation_failed(step.action, step.observation)
+        )
+        target, line, snippet = "", "", ""
+        if kind in ("read", "edit", "create", "cleanup"):
+            target, line, snippet = _file_target(kind, verb.lower(), args, current, generaliser)
+            header = _FILE_HEADER.search(step.observation)
+            if header and not failed and kind in ("read", "edit", "create"):
+                target = generaliser.path(header.group("path"))
+            if kind == "create" and verb.lower() == "write" and target in known:
+                kind = "edit"  # Claude Code's Write over an existing file
+            if kind in ("read", "create") and not failed and target:
+                current = target
+                known.add(target)
+            if kind in ("edit", "create"):
+                snippet = snippet or _snippet(body)
+        elif kind == "search":
+            target = " ".join(args[:2])
+        elif kind in ("run", "setup", "other", "submit"):
+            target = _command_key(tokens)
+        parsed.append(CodingStep(index, kind, target, failed, verb, first, snippet.strip(), line))
+    return parsed
+
+
+def _reruns_after_change(parsed: Sequence[CodingStep], start: int, end: int, key: str) -> bool:
+    """Whether a file other than the command's own script changed between two runs."""
+    script = key.split(" ", 1)[-1]
+    return any(
+        p.kind in ("edit", "create") and not p.failed and p.target and p.target != script
+        for p in parsed
+        if start < p.index < end
+    )
+
+
+def _answer_source(steps: Sequence[Step], parsed: Sequence[CodingStep]) -> int | None:
+    """The step whose output contains the value finally submitted (a CTF flag, say), if any:
+    it found the answer, even if it also reported an error such as a timeout."""
+    submits = [p for p in parsed if p.kind == "submit" and not p.failed]
+    if not submits:
+        return None
+    answer = " ".join(_tokens(submits[-1].command)[1:]).strip()
+    if len(answer) < 6:
+        return None
+    for p in reversed(parsed[: submits[-1].index]):
+        if p.kind != "submit" and answer in steps[p.index].observation:
+            return p.index
+    return None
+
+
+def _select(parsed: Sequence[CodingStep], answer: int | None) -> list[CodingStep]:
+    """The steps on the critical path, before merging."""
+    last_ok_run: dict[str, int] = {}
+    for p in parsed:
+        if p.kind == "run" and not p.failed:
+            last_ok_run[p.target] = p.index
+    submits = [p.index for p in parsed if p.kind == "submit" and not p.failed]
+    kept: list[CodingStep] = []
+    seen: set[tuple[str, str]] = set()
+    reproduced: set[str] = set()
+    for p in parsed:
+        if p.index == answer:
+            kept.append(p)
+            continue
+        if p.kind == "look":
+            continue
+        if p.kind == "run":
+            last = last_ok_run.get(p.target)
+            if last == p.index:
+                kept.append(p)
+            elif (
+                last is not None
+                and p.target not in reproduced
+                and _reruns_after_change(parsed, p.index, last, p.target)
+            ):
+                reproduced.add(p.target)  # the run that showed the problem before the fix
+                p.phase = "reproduce"
+                kept.append(p)
+            continue
+        if p.failed:
+            continue
+        if p.kind == "submit":
+            if submits and p.index == submits[-1]:
+                kept.append(p)
+            continue
+        if p.kind in ("read", "search", "setup"):
+            by_file = p.kind == "read" and p.verb.lower() in FILE_READERS and p.target
+            key = ("file", p.target) if by_file else (p.kind, p.command)
+            if key in seen:
+                continue
+            seen.add(key)
+        if p.kind == "create":
+            seen.add(("file", p.target))
+        kept.append(p)
+    return kept
+
+
+def _merge(kept: Sequence[CodingStep]) -> list[CodingStep]:
+    """Fold successive edits of one file into one step (the file's creation, if it was created)
+    and drop repeats of the same step."""
+    merged: list[CodingStep] = []
+    for p in kept:
+        previous = merged[-1] if merged else None
+        if (
+            previous is not None
+            and p.kind == "edit"
+            and previous.kind in ("edit", "create")
+            and previous.target == p.target
+        ):
+            previous.snippet = p.snippet or previous.snippet
+            previous.line = p.line or previous.line
+            previous.index = p.index
+            continue
+        if previous is not None and (p.kind, p.target, p.command) == (
+            previous.kind,
+            previous.target,
+            previous.command,
+        ):
+            continue
+        merged.append(p)
+    return merged
+
+
+def _phases(path: Sequence[CodingStep]) -> None:
+    """Label each step with its phase: setup, reproduce, locate, change, verify, cleanup, submit."""
+    removed = {p.target for p in path if p.kind == "cleanup"}
+    first_change = next(
+        (i for i, p in enumerate(path) if p.kind in ("edit", "create") and p.target not in removed),
+        len(path),
+    )
+    for i, p in enumerate(path):
+        if p.phase:
+            continue
+        if p.kind in ("setup", "cleanup", "submit"):
+            p.phase = p.kind
+        elif p.kind in ("read", "search"):
+            p.phase = "locate"
+        elif p.kind in ("edit", "create"):
+            p.phase = "reproduce" if p.target in removed and i < first_change else "change"
+        elif p.kind == "run":
+            p.phase = "reproduce" if i < first_change else "verify"
+        else:
+            p.phase = "run"
+
+
+def critical_path(steps: Sequence[Step], generaliser: Generaliser) -> list[CodingStep]:
+    """The steps of a coding trajectory that a procedure should keep, classified and phased."""
+    parsed = _parse(steps, generaliser)
+    path = _merge(_select(parsed, _answer_source(steps, parsed)))
+    _phases(path)
+    return path
+
+
+_TYPE_KEYWORDS: tuple[tuple[str, re.Pattern[str]], ...] = (
+    (
+        "bugfix",
+        re.compile(
+            r"\b(?:bugs?|fix\w*|errors?|exceptions?|traceback|crash\w*|fail\w*|broken|"
+            r"incorrect|wrong|unexpected|regression|should(?:n't| not)?|instead of|strange)\b"
+        ),
+    ),
+    ("test", re.compile(r"\b(?:add|write|improve|increase)\b[^.]{0,30}\btests?\b|\bcoverage\b")),
+    (
+        "feature",
+        re.compile(r"\b(?:add|support|implement\w*|feature|new|allow|enable|introduce|option)\b"),
+    ),
+    ("refactor", re.compile(r"\b(?:refactor\w*|rename|restructure|simplify|clean ?up|split)\b")),
+    ("performance", re.compile(r"\b(?:slow|performance|speed ?up|faster|optimi[sz]\w*|memory)\b")),
+    ("docs", re.compile(r"\b(?:docs?|documentation|readme|docstrings?|typos?|changelog)\b")),
+    ("build", re.compile(r"\b(?:ci|build|dependenc\w+|upgrade|bump|install\w*|packag\w+)\b")),
+)
+_LEADING_VERB = {
+    "fix": "bugfix",
+    "debug": "bugfix",
+    "add": "feature",
+    "implement": "feature",
+    "support": "feature",
+    "create": "feature",
+    "build": "feature",
+    "refactor": "refactor",
+    "rename": "refactor",
+    "document": "docs",
+    "test": "test",
+    "speed": "performance",
+    "optimise": "performance",
+    "optimize": "performance",
+}
+_CTF_CATEGORY = re.compile(r"CTF challenge is an? (?P<category>[\w ]+?) problem", re.IGNORECASE)
+_CTF_TYPES = {
+    "cryptography": "ctf-crypto",
+    "crypto": "ctf-crypto",
+    "forensics": "ctf-forensics",
+    "miscellaneous": "ctf-misc",
+    "misc": "ctf-misc",
+    "binary exploitation": "ctf-pwn",
+    "pwn": "ctf-pwn",
+    "reverse engineering": "ctf-rev",
+    "rev": "ctf-rev",
+    "web security": "ctf-web",
+    "web": "ctf-web",
+}
+
+
+def coding_task_type(task: str, metadata: dict[str, object]) -> str:
+    """A coarse type for a coding task: bugfix, feature, test, docs, refactor, performance,
+    build, ctf-<category>, or coding when nothing fits."""
+    category = metadata.get("ctf_category")
+    match = _CTF_CATEGORY.search(task)
+    if isinstance(category, str) or match:
+        name = (category if isinstance(category, str) else match.group("category")).lower()
+        return _CTF_TYPES.get(name, "ctf-" + name.replace(" ", "-"))
+    words = task.strip().split()
+    lead = words[0].lower().strip(":,.") if words else ""
+    if lead in _LEADING_VERB:
+        if lead == "add" and re.match(r"add\s+(?:\w+\s+){0,2}tests?\b", task.strip(), re.I):
+            return "test"
+        return _LEADING_VERB[lead]
+    text = task[:3000]
+    scores = {kind: len(pattern.findall(text.lower())) for kind, pattern in _TYPE_KEYWORDS}
+    scores["bugfix"] += len(exception_names(text))
+    best = max(scores.values())
+    if best == 0:
+        return "coding"
+    return next(kind for kind, _ in _TYPE_KEYWORDS if scores[kind] == best)
+
+
+def exception_names(text: str, limit: int = 3) -> list[str]:
+    """Exception class names mentioned in a text (e.g. `SyntaxError`), first ones first."""
+    names: list[str] = []
+    for name in _EXCEPTION.findall(text):
+        if name not in names:
+            names.append(name)
+    return names[:limit]
