@@ -75,21 +75,22 @@ class LinkSpec(BaseModel):
 
 def _caller(ctx: Context, runtime: Runtime, tool: str, roots: ListRootsResult | None) -> CallContext:
     session = ctx.session
-    key = _connection_key(ctx)
+    connection = _connection_key(ctx)
     uris = [str(r.uri) for r in roots.roots] if roots is not None else None
     params = getattr(session, "client_params", None)
     client = params.client_info.name if params is not None and params.client_info else "mcp"
     return CallContext(
-        project_scope=runtime.scope_for(key, uris),
+        project_scope=runtime.scope_for(connection, uris),
         client=client,
-        session=f"{key:x}",
+        session=f"{id(connection):x}",
         tool=tool,
     )
 
 
-def _connection_key(ctx: Context) -> int:
-    """A key that is stable for one client connection (the session object is per request)."""
-    return id(getattr(ctx.session, "_connection", ctx.session))
+def _connection_key(ctx: Context) -> object:
+    """The client connection of a request: stable across its requests, unlike `ctx.session`,
+    which mcp 2.3 builds anew for each request (it keeps the connection as `_connection`)."""
+    return getattr(ctx.session, "_connection", ctx.session)
 
 
 async def _guard(call: Callable[[], Awaitable[T]]) -> T:

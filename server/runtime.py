@@ -8,6 +8,7 @@ assistant's stdio server is its own process already.
 from __future__ import annotations
 
 import logging
+import weakref
 from typing import TYPE_CHECKING
 
 import anyio
@@ -22,9 +23,6 @@ __all__ = ["Runtime"]
 
 log = logging.getLogger("habitus.server")
 
-# Project scopes of at most this many client connections are kept (oldest dropped first).
-MAX_REMEMBERED_SESSIONS = 1024
-
 
 class Runtime:
     """Opens the memory service lazily and remembers each client session's project scope."""
@@ -34,7 +32,8 @@ class Runtime:
         self.default_scope = default_scope or detect_scope()
         self._service: MemoryService | None = None
         self._lock = anyio.Lock()
-        self._session_scopes: dict[int, str] = {}
+        # Keyed by the client connection; an entry goes when its connection is collected.
+        self._connection_scopes: weakref.WeakKeyDictionary[object, str] = weakref.WeakKeyDictionary()
 
     async def service(self) -> MemoryService:
         """The shared service, opened on first call."""
@@ -61,13 +60,11 @@ class Runtime:
             await self._service.close()
             self._service = None
 
-    def scope_for(self, session_key: int, roots: list[str] | None) -> str:
-        """The project scope of a client session: from its roots once known, else the default."""
-        if roots is not None and session_key not in self._session_scopes:
-            if len(self._session_scopes) >= MAX_REMEMBERED_SESSIONS:
-                self._session_scopes.pop(next(iter(self._session_scopes)))
-            self._session_scopes[session_key] = resolve_scope(roots, self.default_scope.root).id
-        return self._session_scopes.get(session_key, self.default_scope.id)
+    def scope_for(self, connection: object, roots: list[str] | None) -> str:
+        """The project scope of a client connection: from its roots once known, else the default."""
+        if roots is not None and connection not in self._connection_scopes:
+            self._connection_scopes[connection] = resolve_scope(roots, self.default_scope.root).id
+        return self._connection_scopes.get(connection, self.default_scope.id)
 
-    def knows_roots(self, session_key: int) -> bool:
-        return session_key in self._session_scopes
+    def knows_roots(self, connection: object) -> bool:
+        return connection in self._connection_scopes
