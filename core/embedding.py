@@ -34,6 +34,7 @@ __all__ = [
     "embed_one",
     "embedder_names",
     "load_embedder",
+    "register_embedder",
 ]
 
 log = logging.getLogger("habitus.embedding")
@@ -235,13 +236,32 @@ _FACTORIES: dict[str, _Factory] = {
 _ALIASES: dict[str, str] = {"default": "minilm"}
 
 
+_OWNERS: dict[str, str] = {"minilm": "habitus", "none": "habitus", "default": "habitus"}
+
+
+def register_embedder(name: str, factory: _Factory, *, owner: str = "plugin") -> None:
+    """Make `load_embedder(name)` use `factory` (plugins' `register_embedders` hook); a name
+    already taken by someone else is refused, naming both."""
+    key = name.strip().lower()
+    if not key:
+        raise InvalidInput("an embedder needs a name")
+    if key in _OWNERS and _OWNERS[key] != owner:
+        raise InvalidInput(
+            f"embedder {key!r} of {owner!r} refused: the name is taken by {_OWNERS[key]!r}"
+        )
+    _OWNERS[key] = owner
+    _FACTORIES[key] = factory
+
+
 def embedder_names() -> tuple[str, ...]:
     """The names `load_embedder` accepts, aliases included, for CLI choices and error messages."""
     return tuple(sorted([*_FACTORIES, *_ALIASES]))
 
 
 def load_embedder(name: str = "minilm") -> Embedder | None:
-    """Build the embedder called `name` ("minilm"/"default", or "none" for lexical only).
+    """Build the embedder called `name` ("minilm"/"default", "none" for lexical only, or one of
+    the opt-ins of `embedders`: "fastembed[:MODEL]", "sentence-transformers[:MODEL]",
+    "openai[:MODEL]", "ollama[:MODEL]").
 
     The model itself is loaded lazily on first use, so this is cheap. Unknown names raise
     `InvalidInput` listing the known ones.
@@ -249,7 +269,13 @@ def load_embedder(name: str = "minilm") -> Embedder | None:
     key = name.strip().lower()
     factory = _FACTORIES.get(_ALIASES.get(key, key))
     if factory is None:
+        from . import embedders
+
+        kind, _, model = name.strip().partition(":")
+        if kind.lower() in embedders.KINDS:
+            return embedders.build(kind.lower(), model.strip())  # type: ignore[no-any-return]
         raise InvalidInput(
-            f"unknown embedder {name!r}; known embedders: {', '.join(embedder_names())}"
+            f"unknown embedder {name!r}; known embedders: {', '.join(embedder_names())}, "
+            "fastembed[:MODEL], sentence-transformers[:MODEL], openai[:MODEL], ollama[:MODEL]"
         )
     return factory()

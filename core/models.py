@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, PrivateAttr
 
 __all__ = [
     "Kind",
@@ -27,6 +27,11 @@ __all__ = [
     "ReflectGroup",
     "ReflectBundle",
     "StoreStats",
+    "VersionEntry",
+    "History",
+    "Operation",
+    "UndoResult",
+    "ConsolidationAction",
 ]
 
 Kind = Literal["episodic", "semantic", "procedural"]
@@ -59,6 +64,7 @@ class CallContext(BaseModel):
     client: str = "cli"
     session: str = ""
     tool: str = ""
+    workdir: str = Field("", description="The caller's working tree root; code anchors resolve there.")
 
 
 class Memory(BaseModel):
@@ -95,6 +101,13 @@ class NewMemory(BaseModel):
     links: list[tuple[str, str]] = Field(default_factory=list)
     metadata: dict[str, Any] = Field(default_factory=dict)
     occurred_at: datetime | None = Field(None, description="When it happened; default: now.")
+    supersedes: list[str] = Field(default_factory=list, description="Ids this memory replaces.")
+    anchors: list[Any] = Field(
+        default_factory=list, description="Code it is about: 'path', 'path::symbol', 'path:10-20'."
+    )
+    dedup: bool = Field(
+        True, description="Detect near-duplicates and new versions of existing memories."
+    )
 
 
 class RememberResult(BaseModel):
@@ -105,6 +118,19 @@ class RememberResult(BaseModel):
     kind: Kind
     scope: str
     links: list[str] = Field(default_factory=list, description="Ids linked to this memory.")
+    absorbed_by: str | None = Field(
+        None, description="A near-duplicate that absorbed this content (then `id` is that memory)."
+    )
+    similarity: float | None = Field(None, description="Cosine similarity to `absorbed_by`.")
+    supersedes: list[str] = Field(
+        default_factory=list, description="Older versions this memory replaced (kept as history)."
+    )
+    detected: bool = Field(
+        False, description="True when the superseded versions were detected, not given."
+    )
+    related: list[str] = Field(
+        default_factory=list, description="Similar memories linked automatically ('related_to')."
+    )
 
 
 class RecallHit(BaseModel):
@@ -121,6 +147,19 @@ class RecallHit(BaseModel):
     importance: float
     tokens: int = Field(description="Tokens the content takes (o200k_base).")
     metadata: dict[str, Any] = Field(default_factory=dict)
+    supersedes: list[str] = Field(
+        default_factory=list, description="Older versions of this fact exist: see history(id)."
+    )
+    superseded_by: str | None = Field(
+        None, description="Set when this is an old version; the id of its successor."
+    )
+    valid_until: datetime | None = Field(None, description="End of validity of an old version.")
+    strength: float | None = Field(None, description="Memory strength 0–1 (forgetting curve).")
+    stale: bool = Field(False, description="True when the code it is anchored to has changed.")
+    stale_reason: str | None = None
+    anchors: list[str] = Field(default_factory=list, description="Code it is about.")
+    via: str | None = Field(None, description="Found by following a link from this memory.")
+    _anchors: list[dict[str, Any]] = PrivateAttr(default_factory=list)
 
 
 class RecallResult(BaseModel):
@@ -159,7 +198,7 @@ class LinkResult(BaseModel):
 class ReflectGroup(BaseModel):
     """Memories gathered for one consolidation decision."""
 
-    reason: Literal["near_duplicates", "topic", "recent_episodes"]
+    reason: Literal["near_duplicates", "topic", "recent_episodes", "stale", "contradictions"]
     summary: str
     memories: list[RecallHit]
 
@@ -174,6 +213,24 @@ class ReflectBundle(BaseModel):
     draft: str | None = Field(
         None, description="A consolidated memory drafted by the client's model, when offered."
     )
+    mode: Literal["bundle", "sampling", "model", "consolidation"] = Field(
+        "bundle", description="Who did the reflecting: the client's model (sampling), the "
+        "configured model, nobody yet (bundle: the calling assistant writes), or LLM-free rules.",
+    )
+    actions: list[ConsolidationAction] = Field(
+        default_factory=list, description="Consolidations planned (dry run) or applied."
+    )
+    dry_run: bool = True
+
+
+class ConsolidationAction(BaseModel):
+    """One consolidation: a new memory derived from sources, which are never deleted."""
+
+    action: Literal["merge", "group", "distil", "skip"]
+    sources: list[str]
+    content: str
+    id: str | None = Field(None, description="The memory written, when applied.")
+    reason: str = ""
 
 
 class StoreStats(BaseModel):
@@ -188,3 +245,45 @@ class StoreStats(BaseModel):
     journal: int
     embedding_model: str
     fragments: int
+
+
+class VersionEntry(BaseModel):
+    """One version of a fact on its timeline."""
+
+    id: str
+    content: str
+    created_at: datetime
+    valid_until: datetime | None = None
+    status: Literal["current", "superseded", "deleted"]
+    supersedes: list[str] = Field(default_factory=list)
+    superseded_by: str | None = None
+
+
+class History(BaseModel):
+    """How a fact changed: every version, oldest first; nothing is ever dropped from it."""
+
+    id: str
+    current: str | None = Field(description="The version served by recall today (None if forgotten).")
+    versions: list[VersionEntry]
+
+
+class Operation(BaseModel):
+    """A journaled operation and the table versions it produced."""
+
+    id: str
+    op: str
+    ids: list[str]
+    at: datetime
+    versions: dict[str, int] = Field(default_factory=dict)
+
+
+class UndoResult(BaseModel):
+    """What `undo` reverted."""
+
+    operation: str = Field(description="Id of the operation undone.")
+    ops: list[str] = Field(description="The journal entries reverted, newest first.")
+    ids: list[str] = Field(description="Memories affected.")
+    at: datetime
+
+
+ReflectBundle.model_rebuild()

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from .decay import rank_factor
+
 __all__ = ["Candidate", "fuse"]
 
 RRF_K = 60.0
@@ -57,5 +59,5 @@ def fuse(
         importance = float(cand.row.get("importance") or 0.5)
         age_days = max(0.0, (now - cand.row["created_at"]).total_seconds() / 86400)
         recency = math.exp(-math.log(2) * age_days / half_life_days)
-        cand.score = score * (0.85 + 0.1 * importance + 0.05 * recency)
+        cand.score = score * (0.85 + 0.1 * importance + 0.05 * recency) * rank_factor(cand.row, now)
     return sorted(found.values(), key=lambda c: c.score, reverse=True)

@@ -23,6 +23,8 @@ import numpy as np
 
 from habitus.store import Predicate, Store
 
+from . import anchors, decay, dedup, erasure, history
+from . import links as links_mod
 from .config import Settings
 from .embedding import Embedder, load_embedder
 from .errors import EmbedderUnavailable, InvalidInput, NotFound
@@ -31,15 +33,18 @@ from .models import (
     RELATIONS,
     CallContext,
     ForgetResult,
+    History,
     LinkResult,
     Memory,
     NewMemory,
+    Operation,
     RecallHit,
     RecallResult,
     ReflectBundle,
     ReflectGroup,
     RememberResult,
     StoreStats,
+    UndoResult,
 )
 from .ranking import Candidate, fuse
 from .scope import validate_scope
@@ -64,6 +69,8 @@ LIMITS = {
 ALL_SCOPES = ("all", "*")
 # How many candidates each search leg contributes before fusion.
 LEG_DEPTH = 50
+# How many candidates `rerank_recall` plugins see.
+RERANK_DEPTH = 50
 # Cosine similarity above which two memories count as near-duplicates in reflect.
 NEAR_DUPLICATE = 0.92
 _CROCKFORD = "0123456789abcdefghjkmnpqrstvwxyz"
@@ -140,6 +147,8 @@ class MemoryService:
         self._embedder_error: str | None = None if embedder else "no embedder configured"
         self._pending_access: Counter[str] = Counter()
         self._flusher: asyncio.Task[None] | None = None
+        # Plugin hooks (habitus.plugins.manager.PluginManager); None: no plugins, no cost.
+        self.hooks: Any = None
 
     @classmethod
     async def open(cls, settings: Settings | None = None) -> MemoryService:
@@ -241,13 +250,21 @@ class MemoryService:
         links: Sequence[tuple[str, str]] | None = None,
         metadata: dict[str, Any] | None = None,
         occurred_at: datetime | None = None,
+        supersedes: Sequence[str] | None = None,
+        anchors: Sequence[Any] | None = None,
+        dedup: bool = True,
         ctx: CallContext | None = None,
     ) -> RememberResult:
-        """Store a memory, or reinforce the live memory with the same content in that scope."""
+        """Store a memory, or reinforce the live memory with the same content in that scope.
+
+        A near-duplicate reinforces the memory it repeats (`absorbed_by`); a new version of a
+        fact (given in `supersedes`, or detected) supersedes the old one, which stays as history.
+        """
         item = NewMemory(
             content=content, kind=kind, tags=list(tags or []), scope=scope, importance=importance,
             derived_from=list(derived_from or []), links=list(links or []),
             metadata=metadata or {}, occurred_at=occurred_at,
+            supersedes=list(supersedes or []), anchors=list(anchors or []), dedup=dedup,
         )
         return (await self.remember_many([item], ctx=ctx))[0]
 
@@ -255,19 +272,30 @@ class MemoryService:
         self, items: Sequence[NewMemory], *, ctx: CallContext | None = None
     ) -> list[RememberResult]:
         """Store many memories with one embedding batch and one commit (imports, evaluations)."""
+        if self.hooks is not None and self.hooks.has("enrich_memory"):
+            items = await self._plugin_hook("enrich_memories", list(items), ctx or CallContext())
+        with history.operation(new_id):
+            return await self._remember_many(items, ctx=ctx)
+
+    async def _remember_many(
+        self, items: Sequence[NewMemory], *, ctx: CallContext | None = None
+    ) -> list[RememberResult]:
         ctx = ctx or CallContext()
         now = _now()
+        items = list(items)
         prepared = [self._prepare(item, ctx) for item in items]
         await self._require_live(
             [i for p in prepared for i in p["derived_from"]]
             + [t for p in prepared for t, _ in p["links"]]
         )
+        await dedup.prepare(self, items, prepared, ctx)
         m = self.store.m
         digests = list({p["content_hash"] for p in prepared})
         existing: dict[tuple[str, str], dict[str, Any]] = {}
         for start in range(0, len(digests), 500):
             rows = await self.store.scan(
-                self._live() & m.isin("content_hash", digests[start:start + 500])
+                self._live() & m.is_null("valid_until")
+                & m.isin("content_hash", digests[start:start + 500])
             )
             for row in rows:
                 existing.setdefault((row["scope"], row["content_hash"]), row)
@@ -282,16 +310,32 @@ class MemoryService:
                     await self._reinforce(row, p, now, ctx)
                 results.append(self._result(row["id"], "reinforced", p))
                 continue
-            row = {**p, "id": new_id(), "created_at": p["occurred_at"] or now, "updated_at": now}
+            row = {**p, "id": new_id(), "created_at": p["occurred_at"] or now, "updated_at": now,
+                   "_result": len(results)}
             existing[key] = row
             fresh.append(row)
             results.append(self._result(row["id"], "created", p))
 
+        decisions: list[dedup.Decision] = []
         if fresh:
             vectors = await self._embed([r["content"] for r in fresh])
+            decisions = await dedup.resolve(self, fresh, vectors)
             model = self.embedding_model if vectors is not None else ""
             rows = []
-            for i, r in enumerate(fresh):
+            kept: list[tuple[dict[str, Any], dedup.Decision]] = []
+            absorbed_into: dict[str, str] = {}
+            for i, (r, decision) in enumerate(zip(fresh, decisions, strict=True)):
+                result = results[r["_result"]]
+                if decision.absorbed_by is not None:
+                    target = absorbed_into.get(decision.absorbed_by, decision.absorbed_by)
+                    absorbed_into[r["id"]] = target
+                    result.id, result.status = target, "reinforced"
+                    result.absorbed_by = target
+                    result.similarity = round(float(decision.similarity or 0), 4)
+                    if decision.absorbed_row is not None and "_result" not in decision.absorbed_row:
+                        await self._reinforce(decision.absorbed_row, r, now, ctx, variant=r["content"])
+                    continue
+                kept.append((r, decision))
                 rows.append({
                     "id": r["id"], "kind": r["kind"], "content": r["content"],
                     "search_text": search_text(r["content"], r["tags"]), "tags": r["tags"],
@@ -303,10 +347,38 @@ class MemoryService:
                     "embedding_model": model,
                     "vector": vectors[i].tolist() if vectors is not None else None,
                 })
-            await self.store.add_memories(rows)
-            await self._journal("remember", [r["id"] for r in fresh], ctx)
+            if rows:
+                await self.store.add_memories(rows)
+                await self._journal("remember", [r["id"] for r in rows], ctx)
+            auto_edges: list[tuple[str, str, str, float]] = []
+            pairs: list[tuple[str, list[str], bool]] = []
+            for r, decision in kept:
+                explicit = [i for i in r["supersedes"] if i != r["id"]]
+                detected = [absorbed_into.get(i, i) for i in decision.supersedes]
+                detected = [i for i in detected if i not in explicit and i != r["id"]]
+                if explicit:
+                    pairs.append((r["id"], explicit, False))
+                if detected:
+                    pairs.append((r["id"], detected, True))
+            superseded = await history.supersede_many(self, pairs, ctx) if pairs else {}
+            detected_ids = {n for n, _, d in pairs if d}
+            for r, decision in kept:
+                result = results[r["_result"]]
+                result.supersedes = superseded.get(r["id"], [])
+                result.detected = bool(result.supersedes) and r["id"] in detected_ids
+                linked = {t for t, _ in r["links"]} | set(r["derived_from"]) | set(result.supersedes)
+                for target, sim in decision.related:
+                    target = absorbed_into.get(target, target)
+                    if target not in linked and target != r["id"]:
+                        auto_edges.append((r["id"], target, "related_to", round(sim, 4)))
+                        result.related.append(target)
+                        linked.add(target)
+            if auto_edges:
+                await links_mod.add_links_bulk(self, auto_edges, ctx)
 
         for result, p in zip(results, prepared, strict=True):
+            if result.absorbed_by is not None:
+                continue
             edges = [(s, "derived_from") for s in p["derived_from"]] + p["links"]
             for target, relation in edges:
                 if target != result.id:
@@ -346,17 +418,24 @@ class MemoryService:
         }
 
     async def _reinforce(
-        self, row: dict[str, Any], p: dict[str, Any], now: datetime, ctx: CallContext
+        self, row: dict[str, Any], p: dict[str, Any], now: datetime, ctx: CallContext,
+        variant: str | None = None,
     ) -> None:
-        tags = list(dict.fromkeys(list(row["tags"] or []) + p["tags"]))
-        await self.store.update_memories(self.store.m.eq("id", row["id"]), {
+        values: dict[str, Any] = {
             "updated_at": now,
             "importance": max(float(row["importance"] or 0), p["importance"]),
             "access_count": int(row["access_count"] or 0) + 1,
-            "tags": tags,
-            "search_text": search_text(row["content"], tags),
-        })
-        await self._journal("reinforce", [row["id"]], ctx)
+        }
+        tags = list(dict.fromkeys(list(row["tags"] or []) + p["tags"]))
+        if tags != list(row["tags"] or []):
+            values["tags"] = tags
+            values["search_text"] = search_text(row["content"], tags)
+        if variant is not None:
+            values["metadata"] = dedup.add_variant(row, variant)
+        before = {k: row.get(k) for k in values if k != "updated_at"}
+        before["updated_at"] = row["updated_at"].isoformat() if row.get("updated_at") else None
+        await self.store.update_memories(self.store.m.eq("id", row["id"]), values)
+        await self._journal("reinforce", [row["id"]], ctx, {"before": {row["id"]: before}})
 
     @staticmethod
     def _result(memory_id: str, status: str, p: dict[str, Any]) -> RememberResult:
@@ -378,8 +457,20 @@ class MemoryService:
         limit: int = 10,
         token_budget: int | None = None,
         ctx: CallContext | None = None,
+        legs: Sequence[str] | None = None,
+        as_of: datetime | None = None,
+        include_history: bool = False,
+        follow_links: bool = False,
     ) -> RecallResult:
-        """Memories most relevant to `query`, best first, that fit `token_budget`."""
+        """Memories most relevant to `query`, best first, that fit `token_budget`.
+
+        `legs` restricts the search to some of its legs ("lexical", "vector"); it exists for
+        ablations and diagnostics, the default runs every leg.
+        Only current versions of facts are served unless `include_history` (old versions then
+        rank lower and name their successor); `as_of` answers from the memory as it was at that
+        time; `follow_links` adds the linked neighbours of the top results (one hop, discounted).
+        Hits anchored to code are checked against the working tree and marked `stale`.
+        """
         ctx = ctx or CallContext()
         query = normalize(query) if isinstance(query, str) else ""
         if not query:
@@ -391,20 +482,79 @@ class MemoryService:
         if token_budget is not None and not 1 <= token_budget <= LIMITS["token_budget"]:
             raise InvalidInput(f"token_budget must be between 1 and {LIMITS['token_budget']}")
         scopes = self._read_scopes(scope, ctx)
-        where = self._filters(scopes, _check_kinds(kinds), _check_tags(tags), since, until)
+        where = self._filters(
+            scopes, _check_kinds(kinds), _check_tags(tags), since, until,
+            as_of=_utc(as_of), include_history=include_history,
+        )
 
-        ranked, mode = await self._search(query, where, max(LEG_DEPTH, limit * 3))
-        return self._pack(query, scopes, ranked, limit, token_budget, mode)
+        ranked, mode = await self._search(query, where, max(LEG_DEPTH, limit * 3), legs)
+        if include_history and as_of is None:
+            ranked = history.demote_superseded(ranked)
+        via: dict[str, str] = {}
+        if follow_links:
+            ranked, via = await links_mod.follow(self, ranked, limit, where)
+        rerank = self.hooks is not None and self.hooks.has("rerank_recall")
+        if rerank:  # plugins see up to RERANK_DEPTH candidates; the limit and budget apply after
+            result = self._pack(query, scopes, ranked, max(limit, RERANK_DEPTH), None, mode)
+            result = await self._rerank(query, result, limit, token_budget, ctx)
+        else:
+            result = self._pack(query, scopes, ranked, limit + len(via), token_budget, mode)
+        for hit in result.memories:
+            hit.via = via.get(hit.id)
+        anchors.mark_stale(result.memories, ctx.workdir or None)
+        return result
 
-    async def _search(self, query: str, where: Predicate, depth: int) -> tuple[list[Candidate], str]:
+    async def _plugin_hook(self, name: str, value: Any, *args: Any) -> Any:
+        """Run a plugin hook on `value`; any failure is logged and `value` goes on unchanged."""
+        try:
+            return await getattr(self.hooks, name)(value, *args)
+        except Exception:
+            log.exception("plugin hook %s failed; continuing without it", name)
+            return value
+
+    async def _rerank(
+        self, query: str, result: RecallResult, limit: int, token_budget: int | None,
+        ctx: CallContext,
+    ) -> RecallResult:
+        """Let plugins reorder the candidates, then keep `limit` hits within the budget."""
+        started = time.time()
+        try:
+            result = await self.hooks.rerank_recall(query, result, ctx)
+        except Exception:
+            log.exception("plugin hook rerank_recall failed; continuing without it")
+        kept, used = [], 0
+        for hit in result.memories:
+            if len(kept) >= limit:
+                break
+            if token_budget is not None and used + hit.tokens > token_budget:
+                continue
+            kept.append(hit)
+            used += hit.tokens
+        dropped = {h.id for h in result.memories} - {h.id for h in kept}
+        for memory_id in dropped:  # only what is returned counts as recalled
+            if self._pending_access.get(memory_id):
+                self._pending_access[memory_id] -= 1
+                if not self._pending_access[memory_id]:
+                    del self._pending_access[memory_id]
+        result.omitted += len(result.memories) - len(kept)
+        result.memories, result.tokens_used = kept, used
+        result.warnings.extend(getattr(self.hooks, "warnings", lambda _: [])(started))
+        return result
+
+    async def _search(
+        self, query: str, where: Predicate, depth: int, legs: Sequence[str] | None = None
+    ) -> tuple[list[Candidate], str]:
         """Both legs of the search, fused: the ranked candidates and which legs ran."""
-        vectors = await self._embed([query])
-        lexical = await self.store.lexical_search(query, where, depth)
+        use = set(legs or ("lexical", "vector"))
+        vectors = await self._embed([query]) if "vector" in use else None
+        lexical = await self.store.lexical_search(query, where, depth) if "lexical" in use else []
         vector = (
             await self.store.vector_search(vectors[0], where, depth) if vectors is not None else []
         )
         ranked = fuse(lexical, vector, now=_now())
-        return ranked, "hybrid" if vectors is not None else "lexical"
+        mode = "hybrid" if vectors is not None and "lexical" in use else (
+            "vector" if vectors is not None else "lexical")
+        return ranked, mode
 
     def _filters(
         self,
@@ -413,9 +563,20 @@ class MemoryService:
         tags: list[str],
         since: datetime | None,
         until: datetime | None,
+        *,
+        as_of: datetime | None = None,
+        include_history: bool = False,
     ) -> Predicate:
         m = self.store.m
-        where = self._live(scopes)
+        if as_of is not None:  # what was stored, valid and not yet forgotten at that time
+            where = (m.is_null("deleted_at") | m.ge("deleted_at", as_of)) & history.as_of_filter(
+                self, as_of)
+            if scopes is not None:
+                where = where & m.isin("scope", scopes)
+        else:
+            where = self._live(scopes)
+            if not include_history:
+                where = where & history.current_filter(self)
         if kinds:
             where = where & m.isin("kind", kinds)
         if tags:
@@ -460,7 +621,9 @@ class MemoryService:
 
     @staticmethod
     def _hit(row: dict[str, Any], score: float, tokens: int, now: datetime) -> RecallHit:
-        return RecallHit(
+        meta, section = history.meta_of(row)
+        meta.pop("habitus", None)
+        hit = RecallHit(
             id=row["id"],
             kind=row["kind"],
             scope=row["scope"],
@@ -471,8 +634,16 @@ class MemoryService:
             created_at=row["created_at"],
             importance=round(float(row["importance"] or 0), 3),
             tokens=tokens,
-            metadata=json.loads(row["metadata"] or "{}"),
+            metadata=meta,
+            supersedes=list(section.get("supersedes", [])),
+            superseded_by=section.get("superseded_by") if row.get("valid_until") else None,
+            valid_until=row.get("valid_until"),
+            strength=round(decay.strength(row, now), 3) if row.get("updated_at") else None,
+            anchors=[anchors.describe(a) for a in section.get("anchors", [])],
         )
+        if section.get("anchors"):
+            hit._anchors = section["anchors"]
+        return hit
 
     # --- bookkeeping of use --------------------------------------------------------------
 
@@ -534,6 +705,7 @@ class MemoryService:
                     memories=found.memories,
                 ))
         groups.extend(await self._near_duplicates(scopes, limit, now))
+        groups.extend(await self._stale(scopes, limit, now, ctx))
         since = _utc(since) or now - timedelta(days=7)
         m = self.store.m
         episodes = await self.store.scan(
@@ -549,12 +721,37 @@ class MemoryService:
                 summary=f"{len(episodes)} episodes since {since:%Y-%m-%d}",
                 memories=[self._hit(r, 1.0, t, now) for r, t in zip(episodes, counts, strict=True)],
             ))
-        return ReflectBundle(
+        bundle = ReflectBundle(
             scope=", ".join(scopes or ["all"]),
             topic=topic,
             groups=groups,
             instructions=_REFLECT_INSTRUCTIONS if groups else "Nothing to consolidate right now.",
         )
+        if self.hooks is not None and self.hooks.has("consolidate"):
+            bundle = await self._plugin_hook("consolidate", bundle, ctx)
+        return bundle
+
+    async def _stale(
+        self, scopes: list[str] | None, limit: int, now: datetime, ctx: CallContext
+    ) -> list[ReflectGroup]:
+        """Current memories whose code anchors no longer match the working tree."""
+        rows = await self.store.scan(self._live(scopes) & history.current_filter(self))
+        hits = []
+        for row in rows:
+            if '"anchors"' not in (row["metadata"] or ""):
+                continue
+            hit = self._hit(row, 1.0, 0, now)
+            anchors.mark_stale([hit], ctx.workdir or None)
+            if hit.stale:
+                hits.append(hit)
+        if not hits:
+            return []
+        return [ReflectGroup(
+            reason="stale",
+            summary=f"{len(hits)} memories about code that changed since they were written: "
+            "check each, then remember the corrected fact with supersedes=[its id]",
+            memories=hits[:limit],
+        )]
 
     async def _near_duplicates(
         self, scopes: list[str] | None, limit: int, now: datetime
@@ -602,15 +799,25 @@ class MemoryService:
         purge: bool = False,
         dry_run: bool | None = None,
         limit: int = 20,
+        decayed: bool = False,
+        threshold: float = decay.DECAYED_BELOW,
         ctx: CallContext | None = None,
     ) -> ForgetResult:
         """Soft-delete (or with `purge`, erase) memories by id or by search.
 
         Forgetting by search previews what it would remove unless `dry_run=False` is given.
+        `decayed` archives (soft-deletes) current memories whose strength fell below
+        `threshold`, also previewed first. Forgetting the newest version of a fact makes the
+        version it had superseded current again.
         """
         ctx = ctx or CallContext()
-        if ids and query:
-            raise InvalidInput("give ids or a query, not both")
+        if sum(map(bool, (ids, query, decayed))) > 1:
+            raise InvalidInput("give ids, a query or decayed, not several")
+        if decayed:
+            if purge:
+                raise InvalidInput("decayed memories are archived (soft), never purged")
+            with history.operation(new_id):
+                return await self._forget_decayed(scope, threshold, dry_run, limit, ctx)
         if ids:
             chosen = _check_ids(list(ids))
             rows = await self.store.get_memories(chosen)
@@ -634,15 +841,40 @@ class MemoryService:
             return result
         m = self.store.m
         if purge:
-            await self.store.delete_memories(m.isin("id", chosen_ids))
-            linked = self.store.l.isin("source", chosen_ids) | self.store.l.isin("target", chosen_ids)
-            await self.store.delete_links(linked)
-            await self._journal("purge", [], ctx, {"count": len(chosen_ids)})
-            await self.store.compact(cleanup_older_than=timedelta(0))
+            await erasure.purge(self, chosen_ids, ctx)
             result.previews = []
         else:
-            await self.store.update_memories(m.isin("id", chosen_ids), {"deleted_at": _now()})
-            await self._journal("forget", chosen_ids, ctx)
+            with history.operation(new_id):
+                await self.store.update_memories(m.isin("id", chosen_ids), {"deleted_at": _now()})
+                await self._journal("forget", chosen_ids, ctx)
+                await history.reinstate(self, chosen_ids, ctx)
+        return result
+
+    async def _forget_decayed(
+        self, scope: str | None, threshold: float, dry_run: bool | None, limit: int,
+        ctx: CallContext,
+    ) -> ForgetResult:
+        if not 0.0 < threshold < 1.0:
+            raise InvalidInput("threshold must be between 0 and 1")
+        now = _now()
+        rows = await self.store.scan(
+            self._live(self._read_scopes(scope, ctx)) & history.current_filter(self),
+            columns=["id", "content", "importance", "access_count", "last_access", "updated_at",
+                     "created_at"],
+        )
+        faded = sorted(
+            ((decay.strength(r, now), r) for r in rows), key=lambda pair: pair[0]
+        )
+        faded = [(s, r) for s, r in faded if s < threshold][: max(limit, 1) if dry_run is not False else None]
+        dry = True if dry_run is None else dry_run
+        chosen = [r["id"] for _, r in faded]
+        result = ForgetResult(
+            ids=chosen, count=len(chosen), dry_run=dry, purged=False,
+            previews=[f"[strength {s:.2f}] {preview(r['content'])}" for s, r in faded],
+        )
+        if not dry and chosen:
+            await self.store.update_memories(self.store.m.isin("id", chosen), {"deleted_at": now})
+            await self._journal("archive", chosen, ctx, {"reason": "decayed", "threshold": threshold})
         return result
 
     async def restore(self, ids: Sequence[str], ctx: CallContext | None = None) -> list[str]:
@@ -679,7 +911,11 @@ class MemoryService:
         if not 0.0 <= weight <= 1.0:
             raise InvalidInput("weight must be between 0 and 1")
         await self._require_live([source, target])
-        return await self._add_link(source, target, relation, note, weight, ctx)
+        with history.operation(new_id):
+            result = await self._add_link(source, target, relation, note, weight, ctx)
+            if relation == "supersedes":
+                await history.supersede(self, source, [target], ctx, add_links=False)
+        return result
 
     @staticmethod
     def _check_relation(relation: str) -> None:
@@ -689,12 +925,14 @@ class MemoryService:
     async def _add_link(
         self, source: str, target: str, relation: str, note: str, weight: float, ctx: CallContext
     ) -> LinkResult:
-        link_id = content_hash(f"{source}\x00{relation}\x00{target}")[:24]
+        link_id = links_mod.link_key(source, target, relation)
         existing = await self.store.find_links(self.store.l.eq("id", link_id), limit=1)
+        before: dict[str, Any] = {}
         if existing:
             values: dict[str, Any] = {"weight": max(weight, float(existing[0]["weight"] or 0))}
             if note:
                 values["note"] = note
+            before = {k: existing[0][k] for k in values}
             await self.store.update_link(link_id, values)
             created = False
         else:
@@ -703,7 +941,9 @@ class MemoryService:
                 "weight": weight, "note": note, "created_at": _now(),
             }])
             created = True
-        await self._journal("link", [source, target], ctx, {"relation": relation})
+        await self._journal("link", [source, target], ctx, {
+            "relation": relation, "link": link_id, "created": created, "before": before,
+        })
         return LinkResult(
             source=source, target=target, relation=relation,  # type: ignore[arg-type]
             note=note or (existing[0]["note"] if existing else ""), weight=weight, created=created,
@@ -717,6 +957,22 @@ class MemoryService:
                            note=r["note"] or "", weight=float(r["weight"]), created=False)
                 for r in rows]
 
+    # --- history, undo ------------------------------------------------------------------
+
+    async def history(self, memory_id: str) -> History:
+        """The timeline of the fact `memory_id` belongs to: every version, oldest first."""
+        return await history.timeline(self, _check_ids([memory_id])[0])
+
+    async def undo(self, operation: str | None = None, ctx: CallContext | None = None) -> UndoResult:
+        """Revert the last operation (or the given one); an erasure cannot be undone."""
+        if operation is not None:
+            operation = _check_ids([operation])[0]
+        return await history.undo(self, operation, ctx or CallContext())
+
+    async def operations(self, limit: int = 20) -> list[Operation]:
+        """The most recent journaled operations, newest first, with the table versions made."""
+        return await history.operations(self, limit)
+
     # --- reading single memories -------------------------------------------------------
 
     async def get(self, memory_id: str) -> Memory:
@@ -725,6 +981,24 @@ class MemoryService:
         if not rows:
             raise NotFound(f"no memory with id {memory_id!r}")
         return self._memory(rows[0])
+
+    async def annotate(
+        self, memory_id: str, metadata: dict[str, Any], *, ctx: CallContext | None = None
+    ) -> Memory:
+        """Set top-level keys of a live memory's metadata (a plugin's bookkeeping, such as a
+        procedure's record of uses); the content is unchanged. Journaled with the old metadata."""
+        ctx = ctx or CallContext()
+        await self._require_live([memory_id])
+        row = (await self.store.get_memories([memory_id]))[0]
+        before = row["metadata"] or "{}"
+        merged = {**json.loads(before), **metadata}
+        text = json.dumps(merged, ensure_ascii=False, default=str)
+        if len(text) > LIMITS["metadata_chars"]:
+            raise InvalidInput(f"metadata would be larger than {LIMITS['metadata_chars']} characters")
+        await self.store.update_memories(self.store.m.eq("id", memory_id), {"metadata": text})
+        await self._journal("annotate", [memory_id], ctx, {"before": {memory_id: {"metadata": before}}})
+        row["metadata"] = text
+        return self._memory(row)
 
     async def recent(
         self, *, scope: str | None = None, limit: int = 20, ctx: CallContext | None = None
@@ -765,9 +1039,19 @@ class MemoryService:
     async def _journal(
         self, op: str, ids: list[str], ctx: CallContext, detail: dict[str, Any] | None = None
     ) -> None:
+        entry = new_id()
+        detail = dict(detail or {})
+        detail["operation"] = history.current_operation() or entry
+        try:  # the table versions this operation produced, for audit and time travel
+            detail["versions"] = {
+                "memories": await self.store.memories.version(),
+                "links": await self.store.links.version(),
+            }
+        except Exception:  # a closed or remote table: the journal row matters more
+            log.debug("table versions unavailable", exc_info=True)
         await self.store.append_journal([{
-            "id": new_id(), "op": op, "ids": ids, "at": _now(), "client": ctx.client,
-            "session": ctx.session, "detail": json.dumps(detail or {}),
+            "id": entry, "op": op, "ids": ids, "at": _now(), "client": ctx.client,
+            "session": ctx.session, "detail": json.dumps(detail, default=str),
         }])
 
     async def stats(self) -> StoreStats:

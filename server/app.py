@@ -79,12 +79,24 @@ def _caller(ctx: Context, runtime: Runtime, tool: str, roots: ListRootsResult | 
     uris = [str(r.uri) for r in roots.roots] if roots is not None else None
     params = getattr(session, "client_params", None)
     client = params.client_info.name if params is not None and params.client_info else "mcp"
+    if uris:
+        from habitus.core.scope import scope_from_roots
+
+        found = scope_from_roots(uris)
+        if found is not None and found.root is not None:
+            _WORKDIRS[id(connection)] = str(found.root)
+    default_root = runtime.default_scope.root
     return CallContext(
         project_scope=runtime.scope_for(connection, uris),
         client=client,
         session=f"{id(connection):x}",
         tool=tool,
+        workdir=_WORKDIRS.get(id(connection), str(default_root) if default_root else ""),
     )
+
+
+# Working tree of each client connection (from its MCP roots): code anchors resolve there.
+_WORKDIRS: dict[int, str] = {}
 
 
 def _connection_key(ctx: Context) -> object:
@@ -147,14 +159,21 @@ def build_server(runtime: Runtime) -> MCPServer[Any]:
         derived_from: Annotated[list[IdStr], Field(max_length=100, description="Ids this memory "
                                                    "was distilled from.")] = [],  # noqa: B006
         links: Annotated[list[LinkSpec], Field(max_length=50)] = [],  # noqa: B006
+        supersedes: Annotated[list[IdStr], Field(max_length=100, description="Ids of older "
+                                                 "versions this replaces; they stay as history.")] = [],  # noqa: B006
+        anchors: Annotated[list[Annotated[str, Field(max_length=1_000)]], Field(
+            max_length=20, description="Code this is about, repository-relative: 'path', "
+            "'path::symbol' or 'path:10-20'. Recall flags the memory stale when it changes.")] = [],  # noqa: B006
     ) -> RememberResult:
-        """Store a memory for later sessions. Storing the same content again in the same scope
-        reinforces the existing memory instead of duplicating it. Returns its id."""
+        """Store a memory for later sessions. The same content, or a near-duplicate, reinforces
+        the existing memory (`absorbed_by`) instead of duplicating it; a new version of a fact
+        supersedes the old one (given in `supersedes`, or detected), which stays as history."""
         caller = _caller(ctx, runtime, "remember", roots)
         service = await runtime.service()
         return await _guard(lambda: service.remember(
             content, kind=kind, tags=tags, scope=scope, importance=importance,
-            derived_from=derived_from, links=[(l.target, l.relation) for l in links], ctx=caller,
+            derived_from=derived_from, links=[(l.target, l.relation) for l in links],
+            supersedes=supersedes, anchors=anchors, ctx=caller,
         ))
 
     @server.tool(
@@ -180,6 +199,12 @@ def build_server(runtime: Runtime) -> MCPServer[Any]:
         limit: Annotated[int, Field(ge=1, le=100)] = 10,
         token_budget: Annotated[int | None, Field(ge=1, le=200_000, description="Return only "
                                                   "whole memories that fit in this many tokens.")] = None,
+        as_of: Annotated[datetime | None, Field(description="Answer from memory as it was at "
+                                                "this time (ISO 8601).")] = None,
+        include_history: Annotated[bool, Field(description="Also return superseded versions "
+                                               "(ranked lower, with superseded_by).")] = False,
+        follow_links: Annotated[bool, Field(description="Add memories linked to the top "
+                                            "results (one hop, lower score, with via).")] = False,
     ) -> RecallResult:
         """Search long-term memory, best match first. Combines keyword and meaning search over
         the current project and global scope; every result says its scope, age and size."""
@@ -187,7 +212,8 @@ def build_server(runtime: Runtime) -> MCPServer[Any]:
         service = await runtime.service()
         return await _guard(lambda: service.recall(
             query, kinds=kinds, tags=tags, scope=scope, since=since, until=until,
-            limit=limit, token_budget=token_budget, ctx=caller,
+            limit=limit, token_budget=token_budget, as_of=as_of, include_history=include_history,
+            follow_links=follow_links, ctx=caller,
         ))
 
     async def draft_with_sampling(
@@ -263,14 +289,19 @@ def build_server(runtime: Runtime) -> MCPServer[Any]:
                                      "undoable soft delete.")] = False,
         dry_run: Annotated[bool | None, Field(description="Only show what would be forgotten. "
                                               "Default: true for a query, false for ids.")] = None,
+        decayed: Annotated[bool, Field(description="Archive memories whose strength has faded "
+                                       "below threshold (previewed unless dry_run=false).")] = False,
+        threshold: Annotated[float, Field(gt=0, lt=1, description="Strength threshold for "
+                                          "decayed.")] = 0.1,
     ) -> ForgetResult:
         """Forget memories that are wrong or obsolete. By default a soft delete that can be
-        undone; purge=true erases them. A query first previews what it would remove."""
+        undone; purge=true erases them from disk and every old version (cannot be undone).
+        A query, or decayed=true, first previews what it would remove."""
         caller = _caller(ctx, runtime, "forget", roots)
         service = await runtime.service()
         return await _guard(lambda: service.forget(
             ids, query=query, kinds=kinds, tags=tags, scope=scope, purge=purge,
-            dry_run=dry_run, ctx=caller,
+            dry_run=dry_run, decayed=decayed, threshold=threshold, ctx=caller,
         ))
 
     @server.tool(
@@ -319,6 +350,20 @@ def build_server(runtime: Runtime) -> MCPServer[Any]:
         data["links"] = [edge.model_dump(mode="json") for edge in links]
         return json.dumps(data, ensure_ascii=False)
 
+    @server.resource(
+        "memory://history/{memory_id}",
+        name="history",
+        description="How a fact changed: every version of it, oldest first.",
+        mime_type="application/json",
+    )
+    async def memory_history(memory_id: str) -> str:
+        service = await runtime.service()
+        timeline = await service.history(memory_id)
+        return timeline.model_dump_json()
+
+    from .plugin_tools import install_plugin_tools
+
+    install_plugin_tools(server, runtime)  # tools contributed by plugins (register_tools hook)
     return server
 
 

@@ -18,6 +18,7 @@ from habitus.core.scope import Scope, detect_scope, resolve_scope
 
 if TYPE_CHECKING:
     from habitus.core.service import MemoryService
+    from habitus.plugins.manager import PluginManager
 
 __all__ = ["Runtime"]
 
@@ -27,9 +28,16 @@ log = logging.getLogger("habitus.server")
 class Runtime:
     """Opens the memory service lazily and remembers each client session's project scope."""
 
-    def __init__(self, settings: Settings, default_scope: Scope | None = None) -> None:
+    def __init__(self, settings: Settings, default_scope: Scope | None = None,
+                 plugins: PluginManager | None = None) -> None:
         self.settings = settings
         self.default_scope = default_scope or detect_scope()
+        if plugins is None:
+            from habitus.plugins.manager import PluginManager
+
+            plugins = PluginManager.from_environment(self.default_scope.root)
+        self.plugins = plugins.load()
+        self.plugins.bind(self.service)
         self._service: MemoryService | None = None
         self._lock = anyio.Lock()
         # Keyed by the client connection; an entry goes when its connection is collected.
@@ -42,7 +50,9 @@ class Runtime:
                 if self._service is None:
                     from habitus.core.service import MemoryService  # heavy: LanceDB
 
-                    self._service = await MemoryService.open(self.settings)
+                    service = await MemoryService.open(self.settings)
+                    service.hooks = self.plugins
+                    self._service = service
                     log.info("store open at %s", self._service.store.uri)
         return self._service
 

@@ -12,6 +12,7 @@ import anyio
 from habitus.core.config import Settings
 
 from .app import build_server
+from .plugin_tools import watch_plugins
 from .runtime import Runtime
 
 __all__ = ["Transport", "serve"]
@@ -39,6 +40,7 @@ async def _serve(settings: Settings, transport: Transport, host: str, port: int)
                         "your memories", host)
     async with anyio.create_task_group() as tasks:
         tasks.start_soon(_warm_up, runtime)
+        tasks.start_soon(watch_plugins, server, runtime)  # hot reload of folder plugins
         try:
             if transport == "stdio":
                 await server.run_stdio_async()

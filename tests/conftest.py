@@ -24,6 +24,8 @@ def _isolated_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytes
     """Keep tests away from the user's cache and scope override."""
     monkeypatch.setenv("HABITUS_CACHE_DIR", str(tmp_path_factory.getbasetemp() / "cache"))
     monkeypatch.delenv("HABITUS_SCOPE", raising=False)
+    # No user plugins from the real configuration folder (spawned servers inherit this too).
+    monkeypatch.setenv("HABITUS_PLUGINS_DIR", str(tmp_path_factory.getbasetemp() / "plugins"))
 
 
 @pytest.fixture

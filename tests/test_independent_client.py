@@ -30,7 +30,8 @@ pytestmark = pytest.mark.npm
 JS_DIR = Path(__file__).resolve().parent / "js"
 SCRIPT = JS_DIR / "client.mjs"
 SDK_MARKER = JS_DIR / "node_modules" / "@modelcontextprotocol" / "sdk" / "package.json"
-TOOLS = ["forget", "link", "recall", "reflect", "remember"]
+TOOLS = ["find_procedures", "forget", "link", "recall", "reflect", "remember", "report_outcome",
+         "submit_trajectory"]
 STEPS = ["list", "remember", "recall", "link", "reflect", "forget", "errors"]
 CLIENT_TIMEOUT = 90  # seconds for one client run; normally 2-5 s
 SERVER_START_TIMEOUT = 30  # seconds until an HTTP server accepts connections; normally ~2 s

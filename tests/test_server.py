@@ -190,9 +190,12 @@ async def test_reflect_drafts_with_sampling_and_scope_follows_roots(db_path: Pat
     try:
         async with Client(build_server(runtime), sampling_callback=sample, list_roots_callback=roots,
                           mode="legacy") as client:
-            stored = await client.call_tool("remember", {"content": "webhooks retry 5 times"})
+            # Episodes: near-duplicate facts would be absorbed at write time (issue 5).
+            stored = await client.call_tool("remember", {"content": "webhooks retry 5 times",
+                                                         "kind": "episodic"})
             assert stored.structured_content["scope"] == f"dir:{project.resolve()}"
-            await client.call_tool("remember", {"content": "webhooks retry 5 times!"})
+            await client.call_tool("remember", {"content": "webhooks retry 5 times!",
+                                                "kind": "episodic"})
             bundle = await client.call_tool("reflect", {})
             assert not bundle.is_error, bundle.content
             assert bundle.structured_content["draft"] == "- Webhooks retry 5 times (from both ids)"

@@ -166,7 +166,7 @@ async def test_remember_with_links_and_sources(service: MemoryService, ctx: Call
 
 async def test_reflect_groups_near_duplicates_and_episodes(service: MemoryService, ctx: CallContext) -> None:
     await service.remember("The build uses Python 3.11 and uv", ctx=ctx)
-    await service.remember("The build uses Python 3.11 and uv.", ctx=ctx)
+    await service.remember("The build uses Python 3.11 and uv.", dedup=False, ctx=ctx)
     await service.remember("Fixed the flaky upload test by adding a retry", kind="episodic", ctx=ctx)
     bundle = await service.reflect(ctx=ctx)
     reasons = [g.reason for g in bundle.groups]

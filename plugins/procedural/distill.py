@@ -17,10 +17,12 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
 from habitus.core.errors import InvalidInput
 from habitus.plugins.procedural import alfworld, coding
 from habitus.plugins.procedural.trajectory import MAX_FIELD_CHARS, MAX_STEPS, Trajectory
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from habitus.plugins.procedural.words import spoken
 
 __all__ = ["Procedure", "DistillStats", "distill", "distill_stats"]
 
@@ -160,9 +162,13 @@ def _distill_alfworld(trajectory: Trajectory, goal: alfworld.Goal) -> Procedure:
             lamp_place = alfworld.entity_type(before.action.loc or "")
 
     obj, recep = goal.obj, goal.receptacle
-    facts = [f"object: {obj}" + (f"; destination: {recep}" if recep else "; tool: desklamp")]
+    # Run-together names also in words (`soapbar (soap bar)`), as a person would ask for them.
+    facts = [
+        f"object: {spoken(obj)}"
+        + (f"; destination: {spoken(recep)}" if recep else f"; tool: {spoken('desklamp')}")
+    ]
     if sources:
-        facts.append(f"{obj} found in/on: {', '.join(sources)}")
+        facts.append(f"{obj} found in/on: {', '.join(spoken(s) for s in sources)}")
     for place in open_to_take:
         facts.append(f"the {place} is closed: open it to take the {obj}")
     if open_to_put:

@@ -30,7 +30,6 @@ import hashlib
 import json
 from typing import Annotated, Any
 
-from habitus.core.errors import InvalidInput
 from pydantic import (
     BaseModel,
     ConfigDict,
@@ -41,6 +40,8 @@ from pydantic import (
     field_validator,
     model_validator,
 )
+
+from habitus.core.errors import InvalidInput
 
 __all__ = [
     "MAX_STEPS",

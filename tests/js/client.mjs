@@ -24,7 +24,7 @@ import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/
 import { SSEClientTransport } from '@modelcontextprotocol/sdk/client/sse.js';
 import { ListRootsRequestSchema } from '@modelcontextprotocol/sdk/types.js';
 
-const TOOLS = ['forget', 'link', 'recall', 'reflect', 'remember'];
+const TOOLS = ['find_procedures', 'forget', 'link', 'recall', 'reflect', 'remember', 'report_outcome', 'submit_trajectory'];
 const REQUEST_TIMEOUT_MS = 60_000; // the first call may wait for the store and embedder to open
 
 class Failure extends Error {}

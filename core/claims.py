@@ -1,0 +1,422 @@
+"""How a new memory relates to an old one: the same fact again, a new version of it, or neither.
+
+Embeddings say two texts are about the same thing; they cannot tell "the timeout is 30 s" from
+"the timeout is 60 s" (cosine 0.96) nor a paraphrase from an update. This module adds a cheap,
+LLM-free reading of the two texts:
+
+- a claim is split at its first predicate (`is`, `uses`, `runs`, `:`, `=` …) into a subject and
+  an object;
+- values are numbers, versions, `code spans`, capitalised names and dotted/slashed identifiers;
+- a **duplicate** says nothing the old memory does not (no new value, no negation flip) and is
+  close in meaning and wording;
+- a **new version** keeps the subject and changes the object: other values after the predicate
+  (both sides have a value the other lacks), a negation flip ("we deploy on Fridays" → "we never
+  deploy on Fridays"), an explicit change cue ("now", "switched to", "no longer" …), or the same
+  subject and predicate with an entirely different object.
+
+It is deliberately conservative: a difference before the predicate ("Service A listens on 8080"
+vs "Service B listens on 8080") is a different subject, not an update; a miss only leaves two
+current memories, which `reflect` surfaces, while a wrong supersession can be undone.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Literal
+
+__all__ = ["Claim", "parse", "classify", "DUPLICATE_COSINE", "DUPLICATE_COSINE_LEXICAL"]
+
+# A pair this close in meaning is a duplicate unless the texts disagree on values or negation.
+DUPLICATE_COSINE = 0.90
+# A little less close in meaning is still a duplicate when most content words are shared.
+DUPLICATE_COSINE_LEXICAL = 0.80
+DUPLICATE_JACCARD = 0.5
+# Below this similarity two memories are not about the same subject at all.
+SAME_SUBJECT_COSINE = 0.60
+
+_TOKEN = re.compile(
+    r"`[^`]+`|\"[^\"]+\"|[A-Za-z0-9][A-Za-z0-9_./+#-]*[A-Za-z0-9+#]|[A-Za-z0-9]|[:=]|->"
+)
+_NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
+STOP = frozenset(
+    [
+        "a",
+        "an",
+        "the",
+        "this",
+        "that",
+        "these",
+        "those",
+        "of",
+        "in",
+        "on",
+        "at",
+        "for",
+        "with",
+        "by",
+        "from",
+        "and",
+        "or",
+        "but",
+        "as",
+        "it",
+        "its",
+        "we",
+        "our",
+        "you",
+        "your",
+        "they",
+        "their",
+        "he",
+        "she",
+        "his",
+        "her",
+        "i",
+        "me",
+        "my",
+        "be",
+        "been",
+        "being",
+        "do",
+        "does",
+        "did",
+        "has",
+        "have",
+        "had",
+        "will",
+        "would",
+        "should",
+        "can",
+        "could",
+        "may",
+        "might",
+        "must",
+        "shall",
+        "also",
+        "just",
+        "only",
+        "very",
+        "so",
+        "such",
+        "than",
+        "then",
+        "there",
+        "here",
+        "which",
+        "who",
+        "whom",
+        "what",
+        "when",
+        "where",
+        "why",
+        "how",
+        "all",
+        "any",
+        "each",
+        "every",
+        "some",
+        "about",
+        "into",
+        "over",
+        "under",
+        "again",
+        "further",
+        "once",
+        "both",
+        "few",
+        "more",
+        "most",
+        "other",
+        "own",
+        "same",
+        "too",
+        "s",
+        "t",
+    ]
+)
+NEGATIONS = frozenset(
+    [
+        "not",
+        "no",
+        "never",
+        "don't",
+        "doesn't",
+        "isn't",
+        "aren't",
+        "wasn't",
+        "weren't",
+        "won't",
+        "can't",
+        "cannot",
+        "shouldn't",
+        "mustn't",
+        "didn't",
+        "without",
+        "nothing",
+        "none",
+        "neither",
+        "nor",
+        "avoid",
+        "stop",
+        "stopped",
+        "dont",
+        "doesnt",
+        "isnt",
+    ]
+)
+CUES = frozenset(
+    [
+        "now",
+        "instead",
+        "switched",
+        "switch",
+        "moved",
+        "migrated",
+        "replaced",
+        "replaces",
+        "changed",
+        "updated",
+        "renamed",
+        "deprecated",
+        "anymore",
+        "longer",
+        "nowadays",
+        "henceforth",
+    ]
+)
+PREDICATES = frozenset(
+    [
+        "is",
+        "are",
+        "was",
+        "were",
+        "be",
+        "uses",
+        "use",
+        "using",
+        "used",
+        "runs",
+        "run",
+        "running",
+        "requires",
+        "require",
+        "needs",
+        "need",
+        "lives",
+        "live",
+        "listens",
+        "listen",
+        "defaults",
+        "default",
+        "set",
+        "equals",
+        "targets",
+        "target",
+        "prefers",
+        "prefer",
+        "points",
+        "point",
+        "goes",
+        "go",
+        "stores",
+        "stored",
+        "pinned",
+        "installs",
+        "installed",
+        "deploys",
+        "deploy",
+        "builds",
+        "built",
+        "calls",
+        "returns",
+        "return",
+        "means",
+        "costs",
+        "takes",
+        "take",
+        "has",
+        "have",
+        "contains",
+        "lives",
+        "located",
+        ":",
+        "=",
+        "->",
+        "should",
+        "must",
+    ]
+)
+
+
+def _stem(word: str) -> str:
+    """A light English stemmer: "committing" → "commit", "runs" → "run", "caches" → "cach"."""
+    for suffix in ("ing", "ies", "es", "ed", "s"):
+        if len(word) > len(suffix) + 2 and word.endswith(suffix):
+            word = word[: -len(suffix)] + ("y" if suffix == "ies" else "")
+            if len(word) > 3 and word[-1] == word[-2] and word[-1] not in "aeiouls":
+                word = word[:-1]
+            return word
+    return word
+
+
+_DETERMINERS = frozenset(
+    ["the", "a", "an", "this", "that", "our", "its", "your", "my", "their", "his", "her"]
+)
+
+
+_CUE_STEMS = frozenset(_stem(c) for c in CUES)
+
+
+@dataclass(frozen=True)
+class Claim:
+    """A text read as subject, predicate, object, values and polarity."""
+
+    words: tuple[str, ...]  # content words (stemmed, lower-case), in order
+    positions: tuple[int, ...]  # token position of each content word
+    predicate_at: int | None  # token position of the first predicate
+    predicate: str | None
+    values: frozenset[str]
+    values_after: frozenset[str]  # values after the predicate
+    negated: bool
+    cue: bool
+    content: frozenset[str] = field(default_factory=frozenset)
+
+    def subject(self) -> set[str]:
+        if self.predicate_at is None:
+            return set()
+        return {w for w, p in zip(self.words, self.positions, strict=True) if p < self.predicate_at}
+
+    def object(self) -> set[str]:
+        if self.predicate_at is None:
+            return set(self.words)
+        return {w for w, p in zip(self.words, self.positions, strict=True) if p > self.predicate_at}
+
+
+@lru_cache(maxsize=4096)
+def parse(text: str) -> Claim:
+    """Read one memory's text (cached: the same texts are compared again and again)."""
+    tokens = _TOKEN.findall(text[:4000])
+    words: list[str] = []
+    content: list[str] = []
+    positions: list[int] = []
+    values: set[str] = set()
+    values_after: set[str] = set()
+    predicate_at: int | None = None
+    predicate: str | None = None
+    negated = cue = False
+    for i, raw in enumerate(tokens):
+        low = raw.lower()
+        if (
+            predicate_at is None
+            and low in PREDICATES
+            and i > 0
+            and tokens[i - 1].lower() not in _DETERMINERS
+        ):
+            predicate_at, predicate = i, _stem(low)
+            content.append(predicate)
+            continue
+        if low in NEGATIONS or low.endswith("n't"):
+            negated = True
+            continue
+        if low in CUES:
+            cue = True
+        found: set[str] = set()
+        if raw[0] in '`"':
+            found.add(low.strip('`"').strip())
+        elif "/" in raw or re.search(r"[A-Za-z][._][A-Za-z]", raw):
+            found.add(low)  # a path or an identifier
+        elif any(c.isdigit() for c in raw):
+            found.update(_NUMBER.findall(raw))  # "10MB" and "10 MB" are the same value
+        elif (i > 0 and raw[0].isupper()) or (len(raw) > 1 and raw.isupper()):
+            found.add(low)  # a name
+        values |= found
+        if predicate_at is not None:
+            values_after |= found
+        if low in STOP or low in (":", "=", "->"):
+            continue
+        word = _stem(low.strip('`"'))
+        content.append(word)
+        words.append(word)
+        positions.append(i)
+    return Claim(
+        words=tuple(words),
+        positions=tuple(positions),
+        predicate_at=predicate_at,
+        predicate=predicate,
+        values=frozenset(values),
+        values_after=frozenset(values_after),
+        negated=negated,
+        cue=cue,
+        content=frozenset(content),
+    )
+
+
+def _jaccard(a: set[str] | frozenset[str], b: set[str] | frozenset[str]) -> float:
+    if not a and not b:
+        return 1.0
+    return len(a & b) / len(a | b)
+
+
+Relation = Literal["duplicate", "supersedes", "related", "unrelated"]
+
+
+def classify(new_text: str, old_text: str, cosine: float) -> Relation:
+    """How `new_text` relates to `old_text`, given the cosine similarity of their vectors."""
+    if cosine < SAME_SUBJECT_COSINE:
+        return "unrelated"
+    new, old = parse(new_text), parse(old_text)
+    overlap = _jaccard(new.content, old.content)
+    # A negation flip over the same words is a new version, never a duplicate.
+    if new.negated != old.negated:
+        rest = _jaccard(new.content - CUES, old.content - CUES)
+        return "supersedes" if rest >= 0.6 else "related"
+    gained = new.values - old.values
+    lost = old.values - new.values
+    subject_new, subject_old = new.subject(), old.subject()
+    other_subject = bool(subject_new - old.content) and bool(subject_old - new.content)
+    if (
+        not gained
+        and not other_subject
+        and (
+            cosine >= DUPLICATE_COSINE
+            or (cosine >= DUPLICATE_COSINE_LEXICAL and overlap >= DUPLICATE_JACCARD)
+        )
+    ):
+        return "duplicate"
+    if new.predicate_at is None or old.predicate_at is None:
+        return "related"
+    # The same subject, possibly more or less specific ("API timeout" / "API request timeout");
+    # "billing service port" and "search service port" are two subjects.
+    same_subject = bool(subject_new & subject_old) and (
+        subject_new <= subject_old or subject_old <= subject_new
+    )
+    if not same_subject:
+        return "related"
+    # The texts differ only after the predicate, where the values are.
+    diff_new = set(new.content - old.content)
+    diff_old = set(old.content - new.content)
+    object_only = diff_new <= (new.object() | _CUE_STEMS) and diff_old <= old.object()
+    if (
+        object_only
+        and gained
+        and (lost or cosine >= DUPLICATE_COSINE_LEXICAL)
+        and gained <= new.values_after
+        and lost <= old.values_after
+    ):
+        # Other values (Postgres 15 → MySQL 8), or a more specific one (Python → Python 3.11).
+        return "supersedes"
+    if new.cue and cosine >= 0.7 and object_only:
+        return "supersedes"
+    if (
+        object_only
+        and len(subject_new) >= 2
+        and subject_new == subject_old
+        and new.predicate == old.predicate
+        and diff_new
+        and not (new.object() & old.object())
+        and cosine >= 0.7
+    ):
+        return "supersedes"
+    return "related"

@@ -1,0 +1,189 @@
+"""Write-time memory evolution: near-duplicates are absorbed, new versions supersede old ones,
+related memories are linked, code anchors are recorded and distillation depth is bounded.
+
+For each new semantic or procedural memory the closest current memories of the same scope and
+kind are read (vector search; one matrix product against the scope for large batches) and each
+pair is classified by `claims.classify`:
+
+- duplicate → the existing memory is reinforced instead (its importance, use count and tags grow,
+  the new wording is kept in `habitus.variants`), and the answer names it in `absorbed_by`;
+- new version → stored, and the old one is superseded (history keeps it);
+- related (cosine ≥ `links.AUTO_LINK`) → linked `related_to`.
+
+Episodes (kind `episodic`) are events: two similar episodes are two occurrences, so they are only
+linked, never absorbed or superseded — `reflect` groups them instead.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from . import anchors as anchor_mod
+from .claims import classify
+from .errors import InvalidInput
+from .history import meta_of, with_meta
+from .links import AUTO_LINK, AUTO_LINK_MAX
+
+if TYPE_CHECKING:
+    from .models import CallContext, NewMemory
+    from .service import MemoryService
+
+__all__ = ["Decision", "prepare", "resolve", "MAX_GENERATION", "FACT_KINDS"]
+
+FACT_KINDS = ("semantic", "procedural")
+# A memory distilled from raw memories has generation 1; one distilled from those, 2. Deeper
+# distillation is refused: memory distilled from distilled memory degrades (self-consuming
+# collapse) — distil from the original episodes instead.
+MAX_GENERATION = 2
+# Neighbours read per new memory.
+NEIGHBOURS = 8
+# Batches larger than this compare against the whole scope with one matrix product.
+BULK = 32
+MAX_VARIANTS = 5
+
+
+@dataclass
+class Decision:
+    absorbed_by: str | None = None
+    absorbed_row: dict[str, Any] | None = None
+    similarity: float | None = None
+    supersedes: list[str] = field(default_factory=list)
+    related: list[tuple[str, float]] = field(default_factory=list)
+
+
+async def prepare(
+    service: MemoryService, items: list[NewMemory], prepared: list[dict[str, Any]], ctx: CallContext
+) -> None:
+    """Validate supersedes, resolve anchors and set the distillation generation, in place."""
+    sources = list({i for p in prepared for i in p["derived_from"]})
+    generations: dict[str, int] = {}
+    if sources:
+        for row in await service.store.get_memories(sources):
+            generations[row["id"]] = int(meta_of(row)[1].get("generation", 0) or 0)
+    wanted = [i for item in items for i in item.supersedes]
+    if wanted:
+        from .service import _check_ids
+
+        rows = await service.store.get_memories(_check_ids(wanted))
+        known = {r["id"] for r in rows if r["deleted_at"] is None}
+        missing = [i for i in wanted if i not in known]
+        if missing:
+            from .errors import NotFound
+
+            raise NotFound(f"no live memory with id {missing[0]!r} to supersede")
+    for item, p in zip(items, prepared, strict=True):
+        meta, section = meta_of({"metadata": p["metadata"]})
+        if p["derived_from"]:
+            generation = 1 + max(generations.get(i, 0) for i in p["derived_from"])
+            if generation > MAX_GENERATION:
+                deep = [i for i in p["derived_from"] if generations.get(i, 0) >= MAX_GENERATION]
+                raise InvalidInput(
+                    f"{deep[0]} is already distilled {generations[deep[0]]} times; distil from "
+                    "the memories it was derived from (see its derived_from) to avoid "
+                    "compounding errors"
+                )
+            section["generation"] = generation
+        if item.anchors:
+            section["anchors"] = [
+                anchor_mod.make_anchor(a, ctx.workdir or None) for a in item.anchors
+            ]
+        p["metadata"] = with_meta(meta)
+        p["supersedes"] = list(dict.fromkeys(item.supersedes))
+        p["dedup"] = item.dedup
+
+
+async def _neighbours(
+    service: MemoryService, fresh: list[dict[str, Any]], vectors: np.ndarray
+) -> list[list[tuple[dict[str, Any], float]]]:
+    """For each new memory, the closest current memories of its scope, most similar first."""
+    store = service.store
+    m = store.m
+    base = m.is_null("deleted_at") & m.is_null("valid_until")
+    out: list[list[tuple[dict[str, Any], float]]] = []
+    if len(fresh) > BULK:
+        by_scope: dict[str, tuple[list[dict[str, Any]], np.ndarray]] = {}
+        for scope in {r["scope"] for r in fresh}:
+            rows = await store.scan(
+                base & m.eq("scope", scope) & m.not_null("vector"),
+                limit=200_000,
+                columns=[
+                    "id",
+                    "kind",
+                    "content",
+                    "scope",
+                    "vector",
+                    "metadata",
+                    "tags",
+                    "importance",
+                    "access_count",
+                    "search_text",
+                    "updated_at",
+                ],
+            )
+            matrix = (
+                np.asarray([r["vector"] for r in rows], dtype=np.float32)
+                if rows
+                else np.zeros((0, vectors.shape[1]), dtype=np.float32)
+            )
+            by_scope[scope] = (rows, matrix)
+        for r, vec in zip(fresh, vectors, strict=True):
+            rows, matrix = by_scope[r["scope"]]
+            if not rows:
+                out.append([])
+                continue
+            sims = matrix @ vec
+            best = np.argsort(-sims)[:NEIGHBOURS]
+            out.append([(rows[int(j)], float(sims[j])) for j in best])
+        return out
+    for r, vec in zip(fresh, vectors, strict=True):
+        rows = await store.vector_search(vec, base & m.eq("scope", r["scope"]), NEIGHBOURS)
+        out.append([(row, 1.0 - float(row.get("_distance", 1.0))) for row in rows])
+    return out
+
+
+async def resolve(
+    service: MemoryService, fresh: list[dict[str, Any]], vectors: np.ndarray | None
+) -> list[Decision]:
+    """Decide, for each new memory in order, what it is to the store and to earlier ones."""
+    decisions = [Decision() for _ in fresh]
+    if vectors is None or not fresh:
+        return decisions
+    neighbours = await _neighbours(service, fresh, vectors)
+    for i, r in enumerate(fresh):
+        decision = decisions[i]
+        candidates = list(neighbours[i])
+        # Earlier memories of the same batch that were kept.
+        for j in range(i):
+            if decisions[j].absorbed_by is None and fresh[j]["scope"] == r["scope"]:
+                candidates.append((fresh[j], float(vectors[i] @ vectors[j])))
+        candidates.sort(key=lambda c: c[1], reverse=True)
+        explicit = set(r.get("supersedes") or [])
+        for row, sim in candidates:
+            if row["id"] in explicit:
+                continue
+            if r.get("dedup", True) and r["kind"] in FACT_KINDS and row["kind"] == r["kind"]:
+                relation = classify(r["content"], row["content"], sim)
+                if relation == "duplicate" and not explicit and not decision.supersedes:
+                    decision.absorbed_by, decision.absorbed_row, decision.similarity = (
+                        row["id"],
+                        row,
+                        sim,
+                    )
+                    break
+                if relation == "supersedes":
+                    decision.supersedes.append(row["id"])
+                    continue
+            if sim >= AUTO_LINK and len(decision.related) < AUTO_LINK_MAX:
+                decision.related.append((row["id"], sim))
+    return decisions
+
+
+def add_variant(row: dict[str, Any], text: str) -> str:
+    """The row's metadata with `text` kept as one more wording of the same memory."""
+    meta, section = meta_of(row)
+    variants = [v for v in section.get("variants", []) if v != text]
+    section["variants"] = (variants + [text[:500]])[-MAX_VARIANTS:]
+    return with_meta(meta)

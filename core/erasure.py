@@ -1,0 +1,164 @@
+"""Real erasure: `forget --purge` removes content from the live data, every old table version
+and every file on disk; the journal keeps only that something was erased.
+
+LanceDB deletes lazily: `delete` writes a deletion vector and leaves the row in its data file,
+and compaction only rewrites a fragment once enough of it is deleted; old versions keep every
+file they reference. So a purge
+
+1. rewrites every fragment (an update leaves the old copy of a row, marked deleted, in its old
+   fragment, where no query can find it): the surviving rows are re-inserted with `merge_insert`
+   (atomic commits of up to 2,000 rows), then the purged rows are deleted — the same in
+   `links` (edges of the purged memories) and `journal` (rows that name them are scrubbed: the ids
+   removed and the detail replaced by `{"erased": true}`, since details can hold tags or
+   metadata);
+2. compacts every table and cleans up *all* old versions (`cleanup_older_than=0`,
+   `delete_unverified=True`, which also drops files of failed writes);
+3. rebuilds the memories' full-text and tag indexes from the surviving rows.
+
+Caveats, by design: undo and time travel cannot reach versions older than a purge (they are
+gone); another process writing to the same store during a purge may see a commit conflict and
+retry. An erasure itself cannot be undone.
+"""
+
+from __future__ import annotations
+
+import json
+import warnings
+from collections.abc import Sequence
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
+
+from lancedb.table import AsyncTable
+
+if TYPE_CHECKING:
+    from .models import CallContext
+    from .service import MemoryService
+
+__all__ = ["purge"]
+
+_CHUNK = 2000
+
+
+def _in(column: str, values: Sequence[str]) -> str:
+    from lancedb.util import value_to_sql
+
+    return f"{column} IN ({', '.join(value_to_sql(v) for v in values)})"
+
+
+async def _rewrite(
+    table: AsyncTable,
+    remove: set[str],
+    replace: dict[str, dict[str, Any]] | None = None,
+) -> int:
+    """Physically drop rows `remove` and rewrite rows `replace` (id → new values): the whole
+    table is rewritten, so its cost grows with the store (a purge is rare and explicit).
+
+    Must run inside the store's writer (it is a sequence of commits on one table).
+    """
+    replace = replace or {}
+    touched = remove | set(replace)
+    if not touched:
+        return 0
+    # Every fragment is rewritten, not only those holding the live rows: an updated row leaves
+    # its old copy, marked deleted, in whatever fragment it was in before — invisible to queries.
+    addresses = (await table.query().select(["id"]).to_arrow()).to_pylist()
+    if not any(a["id"] in touched for a in addresses):
+        return 0
+    survivors = [a["id"] for a in addresses if a["id"] not in remove]
+    for start in range(0, len(survivors), _CHUNK):
+        chunk = survivors[start : start + _CHUNK]
+        rows = await table.query().where(_in("id", chunk)).to_arrow()
+        if replace:
+            records = rows.to_pylist()
+            for record in records:
+                record.update(replace.get(record["id"], {}))
+            import pyarrow as pa
+
+            rows = pa.Table.from_pylist(records, schema=rows.schema)
+        # Rewritten as new rows in new fragments; the old ones now hold only deleted rows.
+        await table.merge_insert("id").when_matched_update_all().execute(rows)
+    gone = sorted(remove)
+    for start in range(0, len(gone), _CHUNK):
+        await table.delete(_in("id", gone[start : start + _CHUNK]))
+    return len(gone)
+
+
+async def _vacuum(table: AsyncTable) -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # zero retention is the point here
+        await table.optimize(cleanup_older_than=timedelta(0), delete_unverified=True)
+
+
+async def purge(service: MemoryService, ids: Sequence[str], ctx: CallContext) -> dict[str, int]:
+    """Erase memories `ids` everywhere in the store; returns counts of what was removed."""
+    store = service.store
+    ids = list(dict.fromkeys(ids))
+    gone = set(ids)
+    writer = store.writer
+    edges = await store.find_links(
+        store.l.isin("source", ids) | store.l.isin("target", ids), limit=1_000_000
+    )
+    journal = await store.read_journal(store.j.has_any("ids", ids), limit=1_000_000)
+    scrubbed = {
+        row["id"]: {
+            "ids": [i for i in (row["ids"] or []) if i not in gone],
+            "detail": json.dumps({"erased": True}),
+        }
+        for row in journal
+    }
+
+    # Other memories may name the purged ones in their metadata (supersedes, superseded_by).
+    referring: dict[str, dict[str, Any]] = {}
+    for edge in edges:
+        for other in (edge["source"], edge["target"]):
+            if other not in gone:
+                referring.setdefault(other, {})
+    if referring:
+        from .history import meta_of, with_meta
+
+        for row in await store.get_memories(list(referring)):
+            meta, section = meta_of(row)
+            changed = False
+            if section.get("superseded_by") in gone:
+                section.pop("superseded_by")
+                changed = True
+            if any(i in gone for i in section.get("supersedes", [])):
+                section["supersedes"] = [i for i in section["supersedes"] if i not in gone]
+                changed = True
+            if changed:
+                referring[row["id"]] = {"metadata": with_meta(meta)}
+    referring = {k: v for k, v in referring.items() if v}
+
+    async def run() -> None:
+        await _rewrite(store.memories, gone, referring)
+        await _rewrite(store.links, {e["id"] for e in edges})
+        await _rewrite(store.journal, set(), scrubbed)
+        for table in (store.memories, store.links, store.journal):
+            await _vacuum(table)
+        for index in await store.memories.list_indices():
+            config = _index_config(index)
+            if config is not None:
+                await store.memories.create_index(index.columns[0], config=config, replace=True)
+
+    await writer.call(store.memories, run)
+    await service._journal("purge", [], ctx, {"count": len(ids)})
+    # The purge row itself is the only trace; fold it in and drop the version it made.
+    await writer.call(store.journal, lambda: _vacuum(store.journal))
+    return {"memories": len(ids), "links": len(edges), "journal_scrubbed": len(scrubbed)}
+
+
+def _index_config(index: Any) -> Any:
+    from lancedb.index import FTS, LabelList
+
+    kind = str(getattr(index, "index_type", ""))
+    if kind == "FTS":
+        import inspect
+
+        details = dict(getattr(index, "index_details", None) or {})
+        details["ngram_min_length"] = details.pop("min_ngram_length", 3)
+        details["ngram_max_length"] = details.pop("max_ngram_length", 3)
+        accepted = set(inspect.signature(FTS).parameters)
+        return FTS(**{k: v for k, v in details.items() if k in accepted and v is not None})
+    if kind == "LabelList":
+        return LabelList()
+    return None

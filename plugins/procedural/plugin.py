@@ -1,0 +1,182 @@
+"""The built-in procedural-memory plugin: distil trajectories into procedures, find them for a
+new task, and improve them from reported outcomes (Memp).
+
+Its hook implementations are `trylast`, so a user plugin can replace the distiller or the
+reviser by returning a result first. It contributes three MCP tools:
+
+- `submit_trajectory`: an assistant submits the trajectory of a task it has just finished;
+- `find_procedures`: procedures for a new task, each with its record and provenance;
+- `report_outcome`: which procedure was followed and how it went (append, validation or
+  adjustment), deprecating a procedure that keeps failing.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, Field
+
+from habitus.core.models import RecallResult
+from habitus.plugins.api import PluginContext, hookimpl
+from habitus.plugins.procedural.distill import Procedure, distill
+from habitus.plugins.procedural.memory import (
+    OutcomeReport,
+    OutcomeResult,
+    ProcedureHit,
+    ProcedureRecord,
+    find_procedures,
+    record_outcome,
+    revise_without_model,
+    store_procedures,
+)
+from habitus.plugins.procedural.trajectory import Trajectory
+
+__all__ = ["SubmitResult", "FoundProcedures", "distill_with_plugins"]
+
+
+class StoredProcedure(BaseModel):
+    id: str
+    status: str = Field(description="'created', or 'reinforced' when it was already known.")
+    task_type: str
+    steps: int
+
+
+class SubmitResult(BaseModel):
+    """What submitting a trajectory stored."""
+
+    trajectory_id: str
+    procedures: list[StoredProcedure]
+
+
+class FoundProcedures(BaseModel):
+    """Procedures for a task, best first."""
+
+    task: str
+    procedures: list[ProcedureHit]
+
+
+async def distill_with_plugins(trajectory: Trajectory, context: PluginContext) -> list[Procedure]:
+    """Procedures from the first plugin whose `distill_trajectory` answers (finally ours)."""
+    if context.call_hook is not None:
+        found = await context.call_hook("distill_trajectory", firstresult=True,
+                                        trajectory=trajectory)
+        if found:
+            return list(found)
+    return [distill(trajectory)]
+
+
+@hookimpl(trylast=True)
+def distill_trajectory(trajectory: Trajectory) -> list[Procedure]:
+    return [distill(trajectory)]
+
+
+_REVISE_PROMPT = """A procedure an assistant followed has failed. Revise it so that the failure
+does not happen again. Keep what worked; change or add only the steps the failure calls for.
+
+Procedure:
+{procedure}
+
+Failure (at step {step}): {summary}
+
+Answer with the revised numbered steps only, one per line."""
+
+
+@hookimpl(trylast=True)
+async def update_procedure(procedure: Procedure, record: ProcedureRecord,
+                           outcome: OutcomeReport, context: PluginContext) -> Procedure:
+    model = context.llm
+    if model is not None:
+        try:
+            text = await model.complete(_REVISE_PROMPT.format(
+                procedure=procedure.render(), step=outcome.failed_step or "unknown",
+                summary=outcome.summary or "no details"), max_tokens=800)
+            steps = [re.sub(r"^\s*\d+[.)]\s*", "", line).strip()
+                     for line in text.splitlines() if re.match(r"^\s*\d+[.)]", line)]
+            if steps:
+                revised = await revise_without_model(procedure, record, outcome)
+                return revised.model_copy(update={"steps": steps[:200]})
+        except Exception as exc:  # the model is optional: fall back to the rules
+            context.log.warning("revising with %s failed (%s); using rules", model.name, exc)
+    return await revise_without_model(procedure, record, outcome)
+
+
+def _is_deprecated(metadata: dict[str, Any]) -> bool:
+    record = metadata.get("record") if isinstance(metadata, dict) else None
+    return isinstance(record, dict) and record.get("status") == "deprecated"
+
+
+@hookimpl
+def rerank_recall(query: str, result: RecallResult) -> RecallResult | None:
+    """Deprecated procedures are served after every other result."""
+    if not any(h.kind == "procedural" and _is_deprecated(h.metadata) for h in result.memories):
+        return None
+    last = [h for h in result.memories if h.kind == "procedural" and _is_deprecated(h.metadata)]
+    keep = [h for h in result.memories if h not in last]
+    return result.model_copy(update={"memories": keep + last})
+
+
+@hookimpl
+def register_tools(register: Any, context: PluginContext) -> None:
+    async def submit_trajectory(
+        trajectory: Annotated[Trajectory, Field(description=(
+            "What you did for the task you just finished: the task in the user's words, the "
+            "steps (action, optional thought, observation, success) and the outcome."))],
+        scope: Annotated[str | None, Field(max_length=256, description=(
+            "Scope to store the procedures in; default: the current project."))] = None,
+    ) -> SubmitResult:
+        """Submit the trajectory of a task you just finished; habitus distils it into a reusable
+        procedure (critical successful steps only, concrete values generalised) for next time."""
+        procedures = await distill_with_plugins(trajectory, context)
+        results = await store_procedures(context.memory, procedures, scope=scope)
+        return SubmitResult(trajectory_id=trajectory.id, procedures=[
+            StoredProcedure(id=r.id, status=r.status, task_type=p.task_type, steps=len(p.steps))
+            for r, p in zip(results, procedures, strict=False)])
+
+    async def find_procedures_tool(
+        task: Annotated[str, Field(min_length=1, max_length=2_000,
+                                   description="The task you are about to do.")],
+        limit: Annotated[int, Field(ge=1, le=20)] = 3,
+        scope: Annotated[str | None, Field(max_length=256)] = None,
+    ) -> FoundProcedures:
+        """Procedures that worked for similar tasks, best first, each with its record (uses,
+        successes, version) and the trajectories it came from. Tell report_outcome how it went."""
+        hits = await find_procedures(context.memory, task, limit=limit, scope=scope)
+        return FoundProcedures(task=task, procedures=hits)
+
+    async def report_outcome(
+        procedure_id: Annotated[str, Field(min_length=1, max_length=64,
+                                           description="The procedure you followed.")],
+        success: Annotated[bool, Field(description="Whether the task succeeded.")],
+        summary: Annotated[str, Field(max_length=2_000, description=(
+            "What happened; on failure, the error or what went wrong."))] = "",
+        failed_step: Annotated[int | None, Field(ge=1, description=(
+            "The step of the procedure that failed, if you know it."))] = None,
+        strategy: Literal["append", "validation", "adjustment"] = "adjustment",
+        trajectory: Annotated[Trajectory | None, Field(description=(
+            "Optionally, what you did: kept as a new procedure (validation: only on success)."
+        ))] = None,
+    ) -> OutcomeResult:
+        """Report how following a procedure went. On failure (adjustment) the procedure is
+        revised into a new version, older versions kept; one that fails at least half of 3+
+        uses is deprecated and no longer served first."""
+        outcome = OutcomeReport(success=success, summary=summary, failed_step=failed_step)
+
+        async def reviser(p: Procedure, r: ProcedureRecord, o: OutcomeReport) -> Procedure | None:
+            if context.call_hook is None:
+                return None
+            return await context.call_hook("update_procedure", firstresult=True, procedure=p,
+                                           record=r, outcome=o)
+
+        async def distiller_async(t: Trajectory) -> list[Procedure]:
+            return await distill_with_plugins(t, context)
+
+        procedures = await distiller_async(trajectory) if trajectory is not None else None
+        return await record_outcome(
+            context.memory, procedure_id, outcome, strategy=strategy, trajectory=trajectory,
+            reviser=reviser, distiller=(lambda _t: procedures or []) if procedures else None,
+        )
+
+    register(submit_trajectory)
+    register(find_procedures_tool, name="find_procedures")
+    register(report_outcome)
