@@ -198,19 +198,38 @@ def recall(state: State, query: str, kinds: tuple[str, ...], tags: str | None, s
 @scope_option
 @click.option("--topic", help="Gather memories about this topic too.")
 @click.option("--since", type=click.DateTime(), help="Recent episodes since (default: 7 days).")
+@click.option("--consolidate", is_flag=True, help="Plan consolidations: the configured model's "
+              "draft, else LLM-free merges of near-duplicates and summaries of related episodes.")
+@click.option("--apply/--dry-run", "apply", default=False, show_default=True,
+              help="Write the planned consolidations (implies --consolidate) or only show them. "
+              "Sources are never deleted.")
+@click.option("--model/--no-model", "use_model", default=True, show_default=True,
+              help="Draft with the configured model (HABITUS_LLM_URL, HABITUS_LLM_MODEL) if set.")
 @json_option
 @pass_state
 def reflect(state: State, scope: str | None, topic: str | None, since: datetime | None,
-            as_json: bool) -> None:
-    """Gather memories worth consolidating (changes nothing)."""
+            consolidate: bool, apply: bool, use_model: bool, as_json: bool) -> None:
+    """Gather memories worth consolidating; with --consolidate --apply, write consolidations."""
     ctx = state.context()
-    result = run_service(state, lambda s: s.reflect(scope=scope, topic=topic, since=since, ctx=ctx))
+    result = run_service(state, lambda s: s.reflect(
+        scope=scope, topic=topic, since=since, consolidate=consolidate or apply,
+        dry_run=not apply, use_model=use_model, ctx=ctx,
+    ))
 
     def human(r: Any) -> str:
         out = []
         for g in r.groups:
             out.append(f"== {g.reason}: {g.summary}")
             out.extend(f"  {m.id}  {m.content}" for m in g.memories)
+        out.extend(f"warning: {w}" for w in r.warnings)
+        if r.draft:
+            out.append(f"== draft ({r.mode}):\n{r.draft}")
+        if r.actions:
+            out.append(f"== consolidations ({r.mode}, {'dry run' if r.dry_run else 'written'}):")
+            for a in r.actions:
+                head = f"  {a.action}" + (f" -> {a.id}" if a.id else "")
+                out.append(f"{head} from {', '.join(a.sources)}" + (f" ({a.reason})" if a.reason else ""))
+                out.extend(f"    {line}" for line in a.content.splitlines())
         out.append(r.instructions)
         return "\n".join(out)
 

@@ -1,4 +1,5 @@
-"""Settings: where the store lives and which embedder to use, from arguments or environment.
+"""Settings: where the store lives, which embedder and which optional language model to use,
+from arguments or environment.
 
 Only entry points (CLI, server start-up) read the environment; the core receives `Settings`.
 """
@@ -29,6 +30,12 @@ class Settings:
     db: str = field(default_factory=default_db_path)
     embedder: str = field(default_factory=lambda: os.environ.get("HABITUS_EMBEDDER", "minilm"))
     storage_options: dict[str, str] | None = None
+    # An optional OpenAI-compatible chat model for reflect (see core.llm); "" = none configured.
+    llm_url: str = field(default_factory=lambda: os.environ.get("HABITUS_LLM_URL", ""))
+    llm_model: str = field(default_factory=lambda: os.environ.get("HABITUS_LLM_MODEL", ""))
+    llm_api_key: str = field(default_factory=lambda: os.environ.get("HABITUS_LLM_API_KEY", ""),
+                             repr=False)
+    llm_timeout: float = 60.0
 
     @property
     def is_local(self) -> bool:

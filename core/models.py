@@ -213,22 +213,30 @@ class ReflectBundle(BaseModel):
     draft: str | None = Field(
         None, description="A consolidated memory drafted by the client's model, when offered."
     )
-    mode: Literal["bundle", "sampling", "model", "consolidation"] = Field(
-        "bundle", description="Who did the reflecting: the client's model (sampling), the "
-        "configured model, nobody yet (bundle: the calling assistant writes), or LLM-free rules.",
+    mode: Literal["sampling", "model", "assistant", "rule-based"] = Field(
+        "assistant", description="Who drafted: the client's model (sampling), the configured "
+        "model (model), nobody (assistant: you consolidate from the evidence), or LLM-free "
+        "rules (rule-based: merges of near-duplicates, summaries of related episodes).",
     )
     actions: list[ConsolidationAction] = Field(
         default_factory=list, description="Consolidations planned (dry run) or applied."
     )
-    dry_run: bool = True
+    dry_run: bool = Field(True, description="True when nothing was written.")
+    warnings: list[str] = Field(
+        default_factory=list, description="Why a tier was skipped (e.g. the model was unreachable)."
+    )
 
 
 class ConsolidationAction(BaseModel):
     """One consolidation: a new memory derived from sources, which are never deleted."""
 
-    action: Literal["merge", "group", "distil", "skip"]
-    sources: list[str]
+    action: Literal["merge", "group", "distil", "skip"] = Field(
+        description="merge: near-duplicates in one memory; group: related episodes summarised; "
+        "distil: drafted by a model; skip: not written (see reason)."
+    )
+    sources: list[str] = Field(description="Ids it derives from (kept, linked derived_from).")
     content: str
+    kind: Kind = "semantic"
     id: str | None = Field(None, description="The memory written, when applied.")
     reason: str = ""
 

@@ -27,6 +27,7 @@ from . import anchors, decay, dedup, erasure, history
 from . import links as links_mod
 from .config import Settings
 from .embedding import Embedder, load_embedder
+from .llm import ChatModel, ModelUnavailable
 from .errors import EmbedderUnavailable, InvalidInput, NotFound
 from .models import (
     KINDS,
@@ -46,9 +47,10 @@ from .models import (
     StoreStats,
     UndoResult,
 )
-from .ranking import Candidate, fuse
+from . import retrieval
+from .ranking import Candidate
 from .scope import validate_scope
-from .text import content_hash, normalize, preview, search_text
+from .text import content_hash, embedding_text, normalize, preview, search_text, with_tags
 from .tokens import count_many
 
 __all__ = ["MemoryService", "LIMITS"]
@@ -149,6 +151,15 @@ class MemoryService:
         self._flusher: asyncio.Task[None] | None = None
         # Plugin hooks (habitus.plugins.manager.PluginManager); None: no plugins, no cost.
         self.hooks: Any = None
+        # The optional configured language model (core.llm), used by reflect; None: none.
+        self.llm: ChatModel | None = None
+        self.llm_error: str | None = None
+        try:
+            self.llm = ChatModel.from_config(settings.llm_url, settings.llm_model,
+                                             settings.llm_api_key, timeout=settings.llm_timeout)
+        except ModelUnavailable as exc:
+            log.error("configured model ignored: %s", exc)
+            self.llm_error = str(exc)
 
     @classmethod
     async def open(cls, settings: Settings | None = None) -> MemoryService:
@@ -318,7 +329,9 @@ class MemoryService:
 
         decisions: list[dedup.Decision] = []
         if fresh:
-            vectors = await self._embed([r["content"] for r in fresh])
+            vectors = await self._embed(
+                [embedding_text(r["content"], retrieval.metadata_dict(r["metadata"])) for r in fresh]
+            )
             decisions = await dedup.resolve(self, fresh, vectors)
             model = self.embedding_model if vectors is not None else ""
             rows = []
@@ -348,6 +361,7 @@ class MemoryService:
                     "vector": vectors[i].tolist() if vectors is not None else None,
                 })
             if rows:
+                await retrieval.index_rows(self, rows)
                 await self.store.add_memories(rows)
                 await self._journal("remember", [r["id"] for r in rows], ctx)
             auto_edges: list[tuple[str, str, str, float]] = []
@@ -429,7 +443,8 @@ class MemoryService:
         tags = list(dict.fromkeys(list(row["tags"] or []) + p["tags"]))
         if tags != list(row["tags"] or []):
             values["tags"] = tags
-            values["search_text"] = search_text(row["content"], tags)
+            values["search_text"] = with_tags(
+                row.get("search_text") or search_text(row["content"]), tags)
         if variant is not None:
             values["metadata"] = dedup.add_variant(row, variant)
         before = {k: row.get(k) for k in values if k != "updated_at"}
@@ -544,17 +559,8 @@ class MemoryService:
     async def _search(
         self, query: str, where: Predicate, depth: int, legs: Sequence[str] | None = None
     ) -> tuple[list[Candidate], str]:
-        """Both legs of the search, fused: the ranked candidates and which legs ran."""
-        use = set(legs or ("lexical", "vector"))
-        vectors = await self._embed([query]) if "vector" in use else None
-        lexical = await self.store.lexical_search(query, where, depth) if "lexical" in use else []
-        vector = (
-            await self.store.vector_search(vectors[0], where, depth) if vectors is not None else []
-        )
-        ranked = fuse(lexical, vector, now=_now())
-        mode = "hybrid" if vectors is not None and "lexical" in use else (
-            "vector" if vectors is not None else "lexical")
-        return ranked, mode
+        """The legs of the search, fused (see `retrieval.search`): candidates and legs that ran."""
+        return await retrieval.search(self, query, where, depth, legs)
 
     def _filters(
         self,
@@ -687,9 +693,21 @@ class MemoryService:
         topic: str | None = None,
         since: datetime | None = None,
         limit: int = 20,
+        consolidate: bool = False,
+        dry_run: bool = True,
+        draft: str | None = None,
+        use_model: bool = True,
         ctx: CallContext | None = None,
     ) -> ReflectBundle:
-        """Gather memories worth consolidating, with instructions; never deletes anything."""
+        """Gather memories worth consolidating, with instructions, and draft consolidations with
+        the best helper available (see `core.consolidate`): `draft` from the client's model
+        (sampling), else the configured model (unless `use_model` is false), else the calling
+        assistant gets the evidence (mode 'assistant').
+
+        With `consolidate`, the drafted consolidations (or LLM-free ones: merged near-duplicates,
+        summaries of related episodes) become `actions`, each derived from its sources; they are
+        written with remember(derived_from=…) unless `dry_run`. Never deletes, archives or
+        supersedes anything; distilling already distilled memories is bounded."""
         ctx = ctx or CallContext()
         if not 1 <= limit <= LIMITS["recall_limit"]:
             raise InvalidInput(f"limit must be between 1 and {LIMITS['recall_limit']}")
@@ -729,7 +747,12 @@ class MemoryService:
         )
         if self.hooks is not None and self.hooks.has("consolidate"):
             bundle = await self._plugin_hook("consolidate", bundle, ctx)
-        return bundle
+        from . import consolidate as consolidation
+
+        return await consolidation.run(
+            self, bundle, draft=draft, use_model=use_model, consolidate=consolidate,
+            dry_run=dry_run, ctx=ctx,
+        )
 
     async def _stale(
         self, scopes: list[str] | None, limit: int, now: datetime, ctx: CallContext

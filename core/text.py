@@ -10,9 +10,13 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from typing import Any
 
-__all__ = ["normalize", "content_hash", "identifier_parts", "search_text", "preview"]
+__all__ = [
+    "normalize", "content_hash", "identifier_parts", "search_text", "embedding_text",
+    "context_line", "metadata_terms", "speaker_of", "with_tags", "preview",
+]
 
 _SPACE = re.compile(r"\s+")
 _CAMEL = re.compile(r"[A-Z]+(?=[A-Z][a-z])|[A-Z]?[a-z]+|[A-Z]+|\d+")
@@ -34,8 +38,54 @@ def identifier_parts(token: str) -> list[str]:
     return _CAMEL.findall(token)
 
 
-def search_text(content: str, tags: Iterable[str] = ()) -> str:
-    """The lexical index's view of a memory: content, split identifiers, file names and tags."""
+#: Metadata keys naming who said or did something; their value leads the embedded text too.
+SPEAKER_KEYS = ("speaker", "author", "user", "who")
+# Metadata values longer than this are not indexed (they are payloads, not names or labels).
+_META_CHARS = 120
+# Each neighbour contributes at most this many characters to a memory's context.
+CONTEXT_CHARS = 400
+
+
+def speaker_of(metadata: Mapping[str, Any] | None) -> str:
+    """Who a memory's metadata says spoke or acted, or ''."""
+    for key in SPEAKER_KEYS:
+        value = (metadata or {}).get(key)
+        if isinstance(value, str) and value.strip():
+            return normalize(value)[:_META_CHARS]
+    return ""
+
+
+def metadata_terms(metadata: Mapping[str, Any] | None) -> list[str]:
+    """Short string values of a memory's metadata (speaker, file, command…), to be searchable."""
+    terms = []
+    for key, value in (metadata or {}).items():
+        if key == "habitus" or key.startswith("_"):
+            continue
+        if isinstance(value, str) and 0 < len(value.strip()) <= _META_CHARS:
+            terms.append(normalize(value))
+    return list(dict.fromkeys(terms))
+
+
+def embedding_text(content: str, metadata: Mapping[str, Any] | None = None) -> str:
+    """What the embedder reads: the content, led by its speaker when there is one."""
+    who = speaker_of(metadata)
+    return f"{who}: {content}" if who else content
+
+
+def context_line(content: str, metadata: Mapping[str, Any] | None = None) -> str:
+    """One neighbour as it appears in another memory's context: speaker and (clipped) content."""
+    text = normalize(embedding_text(content, metadata))
+    return text if len(text) <= CONTEXT_CHARS else text[:CONTEXT_CHARS].rsplit(" ", 1)[0] + " …"
+
+
+def search_text(
+    content: str,
+    tags: Iterable[str] = (),
+    metadata: Mapping[str, Any] | None = None,
+    context: Iterable[str] = (),
+) -> str:
+    """The lexical index's view of a memory: content, split identifiers, file names, tags,
+    short metadata values (speaker…) and, for episodes, the neighbouring episodes' lines."""
     extra: list[str] = []
     for token in _TOKEN.findall(content):
         parts = identifier_parts(token)
@@ -49,7 +99,18 @@ def search_text(content: str, tags: Iterable[str] = ()) -> str:
         pieces.append(" ".join(dict.fromkeys(extra)))
     if tags:
         pieces.append(" ".join(tags))
+    terms = metadata_terms(metadata)
+    if terms:
+        pieces.append(" ".join(terms))
+    pieces.extend(line for line in context if line)
     return "\n".join(pieces)
+
+
+def with_tags(text: str, tags: Iterable[str]) -> str:
+    """A stored search text with the tags it lacks appended (keeps its context and metadata)."""
+    words = set(text.split())
+    missing = [t for t in tags if t not in words]
+    return f"{text}\n{' '.join(missing)}" if missing else text
 
 
 def preview(text: str, words: int = 12) -> str:

@@ -226,27 +226,24 @@ def build_server(runtime: Runtime) -> MCPServer[Any]:
         caps = ctx.client_capabilities
         if caps is None or caps.sampling is None:
             return None
+        from habitus.core import consolidate as consolidation
+
         service = await runtime.service()
         caller = _caller(ctx, runtime, "reflect", None)
-        bundle = await service.reflect(scope=scope, topic=topic, since=since, ctx=caller)
+        bundle = await service.reflect(scope=scope, topic=topic, since=since, use_model=False,
+                                       ctx=caller)
         if not bundle.groups:
             return None
-        evidence = json.dumps(
-            [{"reason": g.reason, "memories": [{"id": m.id, "content": m.content} for m in g.memories]}
-             for g in bundle.groups],
-            ensure_ascii=False,
-        )
-        prompt = (f"{bundle.instructions}\n\nEvidence (JSON):\n{evidence}\n\n"
-                  "Draft the consolidated memories as a short list, each with the ids it derives from.")
+        prompt = consolidation.draft_prompt(bundle)
         return Sample(
             [SamplingMessage(role="user", content=TextContent(type="text", text=prompt))],
-            max_tokens=800,
-            system_prompt="You consolidate an engineering assistant's long-term memory.",
+            max_tokens=consolidation.MAX_DRAFT_TOKENS,
+            system_prompt=consolidation.DRAFT_SYSTEM,
         )
 
     @server.tool(
         annotations=ToolAnnotations(
-            title="Reflect", read_only_hint=True, destructive_hint=False,
+            title="Reflect", read_only_hint=False, destructive_hint=False,
             idempotent_hint=True, open_world_hint=False,
         )
     )
@@ -259,15 +256,27 @@ def build_server(runtime: Runtime) -> MCPServer[Any]:
                                            "about this topic too.")] = None,
         since: Annotated[datetime | None, Field(description="Recent episodes since this time "
                                                 "(default: 7 days).")] = None,
+        consolidate: Annotated[bool, Field(description="Also plan consolidations (merged "
+                                           "near-duplicates, summaries of related episodes, or "
+                                           "the drafting model's memories) as `actions`, each "
+                                           "derived from its sources.")] = False,
+        dry_run: Annotated[bool, Field(description="With consolidate: only show the planned "
+                                       "actions. false writes them (sources are kept and "
+                                       "linked derived_from).")] = True,
     ) -> ReflectBundle:
         """Gather memories worth consolidating (near-duplicates, a topic, recent episodes) with
-        instructions. Changes nothing: write the conclusions back with remember(derived_from=…)."""
+        instructions, drafted by your client's model (sampling) or a configured model when one is
+        available (`mode` says who). By default changes nothing: write the conclusions back with
+        remember(derived_from=…). consolidate=true plans consolidations; with dry_run=false they
+        are written. Sources are never deleted."""
         caller = _caller(ctx, runtime, "reflect", roots)
         service = await runtime.service()
-        bundle = await _guard(lambda: service.reflect(scope=scope, topic=topic, since=since, ctx=caller))
-        if draft is not None and isinstance(draft.content, TextContent):
-            bundle.draft = draft.content.text
-        return bundle
+        text = (draft.content.text if draft is not None and isinstance(draft.content, TextContent)
+                else None)
+        return await _guard(lambda: service.reflect(
+            scope=scope, topic=topic, since=since, consolidate=consolidate, dry_run=dry_run,
+            draft=text, ctx=caller,
+        ))
 
     @server.tool(
         annotations=ToolAnnotations(

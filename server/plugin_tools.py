@@ -11,7 +11,7 @@ import warnings
 from typing import Any
 
 from mcp.server.mcpserver import Context, MCPServer
-from mcp.types import SamplingMessage, TextContent
+from mcp.types import SamplingMessage, TextContent, ToolAnnotations
 
 from habitus.plugins.api import current_call, current_model, maybe_await
 from habitus.plugins.manager import ToolSpec
@@ -78,6 +78,17 @@ def _wrap(spec: ToolSpec, runtime: Runtime) -> Any:
     return tool
 
 
+def _annotations(hints: Any) -> ToolAnnotations | None:
+    """Plugins give hints as a dict (title, read_only, destructive, idempotent, open_world)."""
+    if hints is None or isinstance(hints, ToolAnnotations):
+        return hints
+    return ToolAnnotations(
+        title=hints.get("title"), read_only_hint=hints.get("read_only"),
+        destructive_hint=hints.get("destructive"), idempotent_hint=hints.get("idempotent"),
+        open_world_hint=hints.get("open_world", False),
+    )
+
+
 def install_plugin_tools(server: MCPServer[Any], runtime: Runtime) -> list[str]:
     """Add every plugin tool to `server`; names taken by habitus's own tools are refused."""
     reserved = [t.name for t in server._tool_manager.list_tools()]
@@ -85,7 +96,7 @@ def install_plugin_tools(server: MCPServer[Any], runtime: Runtime) -> list[str]:
     for spec in runtime.plugins.tools(reserved=reserved):
         try:
             server.add_tool(_wrap(spec, runtime), name=spec.name, description=spec.description,
-                            annotations=spec.annotations)
+                            annotations=_annotations(spec.annotations))
             names.append(spec.name)
         except Exception as exc:
             runtime.plugins._record(spec.plugin, "register_tools", exc)

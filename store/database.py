@@ -193,7 +193,8 @@ class Store:
         self, text: str, where: Predicate | None, limit: int, *, fuzziness: int = 0
     ) -> list[dict[str, Any]]:
         """BM25 over `search_text`; each row carries `_score` (higher is better)."""
-        query = MatchQuery(text, SEARCH_COLUMN, fuzziness=fuzziness)
+        query = MatchQuery(text, SEARCH_COLUMN, fuzziness=fuzziness,
+                           **({"prefix_length": 1, "max_expansions": 10} if fuzziness else {}))
         q = self.memories.query().nearest_to_text(query).limit(limit)
         if where is not None:
             q = q.where(where.sql)

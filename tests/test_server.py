@@ -23,9 +23,13 @@ pytestmark = pytest.mark.anyio
 TOOLS = {
     "remember": {"read_only": False, "destructive": False},
     "recall": {"read_only": True, "destructive": False},
-    "reflect": {"read_only": True, "destructive": False},
+    "reflect": {"read_only": False, "destructive": False},  # consolidate + dry_run=false writes
     "forget": {"read_only": False, "destructive": True},
     "link": {"read_only": False, "destructive": False},
+    # contributed by the built-in procedural-memory plugin
+    "submit_trajectory": {"read_only": False, "destructive": False},
+    "find_procedures": {"read_only": True, "destructive": False},
+    "report_outcome": {"read_only": False, "destructive": False},
 }
 
 

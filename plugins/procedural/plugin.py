@@ -177,6 +177,9 @@ def register_tools(register: Any, context: PluginContext) -> None:
             reviser=reviser, distiller=(lambda _t: procedures or []) if procedures else None,
         )
 
-    register(submit_trajectory)
-    register(find_procedures_tool, name="find_procedures")
-    register(report_outcome)
+    register(submit_trajectory, annotations={"title": "Submit trajectory", "read_only": False,
+                                             "destructive": False, "idempotent": True})
+    register(find_procedures_tool, name="find_procedures", annotations={
+        "title": "Find procedures", "read_only": True, "destructive": False, "idempotent": True})
+    register(report_outcome, annotations={"title": "Report outcome", "read_only": False,
+                                          "destructive": False, "idempotent": False})

@@ -1,0 +1,179 @@
+"""The search behind `recall`, and what a memory carries into the indexes when it is written.
+
+Search (`search`): the query's time expression is parsed (`timeparse`); the lexical leg (BM25
+over `search_text`) and the vector leg (cosine over the embedded text) run concurrently with the
+query's embedding; when the query names a period, both legs run a second time restricted to it,
+so memories of that period are candidates even when the words match better elsewhere. The legs
+are fused by `ranking.fuse` (normalised scores, priors, time boost, de-duplication).
+
+Writing (`index_rows`): each new row's `search_text` gets its short metadata values (such as
+the speaker) and, for an episode written in a session, a window of its neighbours — the previous
+and the next episode of the same scope and session, each as "speaker: text". Episodes are
+retrieved with their temporal neighbours: a turn that answers a question is found through the
+question's words. The window of the last stored episode of that session is extended with the
+first new one, so single writes build the same windows as batches.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from collections.abc import Sequence
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING, Any
+
+from .ranking import DEFAULT_WEIGHTS, Candidate, Weights, fuse
+from .text import context_line, search_text
+from .timeparse import parse_time, strip_time
+
+if TYPE_CHECKING:
+    from habitus.store import Predicate
+
+    from .service import MemoryService
+
+__all__ = ["LEGS", "search", "index_rows", "metadata_dict"]
+
+log = logging.getLogger("habitus.core.retrieval")
+
+LEGS = ("lexical", "vector")
+# Matches that need a one-letter correction count this much of their BM25 score.
+FUZZY_DISCOUNT = 0.5
+# Candidates read from the typo-tolerant query.
+FUZZY_DEPTH = 20
+# Neighbours on each side that an episode carries in its search text.
+WINDOW = 1
+
+
+def metadata_dict(value: Any) -> dict[str, Any]:
+    if isinstance(value, dict):
+        return value
+    try:
+        parsed = json.loads(value or "{}")
+    except (TypeError, ValueError):
+        return {}
+    return parsed if isinstance(parsed, dict) else {}
+
+
+async def search(
+    service: MemoryService,
+    query: str,
+    where: Predicate,
+    depth: int,
+    legs: Sequence[str] | None = None,
+    *,
+    weights: Weights | None = None,
+    now: datetime | None = None,
+) -> tuple[list[Candidate], str]:
+    """Run the legs and fuse them: ranked candidates, and which legs ran."""
+    weights = weights or getattr(service, "weights", None) or DEFAULT_WEIGHTS
+    use = set(legs or LEGS)
+    unknown = use - set(LEGS)
+    if unknown:
+        from .errors import InvalidInput
+
+        raise InvalidInput(f"unknown search leg {sorted(unknown)[0]!r}; use {', '.join(LEGS)}")
+    now = now or datetime.now(timezone.utc)
+    period = parse_time(query, now)
+    text = strip_time(query, period)
+    store = service.store
+    started = time.perf_counter()
+
+    async def lexical_leg() -> list[dict[str, Any]]:
+        if "lexical" not in use:
+            return []
+        rows = await _lexical(store, text, where, depth)
+        if period is not None:
+            rows += await _lexical(store, text, where & _within(store, period), depth)
+        return rows
+
+    async def vector_leg() -> tuple[list[dict[str, Any]], bool]:
+        if "vector" not in use:
+            return [], False
+        vectors = await service._embed([query])
+        if vectors is None:
+            return [], False
+        rows = await store.vector_search(vectors[0], where, depth)
+        if period is not None:
+            rows += await store.vector_search(vectors[0], where & _within(store, period), depth)
+        return rows, True
+
+    lexical, (vector, vectors_ran) = await asyncio.gather(lexical_leg(), vector_leg())
+    ranked = fuse(lexical, vector, now=now, weights=weights, period=period)
+    log.debug("search %r: %d lexical, %d vector, %d fused in %.1f ms", query, len(lexical),
+              len(vector), len(ranked), 1000 * (time.perf_counter() - started))
+    ran_lexical = "lexical" in use
+    mode = "hybrid" if vectors_ran and ran_lexical else ("vector" if vectors_ran else "lexical")
+    return ranked, mode
+
+
+async def _lexical(store: Any, text: str, where: Predicate, depth: int) -> list[dict[str, Any]]:
+    """BM25 for the query and its split identifiers; one-letter typos match at a discount."""
+    terms = search_text(text)  # `getUserName` also asks for get, user, name; paths their file
+    exact, fuzzy = await asyncio.gather(
+        store.lexical_search(terms, where, depth),
+        store.lexical_search(terms, where, FUZZY_DEPTH, fuzziness=1),
+    )
+    seen = {r["id"] for r in exact}
+    extra = []
+    for row in fuzzy:
+        if row["id"] not in seen:
+            row["_score"] = float(row.get("_score") or 0.0) * FUZZY_DISCOUNT
+            extra.append(row)
+    if not extra:
+        return exact
+    return sorted(exact + extra, key=lambda r: -float(r.get("_score") or 0.0))[:depth]
+
+
+def _within(store: Any, period: Any) -> Predicate:
+    m = store.m
+    return m.ge("created_at", period.start) & m.lt("created_at", period.end)
+
+
+# --- writing ------------------------------------------------------------------------------
+
+
+async def index_rows(service: MemoryService, rows: list[dict[str, Any]]) -> None:
+    """Fill each new row's `search_text`, with neighbour windows for episodes of a session."""
+    lines = [context_line(r["content"], metadata_dict(r.get("metadata"))) for r in rows]
+    context: list[list[str]] = [[] for _ in rows]
+    sessions: dict[tuple[str, str], list[int]] = {}
+    for i, r in enumerate(rows):
+        if r.get("kind") == "episodic" and r.get("session"):
+            sessions.setdefault((r["scope"], r["session"]), []).append(i)
+    for (scope, session), members in sessions.items():
+        members.sort(key=lambda i: rows[i]["created_at"])
+        for pos, i in enumerate(members):
+            before = members[max(0, pos - WINDOW):pos]
+            after = members[pos + 1:pos + 1 + WINDOW]
+            context[i] = [lines[j] for j in before] + [lines[j] for j in after]
+        try:
+            await _link_to_stored(service, scope, session, rows[members[0]], lines[members[0]],
+                                  context[members[0]])
+        except Exception:  # the window is an aid to search; never fail a write for it
+            log.warning("could not extend the previous episode's window", exc_info=True)
+    for i, r in enumerate(rows):
+        r["search_text"] = search_text(
+            r["content"], r.get("tags") or [], metadata_dict(r.get("metadata")), context[i]
+        )
+
+
+async def _link_to_stored(
+    service: MemoryService, scope: str, session: str, first: dict[str, Any], line: str,
+    window: list[str],
+) -> None:
+    """Join a batch to the episodes already stored for its session (the one just before it)."""
+    store = service.store
+    m = store.m
+    where = (m.is_null("deleted_at") & m.eq("scope", scope) & m.eq("session", session)
+             & m.eq("kind", "episodic") & m.lt("created_at", first["created_at"]))
+    rows = await store.scan(where, columns=["id", "content", "metadata", "created_at",
+                                            "search_text"])
+    if not rows:
+        return
+    previous = max(rows, key=lambda r: r["created_at"])
+    window.insert(0, context_line(previous["content"], metadata_dict(previous["metadata"])))
+    text = previous["search_text"] or ""
+    if line not in text:
+        await store.update_memories(m.eq("id", previous["id"]), {"search_text": f"{text}\n{line}"})
