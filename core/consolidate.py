@@ -124,11 +124,18 @@ async def run(
     bundle.actions.extend(actions)
     if not dry_run:
         await _apply(service, actions, rows, bundle.mode, ctx)
+        written = [a.id for a in actions if a.id]
+        bundle.instructions = (
+            f"Applied: {len(written)} consolidation(s) written"
+            + (f" ({', '.join(written)})" if written else "")
+            + ", each linked derived_from to its sources; no source was deleted.\n\n"
+            + bundle.instructions.replace("nothing has been changed yet", "nothing else changed")
+        )
     elif actions:
         bundle.instructions = (
             f"Dry run: {sum(a.action != 'skip' for a in actions)} consolidation(s) planned, "
-            "nothing written. Call again with dry_run=false to write them (sources are kept "
-            "and linked with derived_from).\n\n" + bundle.instructions
+            "nothing written. Call again with dry_run=false (CLI: --apply) to write them "
+            "(sources are kept and linked with derived_from).\n\n" + bundle.instructions
         )
     return bundle
 
@@ -237,7 +244,8 @@ def draft_prompt(bundle: ReflectBundle) -> str:
             memories.append({"id": m.id, "kind": m.kind, "date": f"{m.created_at:%Y-%m-%d}",
                              "content": text})
         if memories:
-            evidence.append({"reason": group.reason, "summary": group.summary, "memories": memories})
+            evidence.append(
+                {"reason": group.reason, "summary": group.summary, "memories": memories})
     return (
         f"{_DRAFT_FORMAT}\n\nWhat to consolidate:\n{bundle.instructions}\n\n"
         f"Evidence (JSON):\n{json.dumps(evidence, ensure_ascii=False)}"
@@ -249,7 +257,7 @@ _KIND = re.compile(r"^\s*[\[(]?\s*(semantic|procedural|episodic)\s*[\])]?\s*[:\-
 _TOKEN = re.compile(r"[A-Za-z0-9_-]{6,64}")
 _BRACKET = re.compile(r"[\[(]([^\[\]()]*)[\])]")
 _LABEL = re.compile(
-    r"[\s,;:–—-]*(?:\b(?:derived[ _]from|from|ids?|sources?|based on|see)\b\s*:?)?[\s,;:–—-]*$",
+    r"[\s,;:–—-]*(?:\b(?:derived[ _]from|from|ids?|sources?|based on)\b\s*:?)?[\s,;:–—-]*$",
     re.I,
 )
 
@@ -320,7 +328,8 @@ def _json_items(draft: str) -> list[tuple[str, list[str]]] | None:
 
 async def rule_based(service: MemoryService, bundle: ReflectBundle) -> list[ConsolidationAction]:
     """Merges of near-duplicate groups and dated summaries of related recent episodes."""
-    dup_groups = [[m.id for m in g.memories] for g in bundle.groups if g.reason == "near_duplicates"]
+    dup_groups = [[m.id for m in g.memories]
+                  for g in bundle.groups if g.reason == "near_duplicates"]
     episode_ids = [m.id for g in bundle.groups if g.reason == "recent_episodes" for m in g.memories]
     rows = await _rows(service, [i for g in dup_groups for i in g] + episode_ids)
     live = {i: r for i, r in rows.items() if r["deleted_at"] is None}
@@ -391,7 +400,8 @@ def _sources(members: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], list[
     covered_by_rest = {i for r in rest for i in (r["derived_from"] or [])}
     sources = [r for r in rest if r["id"] not in covered_by_rest]
     covered = {i for r in redundant for i in r["derived_from"]}
-    consolidations = [r["id"] for r in members if r["derived_from"] and set(r["derived_from"]) & ids]
+    consolidations = [r["id"] for r in members
+                      if r["derived_from"] and set(r["derived_from"]) & ids]
     if consolidations and (len(sources) < 2 or all(r["id"] in covered for r in sources)):
         return [], consolidations
     sources.sort(key=lambda r: r["created_at"])
@@ -485,7 +495,9 @@ def episode_summary(rows: list[dict[str, Any]]) -> str:
     """A dated list of the key line of each episode, oldest first."""
     rows = sorted(rows, key=lambda r: r["created_at"])
     first, last = rows[0]["created_at"], rows[-1]["created_at"]
-    span = f"{first:%Y-%m-%d}" if first.date() == last.date() else f"{first:%Y-%m-%d} to {last:%Y-%m-%d}"
+    span = f"{first:%Y-%m-%d}"
+    if last.date() != first.date():
+        span += f" to {last:%Y-%m-%d}"
     lines = [f"{len(rows)} related episodes, {span}:"]
     for r in rows:
         line = " ".join(r["content"].split())

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import json
 import logging
-import socket
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -136,12 +135,13 @@ class ChatModel:
             raise ModelUnavailable(
                 f"the model at {self.endpoint} answered HTTP {exc.code}{hint}: {detail[:300]}"
             ) from exc
-        except (TimeoutError, socket.timeout) as exc:
+        except TimeoutError as exc:  # socket.timeout is TimeoutError
             raise ModelUnavailable(self._timed_out()) from exc
         except urllib.error.URLError as exc:
-            if isinstance(exc.reason, (TimeoutError, socket.timeout)):
+            if isinstance(exc.reason, TimeoutError):
                 raise ModelUnavailable(self._timed_out()) from exc
-            raise ModelUnavailable(f"cannot reach the model at {self.endpoint}: {exc.reason}") from exc
+            raise ModelUnavailable(
+                f"cannot reach the model at {self.endpoint}: {exc.reason}") from exc
         except (OSError, ValueError) as exc:
             raise ModelUnavailable(f"cannot reach the model at {self.endpoint}: {exc}") from exc
         if len(raw) > self.max_response_bytes:
@@ -162,9 +162,8 @@ class ChatModel:
             content = choice["message"]["content"]
         except (KeyError, IndexError, TypeError) as exc:
             error = payload.get("error") if isinstance(payload, dict) else None
-            raise ModelUnavailable(
-                f"the model at {self.endpoint} returned no completion: {str(error or payload)[:200]}"
-            ) from exc
+            raise ModelUnavailable(f"the model at {self.endpoint} returned no completion: "
+                                   f"{str(error or payload)[:200]}") from exc
         if isinstance(content, list):  # content parts
             content = "".join(
                 str(p.get("text", "")) for p in content if isinstance(p, dict)

@@ -27,8 +27,8 @@ from . import anchors, decay, dedup, erasure, history
 from . import links as links_mod
 from .config import Settings
 from .embedding import Embedder, load_embedder
-from .llm import ChatModel, ModelUnavailable
 from .errors import EmbedderUnavailable, InvalidInput, NotFound
+from .llm import ChatModel, ModelUnavailable
 from .models import (
     KINDS,
     RELATIONS,

@@ -133,37 +133,6 @@ class LanguageModel(Protocol):
         ...
 
 
-class EndpointModel:
-    """An OpenAI-compatible chat-completions endpoint (HABITUS_LLM_URL, HABITUS_LLM_MODEL,
-    HABITUS_LLM_API_KEY), e.g. a local llama.cpp or Ollama server."""
-
-    def __init__(self, url: str, model: str, api_key: str | None = None) -> None:
-        self.url = url.rstrip("/")
-        self.name = model
-        self._key = api_key
-
-    @classmethod
-    def from_env(cls) -> EndpointModel | None:
-        url = os.environ.get("HABITUS_LLM_URL")
-        return cls(url, os.environ.get("HABITUS_LLM_MODEL", "default"),
-                   os.environ.get("HABITUS_LLM_API_KEY")) if url else None
-
-    async def complete(self, prompt: str, *, system: str | None = None,
-                       max_tokens: int = 800) -> str:
-        import httpx
-
-        messages = ([{"role": "system", "content": system}] if system else []) + [
-            {"role": "user", "content": prompt}]
-        headers = {"Authorization": f"Bearer {self._key}"} if self._key else {}
-        async with httpx.AsyncClient(timeout=60) as client:
-            response = await client.post(
-                f"{self.url}/chat/completions", headers=headers,
-                json={"model": self.name, "messages": messages, "max_tokens": max_tokens},
-            )
-            response.raise_for_status()
-            return str(response.json()["choices"][0]["message"]["content"])
-
-
 # The model of the current MCP request (sampling through the client), when it offers one.
 current_model: contextvars.ContextVar[LanguageModel | None] = contextvars.ContextVar(
     "habitus_current_model", default=None

@@ -32,10 +32,10 @@ from typing import Any
 import pluggy
 
 from habitus.core.errors import HabitusError
+from habitus.core.llm import ChatModel
 from habitus.core.models import CallContext, NewMemory, RecallResult, ReflectBundle
 from habitus.plugins.api import (
     PROJECT_NAME,
-    EndpointModel,
     HookSpecs,
     MemoryOperations,
     PluginContext,
@@ -137,7 +137,7 @@ class PluginManager:
         self._refused: set[tuple[str, str]] = set()
         self._service: Callable[[], Awaitable[Any]] | None = None
         self.memory = MemoryOperations(self._get_service)
-        self._model = EndpointModel.from_env()
+        self._model = _configured_model()
         self._loaded = False
 
     @classmethod
@@ -467,3 +467,15 @@ class PluginManager:
                              "version": 0, "errors": [e.message]})
                 loaded.add(e.plugin)
         return rows
+
+
+def _configured_model() -> ChatModel | None:
+    """The OpenAI-compatible model named by HABITUS_LLM_*, if any; a bad setting is logged."""
+    try:
+        return ChatModel.from_config(
+            os.environ.get("HABITUS_LLM_URL"), os.environ.get("HABITUS_LLM_MODEL"),
+            os.environ.get("HABITUS_LLM_API_KEY"),
+        )
+    except HabitusError as exc:
+        log.warning("no language model for plugins: %s", exc)
+        return None

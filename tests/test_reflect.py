@@ -151,7 +151,9 @@ async def test_applying_writes_linked_consolidations_and_keeps_sources(
     assert (await service.stats()).memories == before.memories
 
 
-async def test_a_merge_that_adds_nothing_is_skipped(service: MemoryService, ctx: CallContext) -> None:
+async def test_a_merge_that_adds_nothing_is_skipped(
+    service: MemoryService, ctx: CallContext
+) -> None:
     a = (await service.remember("Deploys need the VPN.", ctx=ctx)).id
     b = (await service.remember("Deploys need the VPN!", dedup=False, ctx=ctx)).id
     bundle = await service.reflect(consolidate=True, dry_run=False, ctx=ctx)
@@ -352,7 +354,9 @@ async def test_sampling_draft_is_parsed_and_applied_over_mcp(db_path: Path) -> N
 
     prompts: list[str] = []
 
-    async def sample(context: Any, params: types.CreateMessageRequestParams) -> types.CreateMessageResult:
+    async def sample(
+        context: Any, params: types.CreateMessageRequestParams
+    ) -> types.CreateMessageResult:
         prompt = params.messages[0].content.text
         prompts.append(prompt)
         evidence = json.loads(prompt.split("Evidence (JSON):\n", 1)[1])
