@@ -422,3 +422,7 @@ def main() -> None:
 from habitus.cli.plugin_commands import register as _register_plugin_commands  # noqa: E402
 
 _register_plugin_commands(cli)
+
+from habitus.cli.eval_commands import register as _register_eval_commands  # noqa: E402
+
+_register_eval_commands(cli)

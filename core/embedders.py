@@ -86,7 +86,9 @@ class _Lazy:
 
     def _check(self, vectors: np.ndarray, count: int) -> np.ndarray:
         if vectors.shape[0] != count:
-            raise EmbedderUnavailable(f"{self.model_id} returned {vectors.shape[0]} vectors for {count} texts")
+            raise EmbedderUnavailable(
+                f"{self.model_id} returned {vectors.shape[0]} vectors for {count} texts"
+            )
         if self._dimension is None:
             self._dimension = int(vectors.shape[1])
         elif vectors.shape[1] != self._dimension:
@@ -101,7 +103,9 @@ class FastEmbedEmbedder(_Lazy):
 
     backend = "fastembed"
 
-    def __init__(self, model: str = "BAAI/bge-small-en-v1.5", *, threads: int | None = None) -> None:
+    def __init__(
+        self, model: str = "BAAI/bge-small-en-v1.5", *, threads: int | None = None
+    ) -> None:
         super().__init__(model)
         self._threads = threads
 
@@ -116,7 +120,9 @@ class FastEmbedEmbedder(_Lazy):
         try:
             return TextEmbedding(model_name=self.model, threads=self._threads)
         except Exception as exc:
-            raise EmbedderUnavailable(f"cannot load fastembed model {self.model}: {exc} — {_LEXICAL_ONLY}") from exc
+            raise EmbedderUnavailable(
+                f"cannot load fastembed model {self.model}: {exc} — {_LEXICAL_ONLY}"
+            ) from exc
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         if isinstance(texts, str):
@@ -176,11 +182,16 @@ class OpenAIEmbedder(_Lazy):
     ) -> None:
         env = os.environ
         self.backend = backend
-        super().__init__(model or env.get("HABITUS_EMBED_MODEL") or "text-embedding-3-small",
-                         dimension or (int(env["HABITUS_EMBED_DIM"]) if env.get("HABITUS_EMBED_DIM") else None))
+        super().__init__(
+            model or env.get("HABITUS_EMBED_MODEL") or "text-embedding-3-small",
+            dimension or (int(env["HABITUS_EMBED_DIM"]) if env.get("HABITUS_EMBED_DIM") else None),
+        )
         self.url = (url or env.get("HABITUS_EMBED_URL") or "https://api.openai.com/v1").rstrip("/")
-        self._key = api_key if api_key is not None else (
-            env.get("HABITUS_EMBED_API_KEY") or env.get("OPENAI_API_KEY") or "")
+        self._key = (
+            api_key
+            if api_key is not None
+            else (env.get("HABITUS_EMBED_API_KEY") or env.get("OPENAI_API_KEY") or "")
+        )
         self._batch_size = batch_size
         self._timeout = timeout
 
@@ -194,7 +205,7 @@ class OpenAIEmbedder(_Lazy):
             return np.empty((0, self._dimension or 0), dtype=np.float32)
         out = []
         for start in range(0, len(texts), self._batch_size):
-            out.append(self._request(list(texts[start:start + self._batch_size])))
+            out.append(self._request(list(texts[start : start + self._batch_size])))
         return self._check(normalise_rows(np.concatenate(out)), len(texts))
 
     def _request(self, batch: list[str]) -> np.ndarray:
@@ -209,16 +220,19 @@ class OpenAIEmbedder(_Lazy):
         except urllib.error.HTTPError as exc:
             detail = exc.read()[:300].decode("utf-8", "replace")
             raise EmbedderUnavailable(
-                f"{self.url}/embeddings answered {exc.code}: {detail} — {_LEXICAL_ONLY}") from exc
+                f"{self.url}/embeddings answered {exc.code}: {detail} — {_LEXICAL_ONLY}"
+            ) from exc
         except (OSError, ValueError) as exc:
             raise EmbedderUnavailable(
-                f"cannot reach the embedding endpoint {self.url}: {exc} — {_LEXICAL_ONLY}") from exc
+                f"cannot reach the embedding endpoint {self.url}: {exc} — {_LEXICAL_ONLY}"
+            ) from exc
         try:
             items = sorted(payload["data"], key=lambda d: d.get("index", 0))
             return np.asarray([d["embedding"] for d in items], dtype=np.float32)
         except (KeyError, TypeError, ValueError) as exc:
             raise EmbedderUnavailable(
-                f"{self.url}/embeddings returned no embeddings ({str(payload)[:200]})") from exc
+                f"{self.url}/embeddings returned no embeddings ({str(payload)[:200]})"
+            ) from exc
 
 
 def build(kind: str, model: str) -> Any:

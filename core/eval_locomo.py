@@ -26,7 +26,7 @@ import statistics
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -57,8 +57,14 @@ DEFAULT_RUNS: dict[str, tuple[str, ...] | None] = {
 TURN_SPACING = timedelta(seconds=30)
 
 _DIA = re.compile(r"D\s*:?\s*(\d+)\s*:\s*0*(\d+)")
-_DATE_FORMATS = ("%I:%M %p on %d %B, %Y", "%I:%M %p on %d %b, %Y", "%I:%M %p on %B %d, %Y",
-                 "%d %B %Y", "%Y-%m-%d %H:%M", "%Y-%m-%d")
+_DATE_FORMATS = (
+    "%I:%M %p on %d %B, %Y",
+    "%I:%M %p on %d %b, %Y",
+    "%I:%M %p on %B %d, %Y",
+    "%d %B %Y",
+    "%Y-%m-%d %H:%M",
+    "%Y-%m-%d",
+)
 
 
 @dataclass
@@ -97,14 +103,14 @@ def parse_session_date(value: str) -> datetime | None:
     text = " ".join(str(value).split())
     for fmt in _DATE_FORMATS:
         try:
-            return datetime.strptime(text, fmt).replace(tzinfo=timezone.utc)
+            return datetime.strptime(text, fmt).replace(tzinfo=UTC)
         except ValueError:
             continue
     try:
         parsed = datetime.fromisoformat(text)
     except ValueError:
         return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 def repair_evidence(raw: Sequence[Any]) -> list[str]:
@@ -157,16 +163,27 @@ def load_locomo(path: str | Path) -> list[Conversation]:
         for number, key in sessions:
             at = parse_session_date(conv.get(f"{key}_date_time", ""))
             if at is None:
-                log.warning("%s %s: unreadable session date %r", sample_id, key,
-                            conv.get(f"{key}_date_time"))
+                log.warning(
+                    "%s %s: unreadable session date %r",
+                    sample_id,
+                    key,
+                    conv.get(f"{key}_date_time"),
+                )
             for position, raw in enumerate(conv[key]):
                 text = _turn_text(raw)
                 if not text or "dia_id" not in raw:
                     continue
                 when = at + position * TURN_SPACING if at else None
                 dia = repair_evidence([raw["dia_id"]])
-                turns.append(Turn(dia[0] if dia else str(raw["dia_id"]),
-                                  str(raw.get("speaker") or ""), text, number, when))
+                turns.append(
+                    Turn(
+                        dia[0] if dia else str(raw["dia_id"]),
+                        str(raw.get("speaker") or ""),
+                        text,
+                        number,
+                        when,
+                    )
+                )
         known = {t.dia_id for t in turns}
         item = Conversation(sample_id, turns, [])
         for qa in sample.get("qa") or []:
@@ -176,10 +193,14 @@ def load_locomo(path: str | Path) -> list[Conversation]:
             if not evidence or not str(qa.get("question") or "").strip():
                 item.skipped_questions += 1
                 continue
-            item.questions.append(Question(
-                str(qa["question"]).strip(), int(qa.get("category") or 0), evidence,
-                str(qa.get("answer", qa.get("adversarial_answer", ""))),
-            ))
+            item.questions.append(
+                Question(
+                    str(qa["question"]).strip(),
+                    int(qa.get("category") or 0),
+                    evidence,
+                    str(qa.get("answer", qa.get("adversarial_answer", ""))),
+                )
+            )
         conversations.append(item)
     return conversations
 
@@ -188,10 +209,15 @@ def memories_of(conv: Conversation) -> list[tuple[str, list[NewMemory]]]:
     """The memories a client would write for a conversation: one batch per session."""
     batches: dict[int, list[NewMemory]] = {}
     for turn in conv.turns:
-        batches.setdefault(turn.session, []).append(NewMemory(
-            content=turn.text, kind="episodic", scope=conv.scope, occurred_at=turn.at,
-            metadata={"speaker": turn.speaker} if turn.speaker else {},
-        ))
+        batches.setdefault(turn.session, []).append(
+            NewMemory(
+                content=turn.text,
+                kind="episodic",
+                scope=conv.scope,
+                occurred_at=turn.at,
+                metadata={"speaker": turn.speaker} if turn.speaker else {},
+            )
+        )
     return [(f"{conv.sample_id}/session_{n}", items) for n, items in sorted(batches.items())]
 
 
@@ -201,7 +227,9 @@ def _ndcg(relevant: list[bool], total: int, k: int) -> float:
     return dcg / ideal if ideal else 0.0
 
 
-def score_question(ranked: list[set[str]], evidence: Sequence[str], ks: Sequence[int]) -> dict[str, float]:
+def score_question(
+    ranked: list[set[str]], evidence: Sequence[str], ks: Sequence[int]
+) -> dict[str, float]:
     """Metrics of one question; `ranked` holds, per hit, the turn ids that memory stands for."""
     wanted = set(evidence)
     scores: dict[str, float] = {}
@@ -229,15 +257,18 @@ def _percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, max(0, math.ceil(q * len(ordered)) - 1))]
 
 
-async def ingest(service: Any, conversations: Sequence[Conversation]) -> dict[str, dict[str, set[str]]]:
+async def ingest(
+    service: Any, conversations: Sequence[Conversation]
+) -> dict[str, dict[str, set[str]]]:
     """Write every turn through `remember_many`; returns, per scope, memory id → turn ids."""
     mapping: dict[str, dict[str, set[str]]] = {}
     for conv in conversations:
         ids: dict[str, set[str]] = mapping.setdefault(conv.scope, {})
         turns = iter(conv.turns)
         for session, items in memories_of(conv):
-            ctx = CallContext(project_scope=conv.scope, client="locomo-eval", session=session,
-                              tool="eval")
+            ctx = CallContext(
+                project_scope=conv.scope, client="locomo-eval", session=session, tool="eval"
+            )
             results = await service.remember_many(items, ctx=ctx)
             for result in results:
                 ids.setdefault(result.id, set()).add(next(turns).dia_id)
@@ -267,8 +298,9 @@ async def evaluate(
             "memories": sum(len(m) for m in mapping.values()),
             "questions": sum(len(c.questions) for c in conversations),
             "skipped_questions": sum(c.skipped_questions for c in conversations),
-            "dropped_evidence": sorted({f"{c.sample_id}:{e}" for c in conversations
-                                        for e in c.dropped_evidence}),
+            "dropped_evidence": sorted(
+                {f"{c.sample_id}:{e}" for c in conversations for e in c.dropped_evidence}
+            ),
             "ingest_seconds": round(ingest_seconds, 2),
             "embedder": service.embedding_model or "none",
         },
@@ -294,8 +326,10 @@ async def evaluate(
             "legs": list(legs) if legs else ["all"],
             "overall": {"questions": len(per_question), **_mean([s for _, s in per_question])},
             "categories": categories,
-            "latency_ms": {"p50": round(_percentile(latencies, 0.5), 2),
-                           "p95": round(_percentile(latencies, 0.95), 2)},
+            "latency_ms": {
+                "p50": round(_percentile(latencies, 0.5), 2),
+                "p95": round(_percentile(latencies, 0.95), 2),
+            },
         }
         if progress:
             progress(name, report["runs"][name])
@@ -303,7 +337,9 @@ async def evaluate(
     return report
 
 
-async def _embedding_latency(service: Any, conversations: Sequence[Conversation]) -> dict[str, float]:
+async def _embedding_latency(
+    service: Any, conversations: Sequence[Conversation]
+) -> dict[str, float]:
     """Time to embed each question on its own, as `recall` does (reported apart from search)."""
     embedder = getattr(service, "_embedder", None)
     if embedder is None:
@@ -327,7 +363,9 @@ def format_report(report: dict[str, Any], ks: Sequence[int] = DEFAULT_KS) -> str
         f"ingest {data['ingest_seconds']} s",
     ]
     if data["dropped_evidence"]:
-        lines.append(f"evidence ids naming no turn (dropped): {', '.join(data['dropped_evidence'])}")
+        lines.append(
+            f"evidence ids naming no turn (dropped): {', '.join(data['dropped_evidence'])}"
+        )
     cols = [f"R@{k}" for k in ks] + ["NDCG@10", "MRR"]
     keys = [f"recall@{k}" for k in ks] + ["ndcg@10", "mrr"]
     header = f"{'run':<10} {'category':<16} {'n':>5} " + " ".join(f"{c:>7}" for c in cols)
@@ -337,8 +375,10 @@ def format_report(report: dict[str, Any], ks: Sequence[int] = DEFAULT_KS) -> str
             (f"{cat} {v['name']}", v) for cat, v in run["categories"].items()
         ]
         for label, values in rows:
-            lines.append(f"{name:<10} {label:<16} {values['questions']:>5} "
-                         + " ".join(f"{values.get(k, 0.0):>7.1f}" for k in keys))
+            lines.append(
+                f"{name:<10} {label:<16} {values['questions']:>5} "
+                + " ".join(f"{values.get(k, 0.0):>7.1f}" for k in keys)
+            )
         lat = run["latency_ms"]
         lines.append(f"{name:<10} latency p50 {lat['p50']} ms, p95 {lat['p95']} ms")
         lines.append("")

@@ -39,9 +39,16 @@ def link_key(source: str, target: str, relation: str) -> str:
 
 
 async def add_links_bulk(
-    service: MemoryService, edges: list[tuple[str, str, str, float]], ctx: CallContext
+    service: MemoryService,
+    edges: list[tuple[str, str, str, float]],
+    ctx: CallContext,
+    *,
+    from_new: bool = False,
 ) -> list[tuple[str, str]]:
-    """Add many new edges in one commit (existing ones are left as they are); journaled once."""
+    """Add many new edges in one commit (existing ones are left as they are); journaled once.
+
+    `from_new` says every edge starts at a memory created just now, which has no edges yet,
+    so there is nothing to look up."""
     store = service.store
     wanted: dict[str, tuple[str, str, str, float]] = {}
     for source, target, relation, weight in edges:
@@ -51,7 +58,7 @@ async def add_links_bulk(
             )
     if not wanted:
         return []
-    existing = {
+    existing = set() if from_new else {
         r["id"] for r in await store.find_links(store.l.isin("id", list(wanted)), limit=len(wanted))
     }
     now = datetime.now(UTC)

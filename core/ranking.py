@@ -138,16 +138,22 @@ def fuse(
     return diversify(ranked, weights)
 
 
-def diversify(ranked: list[Candidate], weights: Weights = DEFAULT_WEIGHTS, window: int = 50) -> list[Candidate]:
+def diversify(
+    ranked: list[Candidate], weights: Weights = DEFAULT_WEIGHTS, window: int = 50
+) -> list[Candidate]:
     """Demote memories that nearly repeat a better-ranked one, so copies do not fill the top."""
     head = [c for c in ranked[:window] if c.row.get("vector") is not None]
     if len(head) < 2 or weights.duplicate_penalty >= 1.0:
         return ranked
     matrix = np.asarray([c.row["vector"] for c in head], dtype=np.float32)
     sims = matrix @ matrix.T
+    # Only a current memory can push a copy down: an outdated version (valid_until set) ranked
+    # above its successor must not bury the successor — history ranking deals with versions.
+    current = np.asarray([c.row.get("valid_until") is None for c in head])
     demoted = False
     for i in range(1, len(head)):
-        if float(sims[i, :i].max()) >= weights.duplicate_similarity:
+        above = sims[i, :i][current[:i]]
+        if above.size and float(above.max()) >= weights.duplicate_similarity:
             head[i].score *= weights.duplicate_penalty
             demoted = True
     if not demoted:

@@ -19,9 +19,10 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import re
 import time
 from collections.abc import Sequence
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from .ranking import DEFAULT_WEIGHTS, Candidate, Weights, fuse
@@ -42,6 +43,62 @@ LEGS = ("lexical", "vector")
 FUZZY_DISCOUNT = 0.5
 # Candidates read from the typo-tolerant query.
 FUZZY_DEPTH = 20
+# Best exact matches whose words decide which query words went unmatched.
+FUZZY_CHECK = 10
+_WORD = re.compile(r"[a-z0-9]+")
+_COMMON = frozenset(
+    [
+        "what",
+        "when",
+        "where",
+        "which",
+        "who",
+        "whom",
+        "whose",
+        "why",
+        "how",
+        "does",
+        "did",
+        "done",
+        "have",
+        "has",
+        "had",
+        "were",
+        "was",
+        "been",
+        "being",
+        "with",
+        "from",
+        "into",
+        "about",
+        "that",
+        "this",
+        "these",
+        "those",
+        "there",
+        "their",
+        "they",
+        "them",
+        "then",
+        "than",
+        "your",
+        "yours",
+        "will",
+        "would",
+        "could",
+        "should",
+        "shall",
+        "might",
+        "must",
+        "also",
+        "just",
+        "like",
+        "some",
+        "more",
+        "most",
+        "other",
+    ]
+)
 # Neighbours on each side that an episode carries in its search text.
 WINDOW = 1
 
@@ -74,7 +131,7 @@ async def search(
         from .errors import InvalidInput
 
         raise InvalidInput(f"unknown search leg {sorted(unknown)[0]!r}; use {', '.join(LEGS)}")
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     period = parse_time(query, now)
     text = strip_time(query, period)
     store = service.store
@@ -101,29 +158,48 @@ async def search(
 
     lexical, (vector, vectors_ran) = await asyncio.gather(lexical_leg(), vector_leg())
     ranked = fuse(lexical, vector, now=now, weights=weights, period=period)
-    log.debug("search %r: %d lexical, %d vector, %d fused in %.1f ms", query, len(lexical),
-              len(vector), len(ranked), 1000 * (time.perf_counter() - started))
+    log.debug(
+        "search %r: %d lexical, %d vector, %d fused in %.1f ms",
+        query,
+        len(lexical),
+        len(vector),
+        len(ranked),
+        1000 * (time.perf_counter() - started),
+    )
     ran_lexical = "lexical" in use
     mode = "hybrid" if vectors_ran and ran_lexical else ("vector" if vectors_ran else "lexical")
     return ranked, mode
 
 
 async def _lexical(store: Any, text: str, where: Predicate, depth: int) -> list[dict[str, Any]]:
-    """BM25 for the query and its split identifiers; one-letter typos match at a discount."""
+    """BM25 for the query and its split identifiers; a word none of the best matches contains
+    (a typo, or a word the memories spell differently) is retried with one edit, at a discount."""
     terms = search_text(text)  # `getUserName` also asks for get, user, name; paths their file
-    exact, fuzzy = await asyncio.gather(
-        store.lexical_search(terms, where, depth),
-        store.lexical_search(terms, where, FUZZY_DEPTH, fuzziness=1),
-    )
-    seen = {r["id"] for r in exact}
-    extra = []
-    for row in fuzzy:
-        if row["id"] not in seen:
-            row["_score"] = float(row.get("_score") or 0.0) * FUZZY_DISCOUNT
-            extra.append(row)
-    if not extra:
+    exact = await store.lexical_search(terms, where, depth)
+    seen_words: set[str] = set()
+    for row in exact[:FUZZY_CHECK]:
+        seen_words.update(_WORD.findall((row.get("search_text") or "").lower()))
+    missing = [
+        w
+        for w in dict.fromkeys(_WORD.findall(text.lower()))
+        if len(w) >= 4 and w not in seen_words and w not in _COMMON
+    ]
+    if not missing:
         return exact
-    return sorted(exact + extra, key=lambda r: -float(r.get("_score") or 0.0))[:depth]
+    fuzzy = await store.lexical_search(" ".join(missing), where, FUZZY_DEPTH, fuzziness=1)
+    top = max((float(r.get("_score") or 0.0) for r in exact), default=0.0)
+    known = {r["id"]: r for r in exact}
+    for row in fuzzy:
+        # Discounted, and never above the best exact match: the exact spelling still wins.
+        score = float(row.get("_score") or 0.0) * FUZZY_DISCOUNT
+        if top:
+            score = min(score, top * FUZZY_DISCOUNT)
+        if row["id"] in known:
+            known[row["id"]]["_score"] = float(known[row["id"]].get("_score") or 0.0) + score
+        else:
+            row["_score"] = score
+            known[row["id"]] = row
+    return sorted(known.values(), key=lambda r: -float(r.get("_score") or 0.0))[:depth]
 
 
 def _within(store: Any, period: Any) -> Predicate:
@@ -145,31 +221,69 @@ async def index_rows(service: MemoryService, rows: list[dict[str, Any]]) -> None
     for (scope, session), members in sessions.items():
         members.sort(key=lambda i: rows[i]["created_at"])
         for pos, i in enumerate(members):
-            before = members[max(0, pos - WINDOW):pos]
-            after = members[pos + 1:pos + 1 + WINDOW]
+            before = members[max(0, pos - WINDOW) : pos]
+            after = members[pos + 1 : pos + 1 + WINDOW]
             context[i] = [lines[j] for j in before] + [lines[j] for j in after]
         try:
-            await _link_to_stored(service, scope, session, rows[members[0]], lines[members[0]],
-                                  context[members[0]])
+            await _link_to_stored(
+                service, scope, session, rows[members[0]], lines[members[0]], context[members[0]]
+            )
         except Exception:  # the window is an aid to search; never fail a write for it
             log.warning("could not extend the previous episode's window", exc_info=True)
     for i, r in enumerate(rows):
         r["search_text"] = search_text(
             r["content"], r.get("tags") or [], metadata_dict(r.get("metadata")), context[i]
         )
+    _schedule_vector_index(service.store)
+
+
+_index_checks: dict[int, float] = {}
+_index_tasks: set[asyncio.Task[Any]] = set()
+# Seconds between two checks of whether the store has grown enough for an ANN index.
+INDEX_CHECK_EVERY = 60.0
+
+
+def _schedule_vector_index(store: Any) -> None:
+    """Now and then, in the background, build the ANN index once the store is large enough."""
+    if getattr(store, "_vector_index", True) or not hasattr(store, "maybe_index_vectors"):
+        return
+    now = time.monotonic()
+    if now - _index_checks.get(id(store), -INDEX_CHECK_EVERY) < INDEX_CHECK_EVERY:
+        return
+    _index_checks[id(store)] = now
+
+    async def run() -> None:
+        try:
+            await store.maybe_index_vectors()
+        except Exception:
+            log.warning("could not build the vector index", exc_info=True)
+
+    task = asyncio.get_running_loop().create_task(run())
+    _index_tasks.add(task)
+    task.add_done_callback(_index_tasks.discard)
 
 
 async def _link_to_stored(
-    service: MemoryService, scope: str, session: str, first: dict[str, Any], line: str,
+    service: MemoryService,
+    scope: str,
+    session: str,
+    first: dict[str, Any],
+    line: str,
     window: list[str],
 ) -> None:
     """Join a batch to the episodes already stored for its session (the one just before it)."""
     store = service.store
     m = store.m
-    where = (m.is_null("deleted_at") & m.eq("scope", scope) & m.eq("session", session)
-             & m.eq("kind", "episodic") & m.lt("created_at", first["created_at"]))
-    rows = await store.scan(where, columns=["id", "content", "metadata", "created_at",
-                                            "search_text"])
+    where = (
+        m.is_null("deleted_at")
+        & m.eq("scope", scope)
+        & m.eq("session", session)
+        & m.eq("kind", "episodic")
+        & m.lt("created_at", first["created_at"])
+    )
+    rows = await store.scan(
+        where, columns=["id", "content", "metadata", "created_at", "search_text"]
+    )
     if not rows:
         return
     previous = max(rows, key=lambda r: r["created_at"])

@@ -212,6 +212,11 @@ class MemoryService:
         if self._embedder is not None:
             await self._embed(["warm up"])
 
+    async def embed(self, texts: Sequence[str]) -> np.ndarray | None:
+        """Unit vectors of `texts` (one row each) from the store's embedder, computed in a
+        worker thread; None when vector search is off."""
+        return await self._embed(list(texts)) if texts else None
+
     async def _embed(self, texts: list[str]) -> np.ndarray | None:
         embedder = self._embedder
         if embedder is None:
@@ -388,7 +393,7 @@ class MemoryService:
                         result.related.append(target)
                         linked.add(target)
             if auto_edges:
-                await links_mod.add_links_bulk(self, auto_edges, ctx)
+                await links_mod.add_links_bulk(self, auto_edges, ctx, from_new=True)
 
         for result, p in zip(results, prepared, strict=True):
             if result.absorbed_by is not None:
@@ -1072,7 +1077,7 @@ class MemoryService:
             }
         except Exception:  # a closed or remote table: the journal row matters more
             log.debug("table versions unavailable", exc_info=True)
-        await self.store.append_journal([{
+        self.store.append_journal([{
             "id": entry, "op": op, "ids": ids, "at": _now(), "client": ctx.client,
             "session": ctx.session, "detail": json.dumps(detail, default=str),
         }])

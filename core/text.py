@@ -14,8 +14,16 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 __all__ = [
-    "normalize", "content_hash", "identifier_parts", "search_text", "embedding_text",
-    "context_line", "metadata_terms", "speaker_of", "with_tags", "preview",
+    "normalize",
+    "content_hash",
+    "identifier_parts",
+    "search_text",
+    "embedding_text",
+    "context_line",
+    "metadata_terms",
+    "speaker_of",
+    "with_tags",
+    "preview",
 ]
 
 _SPACE = re.compile(r"\s+")

@@ -15,7 +15,7 @@ from __future__ import annotations
 import calendar
 import re
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 __all__ = ["TimeRange", "parse_time", "strip_time"]
 
@@ -37,9 +37,24 @@ _MONTHS.update({name.lower(): i for i, name in enumerate(calendar.month_abbr) if
 _MONTHS["sept"] = 9
 _DAYS = {name.lower(): i for i, name in enumerate(calendar.day_name)}
 _NUMBERS = {
-    "a": 1, "an": 1, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6,
-    "seven": 7, "eight": 8, "nine": 9, "ten": 10, "eleven": 11, "twelve": 12, "couple of": 2,
-    "few": 3, "a few": 3, "several": 3,
+    "a": 1,
+    "an": 1,
+    "one": 1,
+    "two": 2,
+    "three": 3,
+    "four": 4,
+    "five": 5,
+    "six": 6,
+    "seven": 7,
+    "eight": 8,
+    "nine": 9,
+    "ten": 10,
+    "eleven": 11,
+    "twelve": 12,
+    "couple of": 2,
+    "few": 3,
+    "a few": 3,
+    "several": 3,
 }
 _UNIT_DAYS = {"day": 1, "week": 7, "fortnight": 14, "month": 30, "year": 365}
 
@@ -50,13 +65,27 @@ _UNIT_RE = r"(day|week|fortnight|month|year)s?"
 
 _PATTERNS: list[tuple[str, re.Pattern[str]]] = [
     ("iso", re.compile(r"\b(\d{4})-(\d{1,2})-(\d{1,2})\b")),
-    ("dmy", re.compile(rf"\b(\d{{1,2}})(?:st|nd|rd|th)?\s+(?:of\s+)?({_MONTH_RE})\.?,?\s+(\d{{4}})\b", re.I)),
+    (
+        "dmy",
+        re.compile(
+            rf"\b(\d{{1,2}})(?:st|nd|rd|th)?\s+(?:of\s+)?({_MONTH_RE})\.?,?\s+(\d{{4}})\b", re.I
+        ),
+    ),
     ("mdy", re.compile(rf"\b({_MONTH_RE})\.?\s+(\d{{1,2}})(?:st|nd|rd|th)?,?\s+(\d{{4}})\b", re.I)),
     ("my", re.compile(rf"\b({_MONTH_RE})\.?,?\s+(?:of\s+)?(\d{{4}})\b", re.I)),
     ("ago", re.compile(rf"\b({_NUM_RE})\s+{_UNIT_RE}\s+ago\b", re.I)),
-    ("lastn", re.compile(rf"\b(?:in\s+the\s+|over\s+the\s+|during\s+the\s+)?(?:last|past)\s+({_NUM_RE})\s+{_UNIT_RE}\b", re.I)),
+    (
+        "lastn",
+        re.compile(
+            rf"\b(?:in\s+the\s+|over\s+the\s+|during\s+the\s+)?(?:last|past)\s+({_NUM_RE})\s+{_UNIT_RE}\b",
+            re.I,
+        ),
+    ),
     ("daybefore", re.compile(r"\b(?:the\s+)?day\s+before\s+yesterday\b", re.I)),
-    ("today", re.compile(r"\b(today|tonight|this\s+morning|this\s+afternoon|this\s+evening)\b", re.I)),
+    (
+        "today",
+        re.compile(r"\b(today|tonight|this\s+morning|this\s+afternoon|this\s+evening)\b", re.I),
+    ),
     ("yesterday", re.compile(r"\b(yesterday|last\s+night)\b", re.I)),
     ("relunit", re.compile(r"\b(this|last|past|previous)\s+(week|month|year)\b", re.I)),
     ("weekday", re.compile(rf"\b(?:(last|this|on)\s+)?({_DAY_RE})\b", re.I)),
@@ -76,19 +105,19 @@ def _number(text: str) -> int:
 
 
 def _month_range(year: int, month: int) -> tuple[datetime, datetime]:
-    start = datetime(year, month, 1, tzinfo=timezone.utc)
-    end = datetime(year + (month == 12), month % 12 + 1, 1, tzinfo=timezone.utc)
+    start = datetime(year, month, 1, tzinfo=UTC)
+    end = datetime(year + (month == 12), month % 12 + 1, 1, tzinfo=UTC)
     return start, end
 
 
 def _resolve(kind: str, m: re.Match[str], now: datetime) -> tuple[datetime, datetime] | None:
     today = _day(now)
     if kind == "iso":
-        start = datetime(int(m[1]), int(m[2]), int(m[3]), tzinfo=timezone.utc)
+        start = datetime(int(m[1]), int(m[2]), int(m[3]), tzinfo=UTC)
         return start, start + timedelta(days=1)
     if kind in ("dmy", "mdy"):
         day, month = (m[1], m[2]) if kind == "dmy" else (m[2], m[1])
-        start = datetime(int(m[3]), _MONTHS[month.lower().rstrip(".")], int(day), tzinfo=timezone.utc)
+        start = datetime(int(m[3]), _MONTHS[month.lower().rstrip(".")], int(day), tzinfo=UTC)
         return start, start + timedelta(days=1)
     if kind == "my":
         return _month_range(int(m[2]), _MONTHS[m[1].lower().rstrip(".")])
@@ -133,7 +162,7 @@ def _resolve(kind: str, m: re.Match[str], now: datetime) -> tuple[datetime, date
         return today - timedelta(days=7), now + timedelta(seconds=1)
     if kind == "year":
         year = int(m[1])
-        return datetime(year, 1, 1, tzinfo=timezone.utc), datetime(year + 1, 1, 1, tzinfo=timezone.utc)
+        return datetime(year, 1, 1, tzinfo=UTC), datetime(year + 1, 1, 1, tzinfo=UTC)
     if kind == "month":
         month = _MONTHS[m[1].lower().rstrip(".")]
         year = now.year if month <= now.month else now.year - 1
@@ -143,14 +172,18 @@ def _resolve(kind: str, m: re.Match[str], now: datetime) -> tuple[datetime, date
 
 def parse_time(query: str, now: datetime | None = None) -> TimeRange | None:
     """The period a query names, or None. The most specific expression wins (dates first)."""
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     if now.tzinfo is None:
-        now = now.replace(tzinfo=timezone.utc)
+        now = now.replace(tzinfo=UTC)
     for kind, pattern in _PATTERNS:
         match = pattern.search(query)
         if not match:
             continue
-        if kind == "month" and match[1].lower() in ("may", "march") and not _month_context(query, match):
+        if (
+            kind == "month"
+            and match[1].lower() in ("may", "march")
+            and not _month_context(query, match)
+        ):
             continue  # "may" and "march" are also ordinary words
         try:
             span = _resolve(kind, match, now)

@@ -165,6 +165,10 @@ class MemoryOperations:
     async def get(self, memory_id: str) -> Memory:
         return await (await self._service()).get(memory_id)
 
+    async def embed(self, texts: Sequence[str]) -> Any:
+        """The embedder's unit vectors for `texts` (numpy, one row each), or None without one."""
+        return await (await self._service()).embed(list(texts))
+
     async def annotate(self, memory_id: str, metadata: dict[str, Any], *,
                        ctx: CallContext | None = None) -> Memory:
         return await (await self._service()).annotate(memory_id, metadata, ctx=self._ctx(ctx))
@@ -197,6 +201,11 @@ class PluginContext:
         """The client's model (MCP sampling) during a request that offers it, else the
         configured endpoint, else None: plugins must work without one."""
         return current_model.get() or self.configured_model
+
+    async def embed(self, texts: Sequence[str]) -> Any:
+        """Unit vectors for `texts` from the embedder recall uses (a numpy float32 array, one
+        row per text, so a dot product is a cosine), or None when vector search is off."""
+        return await self.memory.embed(texts)
 
     @staticmethod
     def count_tokens(text: str) -> int:

@@ -4,6 +4,10 @@ LanceDB makes one fragment and one table version per write. Requests that arrive
 commit is in flight are grouped: consecutive appends to one table become a single `add`.
 When the queue runs dry and enough commits have piled up, the writer compacts the table
 (`optimize`) so that thousands of single writes never slow reads down.
+
+Appends that nobody waits on (the operation journal) are *deferred*: they are committed together
+once the writer has been idle for a moment, when enough have gathered, or before anyone reads or
+closes the table, so an operation costs one commit for its data instead of two.
 """
 
 from __future__ import annotations
@@ -29,14 +33,19 @@ COMPACT_AFTER_COMMITS = 64
 VERSION_RETENTION = timedelta(days=7)
 # At most this many queued requests are folded into one batch.
 MAX_BATCH = 1024
+# Deferred rows are committed after this much idle time, or at this many rows, or this age.
+DEFER_IDLE = 0.02
+DEFER_ROWS = 256
+DEFER_AGE = 1.0
 
 
 @dataclass
 class _Request:
-    table: AsyncTable
-    kind: str  # "add" | "call"
+    table: AsyncTable | None
+    kind: str  # "add" | "call" | "flush"
     rows: list[dict[str, Any]] = field(default_factory=list)
     call: Callable[[], Awaitable[Any]] | None = None
+    urgent: bool = False
     done: asyncio.Future[Any] = field(default_factory=lambda: asyncio.get_running_loop().create_future())
 
 
@@ -49,6 +58,8 @@ class Writer:
         self._commits: dict[str, int] = {}
         self._tables: dict[str, AsyncTable] = {}
         self._compact_after = compact_after
+        self._deferred: dict[str, tuple[AsyncTable, list[dict[str, Any]]]] = {}
+        self._deferred_since = 0.0
         self.stats = {"requests": 0, "commits": 0, "compactions": 0}
 
     def start(self) -> None:
@@ -58,6 +69,22 @@ class Writer:
     async def add(self, table: AsyncTable, rows: list[dict[str, Any]]) -> None:
         """Append rows; resolves once they are committed."""
         await self._submit(_Request(table, "add", rows=rows))
+
+    def defer(self, table: AsyncTable, rows: list[dict[str, Any]]) -> None:
+        """Append rows soon, in one commit with other deferred rows; returns at once."""
+        if self._task is None or self._task.done():
+            raise RuntimeError("the store's writer is not running")
+        if not self._deferred:
+            self._deferred_since = time.monotonic()
+        self._deferred.setdefault(table.name, (table, []))[1].extend(rows)
+        self._queue.put_nowait(_Request(None, "flush"))
+
+    async def flush(self) -> None:
+        """Commit every deferred row now (before reading what was deferred).
+
+        Goes through the queue even when nothing is deferred: a flush may be in flight."""
+        if self._task is not None and not self._task.done():
+            await self._submit(_Request(None, "flush", urgent=True))
 
     async def call(self, table: AsyncTable, fn: Callable[[], Awaitable[Any]]) -> Any:
         """Run any other write (update, delete, merge) in turn with the rest; returns its result."""
@@ -84,25 +111,62 @@ class Writer:
 
     async def _run(self) -> None:
         while True:
-            first = await self._queue.get()
+            first = await self._next()
             if first is None:
+                await self._flush_deferred()
                 return
             batch = [first]
             while len(batch) < MAX_BATCH and not self._queue.empty():
                 item = self._queue.get_nowait()
                 if item is None:
                     await self._execute(batch)
+                    await self._flush_deferred()
                     return
                 batch.append(item)
             await self._execute(batch)
             if self._queue.empty():
                 await self._maybe_compact()
 
+    async def _next(self) -> _Request | None:
+        """The next request; deferred rows are committed while the queue is idle."""
+        while self._deferred:
+            if self._deferred_rows() >= DEFER_ROWS or (
+                time.monotonic() - self._deferred_since >= DEFER_AGE
+            ):
+                await self._flush_deferred()
+                break
+            try:
+                return await asyncio.wait_for(self._queue.get(), DEFER_IDLE)
+            except TimeoutError:
+                await self._flush_deferred()
+        return await self._queue.get()
+
+    def _deferred_rows(self) -> int:
+        return sum(len(rows) for _, rows in self._deferred.values())
+
+    async def _flush_deferred(self) -> None:
+        pending, self._deferred = self._deferred, {}
+        for table, rows in pending.values():
+            try:
+                await table.add(rows)
+            except Exception:
+                log.exception("could not write %d deferred rows to %s", len(rows), table.name)
+                continue
+            self._tables[table.name] = table
+            self._commits[table.name] = self._commits.get(table.name, 0) + 1
+            self.stats["commits"] += 1
+
     async def _execute(self, batch: list[_Request]) -> None:
         i = 0
         while i < len(batch):
             req = batch[i]
-            if req.kind == "add":
+            if req.kind == "flush":
+                if req.urgent:
+                    await self._flush_deferred()
+                if not req.done.done():
+                    req.done.set_result(None)
+                i += 1
+            elif req.kind == "add":
                 group = [req]
                 while (
                     i + len(group) < len(batch)

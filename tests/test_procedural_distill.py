@@ -357,7 +357,8 @@ def test_render_leads_with_the_task_and_bounds_the_steps() -> None:
         steps=[f"step {i}" for i in range(40)],
     )
     lines = procedure.render().splitlines()
-    assert lines[:2] == ["Task: put a mug in cabinet.", "Type: pick-and-place"]
+    assert lines[0] == "Task: put a mug in cabinet."
+    assert lines[1].startswith("Type: pick-and-place (")
     assert "30. step 29" in lines and "31. step 30" not in lines
     assert lines[-1] == "... and 10 more steps"
 

@@ -24,12 +24,40 @@ from habitus.plugins.procedural import alfworld, coding
 from habitus.plugins.procedural.trajectory import MAX_FIELD_CHARS, MAX_STEPS, Trajectory
 from habitus.plugins.procedural.words import spoken
 
-__all__ = ["Procedure", "DistillStats", "distill", "distill_stats"]
+__all__ = ["TYPE_DESCRIPTIONS", "Procedure", "DistillStats", "distill", "distill_stats"]
 
 MAX_TASK_CHARS = 600
 MAX_RENDERED_STEPS = 30
 _METADATA_KEY = "procedure"
 _METADATA_VERSION = 1
+
+
+# What each task type means, in the words a person uses to ask for it (the generic action verbs
+# and their common synonyms), so that "warm a mug" finds a heat procedure and "chill" a cool one.
+TYPE_DESCRIPTIONS: dict[str, str] = {
+    "pick-and-place": "pick up an object and put, place or move it in/on a receptacle",
+    "pick-two": "find two objects of a kind and put both in/on a receptacle, one at a time",
+    "clean-then-place": "clean, wash or rinse an object at the sink, then put it in/on a "
+    "receptacle",
+    "heat-then-place": "heat, warm or cook an object in the microwave, then put it in/on a "
+    "receptacle",
+    "cool-then-place": "cool, chill or refrigerate an object in the fridge, then put it in/on a "
+    "receptacle",
+    "look-at-under-lamp": "look at, examine or inspect an object under a lamp, holding it",
+    "bugfix": "fix a bug: an error, a crash or a wrong result",
+    "feature": "add, implement or support a new feature or option",
+    "test": "write or improve tests",
+    "refactor": "refactor, rename or restructure code",
+    "performance": "make code faster or use less memory",
+    "docs": "write or fix documentation",
+    "build": "build, packaging, dependencies or continuous integration",
+    "ctf-crypto": "capture-the-flag cryptography challenge: decrypt, decode or break a cipher",
+    "ctf-forensics": "capture-the-flag forensics challenge: recover data hidden in files",
+    "ctf-misc": "capture-the-flag challenge",
+    "ctf-pwn": "capture-the-flag binary exploitation challenge: exploit a program",
+    "ctf-rev": "capture-the-flag reverse engineering challenge: decompile a program",
+    "ctf-web": "capture-the-flag web security challenge: attack a web application",
+}
 
 
 class Procedure(BaseModel):
@@ -57,7 +85,9 @@ class Procedure(BaseModel):
 
     def render(self) -> str:
         """The memory text: task, type, key facts, workflow, numbered steps (at most 30)."""
-        lines = [f"Task: {self.task}", f"Type: {self.task_type}"]
+        described = TYPE_DESCRIPTIONS.get(self.task_type)
+        kind = f"{self.task_type} ({described})" if described else self.task_type
+        lines = [f"Task: {self.task}", f"Type: {kind}"]
         if self.key_facts:
             lines.append("Key facts:")
             lines.extend(f"- {fact}" for fact in self.key_facts)

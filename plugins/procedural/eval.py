@@ -10,7 +10,9 @@ the procedures are stored with `MemoryService.remember_many` and found with `rec
   uses the judged relevance (0–10) as gain.
 - **leave-one-out**: each trajectory's task description is the query against the procedures of
   all the others; a hit is a top procedure (from another trajectory) with the same task type
-  and the same target object.
+  and the same target object. The query's own trajectory is dropped from the ranking, so a
+  procedure distilled from it alone never counts; one merged from several identical
+  trajectories still stands for the others (it is their procedure too).
 - **steps**: how many steps distillation keeps per trajectory.
 """
 

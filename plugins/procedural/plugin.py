@@ -30,6 +30,7 @@ from habitus.plugins.procedural.memory import (
     revise_without_model,
     store_procedures,
 )
+from habitus.plugins.procedural.retrieval import rerank_procedures
 from habitus.plugins.procedural.trajectory import Trajectory
 
 __all__ = ["SubmitResult", "FoundProcedures", "distill_with_plugins"]
@@ -107,12 +108,21 @@ def _is_deprecated(metadata: dict[str, Any]) -> bool:
 
 
 @hookimpl
-def rerank_recall(query: str, result: RecallResult) -> RecallResult | None:
-    """Deprecated procedures are served after every other result."""
-    if not any(h.kind == "procedural" and _is_deprecated(h.metadata) for h in result.memories):
+async def rerank_recall(query: str, result: RecallResult,
+                        context: PluginContext) -> RecallResult | None:
+    """Procedures are reordered among themselves by similarity to the task and by its key
+    terms (see `retrieval`); other kinds keep their places. Deprecated procedures are served
+    after every other result."""
+    memories = list(result.memories)
+    slots = [i for i, h in enumerate(memories) if h.kind == "procedural"]
+    if not slots:
         return None
-    last = [h for h in result.memories if h.kind == "procedural" and _is_deprecated(h.metadata)]
-    keep = [h for h in result.memories if h not in last]
+    embed = context.embed if context is not None else None
+    ordered = await rerank_procedures(query, [memories[i] for i in slots], embed)
+    for i, hit in zip(slots, ordered, strict=True):
+        memories[i] = hit
+    last = [h for h in memories if h.kind == "procedural" and _is_deprecated(h.metadata)]
+    keep = [h for h in memories if h not in last]
     return result.model_copy(update={"memories": keep + last})
 
 

@@ -1,0 +1,256 @@
+"""Recall latency in process at 10k and 100k memories, query embedding reported apart.
+
+    .venv/bin/python bench/bench_recall.py [--sizes 10000,100000] [--queries 200] [--data LOCOMO]
+
+Memories are written the way `remember_many` writes them (same `search_text`, same embedded
+text) but straight into the store in large batches, so that building 100k rows does not take
+an hour of embedding: 2,000 real sentences are embedded, and each further memory joins two of
+them (its text the two sentences plus a ticket number, its vector the normalised sum of theirs
+plus noise) — realistic words and clustered vectors. Queries are real questions embedded by
+the real model; `recall` runs exactly as the server calls it. Past `ANN_MIN_ROWS` the store's
+ANN index is built (as it would be in the background) before measuring; its build time is shown.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import random
+import statistics
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import numpy as np
+
+from habitus.core.config import Settings
+from habitus.core.service import MemoryService, new_id
+from habitus.core.text import content_hash, embedding_text, search_text
+
+SCOPE = "repo:bench"
+BASE = 2000
+
+SYNTHETIC = [
+    "{a} fails with {e} when {c} is empty; fixed in {f}",
+    "We decided to move {a} into {f} so that {c} can be tested alone",
+    "Run {c} before {a}, otherwise {e} shows up in CI",
+    "{a} in {f} reads the {c} setting once at start-up",
+    "The {c} job retries {a} three times before raising {e}",
+]
+WORDS = {
+    "a": [
+        "getUserName",
+        "parse_config_file",
+        "loadSession",
+        "retry_upload",
+        "BillingWorker",
+        "render_report",
+        "syncDaemon",
+        "AuthGateway",
+        "image_resizer",
+        "flushCache",
+    ],
+    "e": [
+        "ModuleNotFoundError",
+        "TimeoutError",
+        "KeyError: 'id'",
+        "HTTP 502",
+        "a deadlock",
+        "PermissionError",
+        "an off-by-one",
+        "a race",
+    ],
+    "c": [
+        "database URL",
+        "feature flag",
+        "cache size",
+        "worker pool",
+        "TLS bundle",
+        "locale",
+        "queue name",
+        "token TTL",
+    ],
+    "f": [
+        "src/server/config.py",
+        "app/billing/worker.py",
+        "web/src/state/session.ts",
+        "lib/upload.go",
+        "core/report.rb",
+        "pkg/cache/cache.go",
+    ],
+}
+
+
+def sentences(data: Path | None, n: int, rng: random.Random) -> tuple[list[str], list[str]]:
+    """Base sentences and query questions: LoCoMo turns and questions if given, else synthetic."""
+    if data and data.is_file():
+        samples = json.loads(data.read_text())
+        turns = [
+            t["text"]
+            for s in samples
+            for k, v in s["conversation"].items()
+            if isinstance(v, list)
+            for t in v
+            if t.get("text")
+        ]
+        questions = [q["question"] for s in samples for q in s["qa"]]
+        rng.shuffle(turns)
+        rng.shuffle(questions)
+        return turns[:n], questions
+    texts = [
+        rng.choice(SYNTHETIC).format(**{k: rng.choice(v) for k, v in WORDS.items()})
+        + f" (note {i})"
+        for i in range(n)
+    ]
+    questions = [
+        f"why does {rng.choice(WORDS['a'])} fail with {rng.choice(WORDS['e'])}" for _ in range(500)
+    ]
+    return texts, questions
+
+
+async def populate(
+    service: MemoryService, base: list[str], vectors: np.ndarray, size: int, rng: random.Random
+) -> None:
+    now = datetime.now(UTC)
+    batch: list[dict] = []
+    for i in range(size):
+        if i < len(base):
+            text, vec = base[i], vectors[i]
+        else:
+            a, b = rng.randrange(len(base)), rng.randrange(len(base))
+            text = f"{base[a]} {base[b]} (ticket {i})"
+            vec = (
+                vectors[a] + vectors[b] + np.random.default_rng(i).normal(0, 0.05, vectors.shape[1])
+            )
+            vec = vec / np.linalg.norm(vec)
+        at = now - timedelta(minutes=size - i)
+        batch.append(
+            {
+                "id": new_id(),
+                "kind": "episodic" if i % 3 == 0 else "semantic",
+                "content": text,
+                "search_text": search_text(text),
+                "tags": [],
+                "scope": SCOPE,
+                "importance": 0.5,
+                "client": "bench",
+                "session": "",
+                "tool": "",
+                "created_at": at,
+                "updated_at": at,
+                "access_count": 0,
+                "last_access": None,
+                "content_hash": content_hash(text),
+                "deleted_at": None,
+                "valid_until": None,
+                "derived_from": [],
+                "metadata": "{}",
+                "embedding_model": service.embedding_model,
+                "vector": np.asarray(vec, np.float32).tolist(),
+            }
+        )
+        if len(batch) == 10_000:
+            await service.store.add_memories(batch)
+            batch = []
+    if batch:
+        await service.store.add_memories(batch)
+    await service.store.compact()
+
+
+def pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+async def measure(
+    size: int, args: argparse.Namespace, base: list[str], vectors: np.ndarray, questions: list[str]
+) -> dict:
+    rng = random.Random(7)
+    with tempfile.TemporaryDirectory(prefix="habitus-bench-") as folder:
+        service = await MemoryService.open(Settings(db=folder, embedder="minilm"))
+        try:
+            t0 = time.perf_counter()
+            await populate(service, base, vectors, size, rng)
+            build = time.perf_counter() - t0
+            t0 = time.perf_counter()
+            indexed = await service.store.maybe_index_vectors()
+            index_s = time.perf_counter() - t0
+            if indexed:
+                await service.store.compact()
+            qs = questions[: args.queries]
+            embed_ms = []
+            for q in qs:
+                t = time.perf_counter()
+                service._embedder.embed([q])  # type: ignore[union-attr]
+                embed_ms.append(1000 * (time.perf_counter() - t))
+            for q in qs[:10]:  # warm caches
+                await service.recall(q, scope=SCOPE, limit=10)
+            total_ms, lexical_ms = [], []
+            for q in qs:
+                t = time.perf_counter()
+                await service.recall(q, scope=SCOPE, limit=10)
+                total_ms.append(1000 * (time.perf_counter() - t))
+                t = time.perf_counter()
+                await service.recall(q, scope=SCOPE, limit=10, legs=("lexical",))
+                lexical_ms.append(1000 * (time.perf_counter() - t))
+            return {
+                "memories": size,
+                "populate_s": round(build, 1),
+                "ann_index": indexed,
+                "ann_build_s": round(index_s, 1) if indexed else 0.0,
+                "recall_p50_ms": round(statistics.median(total_ms), 1),
+                "recall_p95_ms": round(pct(total_ms, 0.95), 1),
+                "lexical_only_p50_ms": round(statistics.median(lexical_ms), 1),
+                "query_embedding_p50_ms": round(statistics.median(embed_ms), 1),
+                "query_embedding_p95_ms": round(pct(embed_ms, 0.95), 1),
+            }
+        finally:
+            await service.close()
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", default="10000,100000")
+    parser.add_argument("--queries", type=int, default=200)
+    parser.add_argument("--data", type=Path, default=Path("../shared/data/locomo/locomo10.json"))
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args()
+    rng = random.Random(1)
+    base, questions = sentences(args.data, BASE, rng)
+    service = await MemoryService.open(
+        Settings(db=tempfile.mkdtemp(prefix="habitus-emb-"), embedder="minilm")
+    )
+    try:
+        vectors = service._embedder.embed([embedding_text(t) for t in base])  # type: ignore[union-attr]
+    finally:
+        await service.close()
+    results = []
+    for size in (int(s) for s in args.sizes.split(",")):
+        result = await measure(size, args, base, vectors, questions)
+        results.append(result)
+        print(json.dumps(result), file=sys.stderr)
+    if args.json:
+        print(json.dumps(results, indent=2))
+    else:
+        print(
+            f"{'memories':>9} {'recall p50':>11} {'p95':>7} {'lexical p50':>12} "
+            f"{'embed p50':>10} {'p95':>6} {'ANN':>5}"
+        )
+        for r in results:
+            print(
+                f"{r['memories']:>9} {r['recall_p50_ms']:>9.1f}ms {r['recall_p95_ms']:>5.1f}ms "
+                f"{r['lexical_only_p50_ms']:>10.1f}ms {r['query_embedding_p50_ms']:>8.1f}ms "
+                f"{r['query_embedding_p95_ms']:>4.1f}ms {'yes' if r['ann_index'] else 'no':>5}"
+            )
+        if len(results) >= 2:
+            print(
+                f"slowdown {results[-1]['memories']} vs {results[0]['memories']}: "
+                f"{results[-1]['recall_p50_ms'] / results[0]['recall_p50_ms']:.2f}x (p50)"
+            )
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
