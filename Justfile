@@ -30,6 +30,15 @@ bench: setup
     {{python}} bench/bench_startup.py
     {{python}} bench/bench_store.py
 
+# Recall quality on LoCoMo (full ranking and both single legs) and recall latency at 10k / 100k.
+bench-recall data="../shared/data/locomo/locomo10.json": setup
+    {{venv}}/bin/habitus eval locomo --data {{data}}
+    {{python}} bench/bench_recall.py --sizes 10000,100000 --queries 100
+
+# Procedural memory retrieval on ALFWorld trajectories.
+bench-procedures data="../shared/data/alfworld": setup
+    {{venv}}/bin/habitus eval procedures --data {{data}}
+
 # Lint and check formatting.
 lint: setup
     {{venv}}/bin/ruff check .
