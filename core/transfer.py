@@ -22,24 +22,38 @@ __all__ = ["export_jsonl", "import_jsonl"]
 MAX_IMPORT_BYTES = 512 * 1024 * 1024
 
 
-async def export_jsonl(service: MemoryService, path: Path, *, with_deleted: bool = False) -> dict[str, int]:
+async def export_jsonl(
+    service: MemoryService, path: Path, *, with_deleted: bool = False
+) -> dict[str, int]:
     """Write memories and links to `path` ('-' = stdout); returns the counts written."""
     store = service.store
     where = None if with_deleted else store.m.is_null("deleted_at")
     rows = await store.scan(where)
     rows.sort(key=lambda r: r["created_at"])
     ids = {r["id"] for r in rows}
-    links = [link for link in await store.find_links(store.l.not_null("id"), limit=10_000_000)
-             if link["source"] in ids and link["target"] in ids]
+    links = [
+        link
+        for link in await store.find_links(store.l.not_null("id"), limit=10_000_000)
+        if link["source"] in ids and link["target"] in ids
+    ]
     lines = []
     for row in rows:
         memory = service._memory(row).model_dump(mode="json")
         lines.append(json.dumps({"type": "memory", **memory}, ensure_ascii=False))
     for link in links:
-        lines.append(json.dumps({
-            "type": "link", "source": link["source"], "target": link["target"],
-            "relation": link["relation"], "weight": link["weight"], "note": link["note"] or "",
-        }, ensure_ascii=False))
+        lines.append(
+            json.dumps(
+                {
+                    "type": "link",
+                    "source": link["source"],
+                    "target": link["target"],
+                    "relation": link["relation"],
+                    "weight": link["weight"],
+                    "note": link["note"] or "",
+                },
+                ensure_ascii=False,
+            )
+        )
     text = "\n".join(lines) + ("\n" if lines else "")
     if str(path) == "-":
         sys.stdout.write(text)
@@ -70,24 +84,32 @@ async def import_jsonl(service: MemoryService, path: Path, *, ctx: CallContext) 
     old_ids: list[str] = []
     for record in records:
         if record["type"] == "memory":
-            items.append(NewMemory(
-                content=record["content"], kind=record.get("kind", "semantic"),
-                tags=record.get("tags", []), scope=record.get("scope"),
-                importance=record.get("importance", 0.5), metadata=record.get("metadata", {}),
-                occurred_at=record.get("created_at"),
-            ))
+            items.append(
+                NewMemory(
+                    content=record["content"],
+                    kind=record.get("kind", "semantic"),
+                    tags=record.get("tags", []),
+                    scope=record.get("scope"),
+                    importance=record.get("importance", 0.5),
+                    metadata=record.get("metadata", {}),
+                    occurred_at=record.get("created_at"),
+                )
+            )
             old_ids.append(record.get("id", ""))
         elif record["type"] == "entity":
             observations = "; ".join(str(o) for o in record.get("observations", []))
-            items.append(NewMemory(
-                content=f"{record['name']} ({record.get('entityType', 'entity')}): {observations}",
-                tags=[str(record.get("entityType", "entity"))[:64]],
-                metadata={"entity": record["name"]},
-            ))
+            entity_type = str(record.get("entityType", "entity"))
+            items.append(
+                NewMemory(
+                    content=f"{record['name']} ({entity_type}): {observations}",
+                    tags=[entity_type[:64]],
+                    metadata={"entity": record["name"]},
+                )
+            )
             old_ids.append(f"entity:{record['name']}")
     results = []
     for start in range(0, len(items), 256):
-        results += await service.remember_many(items[start:start + 256], ctx=ctx)
+        results += await service.remember_many(items[start : start + 256], ctx=ctx)
     new_id = dict(zip(old_ids, (r.id for r in results), strict=True))
 
     links = 0
