@@ -43,9 +43,12 @@ async def main(runs: int) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         db = Path(tmp) / "store"
         cmd = habitus_command()
-        habitus = StdioServerParameters(command=cmd[0], args=[*cmd[1:], "--db", str(db), "serve"],
-                                        env=server_env())
-        trivial = StdioServerParameters(command=sys.executable, args=["-c", TRIVIAL], env=server_env())
+        habitus = StdioServerParameters(
+            command=cmd[0], args=[*cmd[1:], "--db", str(db), "serve"], env=server_env()
+        )
+        trivial = StdioServerParameters(
+            command=sys.executable, args=["-c", TRIVIAL], env=server_env()
+        )
         await time_to_tools(habitus)  # first run creates the store and warms the file cache
         ours = [await time_to_tools(habitus) for _ in range(runs)]
         base = [await time_to_tools(trivial) for _ in range(runs)]

@@ -22,22 +22,42 @@ from habitus.core.config import Settings
 from habitus.core.models import CallContext
 from habitus.core.service import MemoryService
 
-SUBJECTS = ["the build", "the deploy script", "the auth service", "the CI pipeline", "the cache",
-            "the parser", "the scheduler", "the billing job", "the search index", "the API gateway"]
-FACTS = ["fails when {x} is unset", "needs {x} before start", "was moved to {x}",
-         "reads its settings from {x}", "logs to {x}", "is owned by team {x}"]
+SUBJECTS = [
+    "the build",
+    "the deploy script",
+    "the auth service",
+    "the CI pipeline",
+    "the cache",
+    "the parser",
+    "the scheduler",
+    "the billing job",
+    "the search index",
+    "the API gateway",
+]
+FACTS = [
+    "fails when {x} is unset",
+    "needs {x} before start",
+    "was moved to {x}",
+    "reads its settings from {x}",
+    "logs to {x}",
+    "is owned by team {x}",
+]
 
 
 def fact(i: int, rng: random.Random) -> str:
-    return (f"{rng.choice(SUBJECTS)} {rng.choice(FACTS).format(x=f'value_{i}')} "
-            f"(note {i}, ticket HAB-{rng.randint(100, 9999)})")
+    return (
+        f"{rng.choice(SUBJECTS)} {rng.choice(FACTS).format(x=f'value_{i}')} "
+        f"(note {i}, ticket HAB-{rng.randint(100, 9999)})"
+    )
 
 
 def pct(values: list[float], q: float) -> float:
     return sorted(values)[min(len(values) - 1, int(q * len(values)))] * 1000
 
 
-async def recall_latencies(service: MemoryService, queries: list[str], ctx: CallContext) -> list[float]:
+async def recall_latencies(
+    service: MemoryService, queries: list[str], ctx: CallContext
+) -> list[float]:
     times = []
     for q in queries:
         started = time.perf_counter()
@@ -60,13 +80,17 @@ async def main(n: int, n_queries: int) -> None:
             await service.remember(fact(i, rng), ctx=ctx)
             write_times.append(time.perf_counter() - started)
             if i in checkpoints:
-                window = write_times[-min(500, len(write_times)):]
-                print(f"  after {i:>6} remembers: remember p50 {pct(window, .5):6.1f} ms  "
-                      f"p95 {pct(window, .95):6.1f} ms  fragments {await service.store.fragments()}",
-                      flush=True)
+                window = write_times[-min(500, len(write_times)) :]
+                print(
+                    f"  after {i:>6} remembers: remember p50 {pct(window, 0.5):6.1f} ms  "
+                    f"p95 {pct(window, 0.95):6.1f} ms  fragments {await service.store.fragments()}",
+                    flush=True,
+                )
         total = time.perf_counter() - started_all
-        queries = [f"why does {rng.choice(SUBJECTS)} fail value_{rng.randint(1, n)}"
-                   for _ in range(n_queries)]
+        queries = [
+            f"why does {rng.choice(SUBJECTS)} fail value_{rng.randint(1, n)}"
+            for _ in range(n_queries)
+        ]
         await recall_latencies(service, queries[:10], ctx)
         grown = await recall_latencies(service, queries, ctx)
         fragments = await service.store.fragments()
@@ -76,11 +100,17 @@ async def main(n: int, n_queries: int) -> None:
         await service.close()
 
     print(f"{n} single remembers in {total:.1f} s ({n / total:.0f}/s); writer: {stats}")
-    print(f"recall on the grown store ({fragments} fragments): "
-          f"p50 {pct(grown, .5):.1f} ms  p95 {pct(grown, .95):.1f} ms")
-    print(f"recall after full compaction (1 fragment):       "
-          f"p50 {pct(compacted, .5):.1f} ms  p95 {pct(compacted, .95):.1f} ms")
-    print(f"grown / compacted p50 ratio: {statistics.median(grown) / statistics.median(compacted):.2f}")
+    print(
+        f"recall on the grown store ({fragments} fragments): "
+        f"p50 {pct(grown, 0.5):.1f} ms  p95 {pct(grown, 0.95):.1f} ms"
+    )
+    print(
+        f"recall after full compaction (1 fragment):       "
+        f"p50 {pct(compacted, 0.5):.1f} ms  p95 {pct(compacted, 0.95):.1f} ms"
+    )
+    print(
+        f"grown / compacted p50 ratio: {statistics.median(grown) / statistics.median(compacted):.2f}"
+    )
 
 
 if __name__ == "__main__":

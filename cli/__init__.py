@@ -36,8 +36,12 @@ class State:
         from habitus.core.scope import detect_scope
 
         scope = detect_scope()
-        return CallContext(project_scope=scope.id, client="cli", tool="cli",
-                           workdir=str(scope.root) if scope.root else os.getcwd())
+        return CallContext(
+            project_scope=scope.id,
+            client="cli",
+            tool="cli",
+            workdir=str(scope.root) if scope.root else os.getcwd(),
+        )
 
 
 pass_state = click.make_pass_decorator(State)
@@ -86,10 +90,20 @@ def split_tags(value: str | None) -> list[str]:
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="habitus")
-@click.option("--db", envvar="HABITUS_DB", default=default_db_path, show_default="user data dir",
-              help="Store location: a directory, or an s3:// / gs:// / az:// / db:// URI.")
-@click.option("--embedder", envvar="HABITUS_EMBEDDER", default="minilm", show_default=True,
-              help="Embedding model: minilm (offline) or none (lexical only).")
+@click.option(
+    "--db",
+    envvar="HABITUS_DB",
+    default=default_db_path,
+    show_default="user data dir",
+    help="Store location: a directory, or an s3:// / gs:// / az:// / db:// URI.",
+)
+@click.option(
+    "--embedder",
+    envvar="HABITUS_EMBEDDER",
+    default="minilm",
+    show_default=True,
+    help="Embedding model: minilm (offline) or none (lexical only).",
+)
 @click.pass_context
 def cli(ctx: click.Context, db: str, embedder: str) -> None:
     """habitus: long-term memory for coding assistants, over MCP."""
@@ -97,8 +111,13 @@ def cli(ctx: click.Context, db: str, embedder: str) -> None:
 
 
 @cli.command()
-@click.option("--transport", type=click.Choice(["stdio", "sse", "http"]), default="stdio",
-              show_default=True, help="stdio for assistants that spawn habitus; sse or http to listen.")
+@click.option(
+    "--transport",
+    type=click.Choice(["stdio", "sse", "http"]),
+    default="stdio",
+    show_default=True,
+    help="stdio for assistants that spawn habitus; sse or http to listen.",
+)
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", default=8765, show_default=True, type=click.IntRange(1, 65535))
 @pass_state
@@ -116,30 +135,61 @@ def serve(state: State, transport: str, host: str, port: int) -> None:
 @scope_option
 @click.option("--importance", type=click.FloatRange(0, 1), default=0.5, show_default=True)
 @click.option("--derived-from", multiple=True, help="Id this memory was distilled from.")
-@click.option("--supersedes", multiple=True, help="Id of an older version this replaces (kept as history).")
-@click.option("--anchor", "anchors", multiple=True,
-              help="Code it is about: path, path::symbol or path:10-20 (repeatable).")
-@click.option("--no-dedup", is_flag=True, help="Store as is: no near-duplicate or new-version detection.")
+@click.option(
+    "--supersedes", multiple=True, help="Id of an older version this replaces (kept as history)."
+)
+@click.option(
+    "--anchor",
+    "anchors",
+    multiple=True,
+    help="Code it is about: path, path::symbol or path:10-20 (repeatable).",
+)
+@click.option(
+    "--no-dedup", is_flag=True, help="Store as is: no near-duplicate or new-version detection."
+)
 @json_option
 @pass_state
-def remember(state: State, text: str, kind: str, tags: str | None, scope: str | None,
-             importance: float, derived_from: tuple[str, ...], supersedes: tuple[str, ...],
-             anchors: tuple[str, ...], no_dedup: bool, as_json: bool) -> None:
+def remember(
+    state: State,
+    text: str,
+    kind: str,
+    tags: str | None,
+    scope: str | None,
+    importance: float,
+    derived_from: tuple[str, ...],
+    supersedes: tuple[str, ...],
+    anchors: tuple[str, ...],
+    no_dedup: bool,
+    as_json: bool,
+) -> None:
     """Store TEXT as a memory ('-' reads standard input)."""
     if text == "-":
         text = sys.stdin.read()
     ctx = state.context()
-    result = run_service(state, lambda s: s.remember(
-        text, kind=kind, tags=split_tags(tags), scope=scope, importance=importance,
-        derived_from=list(derived_from), supersedes=list(supersedes), anchors=list(anchors),
-        dedup=not no_dedup, ctx=ctx))
+    result = run_service(
+        state,
+        lambda s: s.remember(
+            text,
+            kind=kind,
+            tags=split_tags(tags),
+            scope=scope,
+            importance=importance,
+            derived_from=list(derived_from),
+            supersedes=list(supersedes),
+            anchors=list(anchors),
+            dedup=not no_dedup,
+            ctx=ctx,
+        ),
+    )
 
     def human(r: Any) -> str:
         line = f"{r.status} {r.id} ({r.kind}, {r.scope})"
         if r.absorbed_by:
             line += f" — near-duplicate absorbed by {r.absorbed_by} (similarity {r.similarity})"
         if r.supersedes:
-            line += f" — supersedes {', '.join(r.supersedes)}" + (" (detected)" if r.detected else "")
+            line += f" — supersedes {', '.join(r.supersedes)}" + (
+                " (detected)" if r.detected else ""
+            )
         if r.related:
             line += f" — linked to {', '.join(r.related)}"
         return line
@@ -149,7 +199,9 @@ def remember(state: State, text: str, kind: str, tags: str | None, scope: str | 
 
 @cli.command()
 @click.argument("query")
-@click.option("--kind", "kinds", type=kind_choice, multiple=True, help="Only this kind (repeatable).")
+@click.option(
+    "--kind", "kinds", type=kind_choice, multiple=True, help="Only this kind (repeatable)."
+)
 @click.option("--tags", help="Only memories with any of these comma-separated tags.")
 @scope_option
 @click.option("--since", type=click.DateTime(), help="Stored at or after this time.")
@@ -161,16 +213,40 @@ def remember(state: State, text: str, kind: str, tags: str | None, scope: str | 
 @click.option("--follow-links", is_flag=True, help="Add linked memories of the top results.")
 @json_option
 @pass_state
-def recall(state: State, query: str, kinds: tuple[str, ...], tags: str | None, scope: str | None,
-           since: datetime | None, until: datetime | None, limit: int, budget: int | None,
-           as_of: datetime | None, include_history: bool, follow_links: bool,
-           as_json: bool) -> None:
+def recall(
+    state: State,
+    query: str,
+    kinds: tuple[str, ...],
+    tags: str | None,
+    scope: str | None,
+    since: datetime | None,
+    until: datetime | None,
+    limit: int,
+    budget: int | None,
+    as_of: datetime | None,
+    include_history: bool,
+    follow_links: bool,
+    as_json: bool,
+) -> None:
     """Search memories for QUERY."""
     ctx = state.context()
-    result = run_service(state, lambda s: s.recall(
-        query, kinds=list(kinds) or None, tags=split_tags(tags) or None, scope=scope,
-        since=since, until=until, limit=limit, token_budget=budget, as_of=as_of,
-        include_history=include_history, follow_links=follow_links, ctx=ctx))
+    result = run_service(
+        state,
+        lambda s: s.recall(
+            query,
+            kinds=list(kinds) or None,
+            tags=split_tags(tags) or None,
+            scope=scope,
+            since=since,
+            until=until,
+            limit=limit,
+            token_budget=budget,
+            as_of=as_of,
+            include_history=include_history,
+            follow_links=follow_links,
+            ctx=ctx,
+        ),
+    )
 
     def marks(h: Any) -> str:
         out = []
@@ -185,8 +261,10 @@ def recall(state: State, query: str, kinds: tuple[str, ...], tags: str | None, s
         return "".join(f"\n    ({m})" for m in out)
 
     def human(r: Any) -> str:
-        lines = [f"{h.score:.3f}  {h.id}  [{h.kind}, {h.scope}, {h.age}]\n    {h.content}{marks(h)}"
-                 for h in r.memories]
+        lines = [
+            f"{h.score:.3f}  {h.id}  [{h.kind}, {h.scope}, {h.age}]\n    {h.content}{marks(h)}"
+            for h in r.memories
+        ]
         lines.append(f"-- {len(r.memories)} shown, {r.omitted} left out, {r.tokens_used} tokens")
         lines.extend(f"warning: {w}" for w in r.warnings)
         return "\n".join(lines)
@@ -198,23 +276,53 @@ def recall(state: State, query: str, kinds: tuple[str, ...], tags: str | None, s
 @scope_option
 @click.option("--topic", help="Gather memories about this topic too.")
 @click.option("--since", type=click.DateTime(), help="Recent episodes since (default: 7 days).")
-@click.option("--consolidate", is_flag=True, help="Plan consolidations: the configured model's "
-              "draft, else LLM-free merges of near-duplicates and summaries of related episodes.")
-@click.option("--apply/--dry-run", "apply", default=False, show_default=True,
-              help="Write the planned consolidations (implies --consolidate) or only show them. "
-              "Sources are never deleted.")
-@click.option("--model/--no-model", "use_model", default=True, show_default=True,
-              help="Draft with the configured model (HABITUS_LLM_URL, HABITUS_LLM_MODEL) if set.")
+@click.option(
+    "--consolidate",
+    is_flag=True,
+    help="Plan consolidations: the configured model's "
+    "draft, else LLM-free merges of near-duplicates and summaries of related episodes.",
+)
+@click.option(
+    "--apply/--dry-run",
+    "apply",
+    default=False,
+    show_default=True,
+    help="Write the planned consolidations (implies --consolidate) or only show them. "
+    "Sources are never deleted.",
+)
+@click.option(
+    "--model/--no-model",
+    "use_model",
+    default=True,
+    show_default=True,
+    help="Draft with the configured model (HABITUS_LLM_URL, HABITUS_LLM_MODEL) if set.",
+)
 @json_option
 @pass_state
-def reflect(state: State, scope: str | None, topic: str | None, since: datetime | None,
-            consolidate: bool, apply: bool, use_model: bool, as_json: bool) -> None:
+def reflect(
+    state: State,
+    scope: str | None,
+    topic: str | None,
+    since: datetime | None,
+    consolidate: bool,
+    apply: bool,
+    use_model: bool,
+    as_json: bool,
+) -> None:
     """Gather memories worth consolidating; with --consolidate --apply, write consolidations."""
     ctx = state.context()
-    result = run_service(state, lambda s: s.reflect(
-        scope=scope, topic=topic, since=since, consolidate=consolidate or apply,
-        dry_run=not apply, use_model=use_model, ctx=ctx,
-    ))
+    result = run_service(
+        state,
+        lambda s: s.reflect(
+            scope=scope,
+            topic=topic,
+            since=since,
+            consolidate=consolidate or apply,
+            dry_run=not apply,
+            use_model=use_model,
+            ctx=ctx,
+        ),
+    )
 
     def human(r: Any) -> str:
         out = []
@@ -228,7 +336,9 @@ def reflect(state: State, scope: str | None, topic: str | None, since: datetime 
             out.append(f"== consolidations ({r.mode}, {'dry run' if r.dry_run else 'written'}):")
             for a in r.actions:
                 head = f"  {a.action}" + (f" -> {a.id}" if a.id else "")
-                out.append(f"{head} from {', '.join(a.sources)}" + (f" ({a.reason})" if a.reason else ""))
+                out.append(
+                    f"{head} from {', '.join(a.sources)}" + (f" ({a.reason})" if a.reason else "")
+                )
                 out.extend(f"    {line}" for line in a.content.splitlines())
         out.append(r.instructions)
         return "\n".join(out)
@@ -244,15 +354,33 @@ def reflect(state: State, scope: str | None, topic: str | None, since: datetime 
 @click.option("--dry-run", is_flag=True, help="Only show what would be forgotten.")
 @click.option("--yes", is_flag=True, help="With --query: forget without a preview.")
 @click.option("--restore", is_flag=True, help="Undo the soft delete of IDS.")
-@click.option("--decayed", is_flag=True, help="Archive memories whose strength has faded "
-              "(previewed unless --yes).")
-@click.option("--threshold", type=click.FloatRange(0, 1, min_open=True, max_open=True),
-              default=0.1, show_default=True, help="With --decayed: strength below which to archive.")
+@click.option(
+    "--decayed",
+    is_flag=True,
+    help="Archive memories whose strength has faded (previewed unless --yes).",
+)
+@click.option(
+    "--threshold",
+    type=click.FloatRange(0, 1, min_open=True, max_open=True),
+    default=0.1,
+    show_default=True,
+    help="With --decayed: strength below which to archive.",
+)
 @json_option
 @pass_state
-def forget(state: State, ids: tuple[str, ...], query: str | None, scope: str | None, purge: bool,
-           dry_run: bool, yes: bool, restore: bool, decayed: bool, threshold: float,
-           as_json: bool) -> None:
+def forget(
+    state: State,
+    ids: tuple[str, ...],
+    query: str | None,
+    scope: str | None,
+    purge: bool,
+    dry_run: bool,
+    yes: bool,
+    restore: bool,
+    decayed: bool,
+    threshold: float,
+    as_json: bool,
+) -> None:
     """Forget memories by id (soft delete unless --purge), or preview a --query or --decayed.
 
     --purge erases the content from the store and every old version on disk; it cannot be undone.
@@ -263,13 +391,25 @@ def forget(state: State, ids: tuple[str, ...], query: str | None, scope: str | N
         emit({"restored": restored}, as_json, lambda r: f"restored {len(r['restored'])}")
         return
     dry: bool | None = True if dry_run else (False if yes else None)
-    result = run_service(state, lambda s: s.forget(
-        list(ids) or None, query=query, scope=scope, purge=purge, dry_run=dry, decayed=decayed,
-        threshold=threshold, ctx=ctx))
+    result = run_service(
+        state,
+        lambda s: s.forget(
+            list(ids) or None,
+            query=query,
+            scope=scope,
+            purge=purge,
+            dry_run=dry,
+            decayed=decayed,
+            threshold=threshold,
+            ctx=ctx,
+        ),
+    )
 
     def human(r: Any) -> str:
         verb = "would forget" if r.dry_run else ("erased" if r.purged else "forgot")
-        lines = [f"{verb} {r.count}"] + [f"  {i}  {p}" for i, p in zip(r.ids, r.previews, strict=False)]
+        lines = [f"{verb} {r.count}"] + [
+            f"  {i}  {p}" for i, p in zip(r.ids, r.previews, strict=False)
+        ]
         return "\n".join(lines)
 
     emit(result, as_json, human)
@@ -286,8 +426,11 @@ def link(state: State, source: str, target: str, relation: str, note: str, as_js
     """Link memory SOURCE to TARGET with a typed relation."""
     ctx = state.context()
     result = run_service(state, lambda s: s.link(source, target, relation, note, ctx=ctx))
-    emit(result, as_json, lambda r: f"{r.source} -{r.relation}-> {r.target}"
-         + ("" if r.created else " (merged)"))
+    emit(
+        result,
+        as_json,
+        lambda r: f"{r.source} -{r.relation}-> {r.target}" + ("" if r.created else " (merged)"),
+    )
 
 
 @cli.command()
@@ -302,7 +445,9 @@ def history(state: State, memory_id: str, as_json: bool) -> None:
         lines = []
         for v in r.versions:
             until = f" → {v.valid_until:%Y-%m-%d %H:%M}" if v.valid_until else ""
-            lines.append(f"{v.created_at:%Y-%m-%d %H:%M}{until}  {v.status:<10} {v.id}\n    {v.content}")
+            lines.append(
+                f"{v.created_at:%Y-%m-%d %H:%M}{until}  {v.status:<10} {v.id}\n    {v.content}"
+            )
         return "\n".join(lines)
 
     emit(result, as_json, human)
@@ -317,13 +462,23 @@ def undo(state: State, operation: str | None, list_ops: bool, as_json: bool) -> 
     """Revert the last operation, or OPERATION (an id from --list). Erasures cannot be undone."""
     if list_ops:
         ops = run_service(state, lambda s: s.operations(limit=20))
-        emit(ops, as_json, lambda r: "\n".join(
-            f"{o.at:%Y-%m-%d %H:%M:%S}  {o.id}  {o.op:<10} {', '.join(o.ids[:3])}"
-            + (" …" if len(o.ids) > 3 else "") for o in r))
+        emit(
+            ops,
+            as_json,
+            lambda r: "\n".join(
+                f"{o.at:%Y-%m-%d %H:%M:%S}  {o.id}  {o.op:<10} {', '.join(o.ids[:3])}"
+                + (" …" if len(o.ids) > 3 else "")
+                for o in r
+            ),
+        )
         return
     ctx = state.context()
     result = run_service(state, lambda s: s.undo(operation, ctx=ctx))
-    emit(result, as_json, lambda r: f"undid {r.operation} ({', '.join(r.ops)}) on {len(r.ids)} memories")
+    emit(
+        result,
+        as_json,
+        lambda r: f"undid {r.operation} ({', '.join(r.ops)}) on {len(r.ids)} memories",
+    )
 
 
 @cli.command()
@@ -358,8 +513,11 @@ def import_(state: State, file: Path, as_json: bool) -> None:
 
     ctx = state.context()
     result = run_service(state, lambda s: import_jsonl(s, file, ctx=ctx))
-    emit(result, as_json, lambda r: f"imported {r['created']} new, {r['reinforced']} reinforced, "
-         f"{r['links']} links")
+    emit(
+        result,
+        as_json,
+        lambda r: f"imported {r['created']} new, {r['reinforced']} reinforced, {r['links']} links",
+    )
 
 
 @cli.command()
@@ -370,24 +528,43 @@ def doctor(state: State, as_json: bool) -> None:
     from habitus.core.doctor import diagnose
 
     report = run_service(state, diagnose)
-    emit(report, as_json, lambda r: "\n".join(
-        f"{'ok  ' if c['ok'] else 'FAIL'} {c['name']}: {c['detail']}" for c in r["checks"]))
+    emit(
+        report,
+        as_json,
+        lambda r: "\n".join(
+            f"{'ok  ' if c['ok'] else 'FAIL'} {c['name']}: {c['detail']}" for c in r["checks"]
+        ),
+    )
     if not all(c["ok"] for c in report["checks"]):
         sys.exit(1)
 
 
 @cli.command()
 @click.argument("client")
-@click.option("--project", "project_dir", type=click.Path(file_okay=False, path_type=Path),
-              help="Register for this project only (where the client supports it).")
+@click.option(
+    "--project",
+    "project_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Register for this project only (where the client supports it).",
+)
 @click.option("--url", help="Register a running HTTP server at this URL instead of stdio.")
 @click.option("--name", default="habitus", show_default=True)
 @click.option("--dry-run", is_flag=True, help="Show what would change; write nothing.")
-@click.option("--print", "print_only", is_flag=True, help="Print the resulting file; write nothing.")
+@click.option(
+    "--print", "print_only", is_flag=True, help="Print the resulting file; write nothing."
+)
 @json_option
 @pass_state
-def install(state: State, client: str, project_dir: Path | None, url: str | None, name: str,
-            dry_run: bool, print_only: bool, as_json: bool) -> None:
+def install(
+    state: State,
+    client: str,
+    project_dir: Path | None,
+    url: str | None,
+    name: str,
+    dry_run: bool,
+    print_only: bool,
+    as_json: bool,
+) -> None:
     """Register habitus in CLIENT's MCP configuration (claude-desktop, claude-code, cursor,
     vscode, windsurf, zed)."""
     from habitus.clients import apply_install, default_server_command, plan_install
@@ -395,8 +572,13 @@ def install(state: State, client: str, project_dir: Path | None, url: str | None
     command, args = default_server_command(state.settings.db)
     try:
         plan = plan_install(
-            client, name=name, command=command, args=args, url=url,
-            scope="project" if project_dir else "user", project_dir=project_dir,
+            client,
+            name=name,
+            command=command,
+            args=args,
+            url=url,
+            scope="project" if project_dir else "user",
+            project_dir=project_dir,
         )
     except HabitusError as exc:
         raise click.ClickException(str(exc)) from exc
@@ -406,9 +588,17 @@ def install(state: State, client: str, project_dir: Path | None, url: str | None
     if not dry_run and plan.changed:
         apply_install(plan)
     verb = "would write" if dry_run else ("wrote" if plan.changed else "already registered in")
-    emit({"client": plan.client, "path": str(plan.path), "changed": plan.changed,
-          "written": plan.changed and not dry_run, "entry": plan.entry},
-         as_json, lambda r: f"{verb} {r['path']}")
+    emit(
+        {
+            "client": plan.client,
+            "path": str(plan.path),
+            "changed": plan.changed,
+            "written": plan.changed and not dry_run,
+            "entry": plan.entry,
+        },
+        as_json,
+        lambda r: f"{verb} {r['path']}",
+    )
 
 
 def main() -> None:

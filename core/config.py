@@ -33,8 +33,9 @@ class Settings:
     # An optional OpenAI-compatible chat model for reflect (see core.llm); "" = none configured.
     llm_url: str = field(default_factory=lambda: os.environ.get("HABITUS_LLM_URL", ""))
     llm_model: str = field(default_factory=lambda: os.environ.get("HABITUS_LLM_MODEL", ""))
-    llm_api_key: str = field(default_factory=lambda: os.environ.get("HABITUS_LLM_API_KEY", ""),
-                             repr=False)
+    llm_api_key: str = field(
+        default_factory=lambda: os.environ.get("HABITUS_LLM_API_KEY", ""), repr=False
+    )
     llm_timeout: float = 60.0
 
     @property

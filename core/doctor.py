@@ -21,16 +21,24 @@ async def diagnose(service: MemoryService) -> dict[str, Any]:
     check("store", True, service.store.uri)
     try:
         stats = await service.stats()
-        check("tables", True, f"{stats.memories} memories ({stats.deleted} deleted), "
-              f"{stats.links} links, {stats.journal} journal entries, {stats.fragments} fragments")
+        check(
+            "tables",
+            True,
+            f"{stats.memories} memories ({stats.deleted} deleted), "
+            f"{stats.links} links, {stats.journal} journal entries, {stats.fragments} fragments",
+        )
     except Exception as exc:
         check("tables", False, f"cannot read the store: {exc}")
     started = time.perf_counter()
     await service.warm_up()
     status = service.embedder_status
-    check("embedder", status == "ok",
-          f"{service.embedding_model} loaded in {time.perf_counter() - started:.2f}s"
-          if status == "ok" else f"{status}; recall falls back to lexical search")
+    check(
+        "embedder",
+        status == "ok",
+        f"{service.embedding_model} loaded in {time.perf_counter() - started:.2f}s"
+        if status == "ok"
+        else f"{status}; recall falls back to lexical search",
+    )
     try:
         from .tokens import count_tokens
 

@@ -64,7 +64,9 @@ class CallContext(BaseModel):
     client: str = "cli"
     session: str = ""
     tool: str = ""
-    workdir: str = Field("", description="The caller's working tree root; code anchors resolve there.")
+    workdir: str = Field(
+        "", description="The caller's working tree root; code anchors resolve there."
+    )
 
 
 class Memory(BaseModel):
@@ -214,7 +216,8 @@ class ReflectBundle(BaseModel):
         None, description="A consolidated memory drafted by the client's model, when offered."
     )
     mode: Literal["sampling", "model", "assistant", "rule-based"] = Field(
-        "assistant", description="Who drafted: the client's model (sampling), the configured "
+        "assistant",
+        description="Who drafted: the client's model (sampling), the configured "
         "model (model), nobody (assistant: you consolidate from the evidence), or LLM-free "
         "rules (rule-based: merges of near-duplicates, summaries of related episodes).",
     )
@@ -271,7 +274,9 @@ class History(BaseModel):
     """How a fact changed: every version, oldest first; nothing is ever dropped from it."""
 
     id: str
-    current: str | None = Field(description="The version served by recall today (None if forgotten).")
+    current: str | None = Field(
+        description="The version served by recall today (None if forgotten)."
+    )
     versions: list[VersionEntry]
 
 

@@ -73,7 +73,9 @@ class LinkSpec(BaseModel):
     relation: Relation = "related_to"
 
 
-def _caller(ctx: Context, runtime: Runtime, tool: str, roots: ListRootsResult | None) -> CallContext:
+def _caller(
+    ctx: Context, runtime: Runtime, tool: str, roots: ListRootsResult | None
+) -> CallContext:
     session = ctx.session
     connection = _connection_key(ctx)
     uris = [str(r.uri) for r in roots.roots] if roots is not None else None
@@ -113,7 +115,9 @@ async def _guard(call: Callable[[], Awaitable[T]]) -> T:
         raise ToolError(str(exc)) from exc
     except Exception as exc:
         log.exception("tool failed")
-        raise ToolError(f"internal error ({type(exc).__name__}): {exc}; the server keeps running") from exc
+        raise ToolError(
+            f"internal error ({type(exc).__name__}): {exc}; the server keeps running"
+        ) from exc
 
 
 def build_server(runtime: Runtime) -> MCPServer[Any]:
@@ -141,80 +145,157 @@ def build_server(runtime: Runtime) -> MCPServer[Any]:
 
     @server.tool(
         annotations=ToolAnnotations(
-            title="Remember", read_only_hint=False, destructive_hint=False,
-            idempotent_hint=True, open_world_hint=False,
+            title="Remember",
+            read_only_hint=False,
+            destructive_hint=False,
+            idempotent_hint=True,
+            open_world_hint=False,
         )
     )
     async def remember(
-        content: Annotated[str, Field(min_length=1, max_length=32_000,
-                                      description="The memory, self-contained: one fact, decision, "
-                                      "event or procedure.")],
+        content: Annotated[
+            str,
+            Field(
+                min_length=1,
+                max_length=32_000,
+                description="The memory, self-contained: one fact, decision, event or procedure.",
+            ),
+        ],
         ctx: Context,
         roots: Roots,
-        kind: Annotated[Kind, Field(description="'episodic' (what happened), 'semantic' "
-                                    "(facts, conventions) or 'procedural' (how to).")] = "semantic",
+        kind: Annotated[
+            Kind,
+            Field(
+                description="'episodic' (what happened), 'semantic' "
+                "(facts, conventions) or 'procedural' (how to)."
+            ),
+        ] = "semantic",
         tags: Annotated[list[TagStr], Field(max_length=32)] = [],  # noqa: B006
         scope: ScopeArg = None,
-        importance: Annotated[float, Field(ge=0, le=1, description="0 trivial … 1 critical.")] = 0.5,
-        derived_from: Annotated[list[IdStr], Field(max_length=100, description="Ids this memory "
-                                                   "was distilled from.")] = [],  # noqa: B006
+        importance: Annotated[
+            float, Field(ge=0, le=1, description="0 trivial … 1 critical.")
+        ] = 0.5,
+        derived_from: Annotated[
+            list[IdStr], Field(max_length=100, description="Ids this memory was distilled from.")
+        ] = [],  # noqa: B006
         links: Annotated[list[LinkSpec], Field(max_length=50)] = [],  # noqa: B006
-        supersedes: Annotated[list[IdStr], Field(max_length=100, description="Ids of older "
-                                                 "versions this replaces; they stay as history.")] = [],  # noqa: B006
-        anchors: Annotated[list[Annotated[str, Field(max_length=1_000)]], Field(
-            max_length=20, description="Code this is about, repository-relative: 'path', "
-            "'path::symbol' or 'path:10-20'. Recall flags the memory stale when it changes.")] = [],  # noqa: B006
+        supersedes: Annotated[
+            list[IdStr],
+            Field(
+                max_length=100,
+                description="Ids of older versions this replaces; they stay as history.",
+            ),
+        ] = [],  # noqa: B006
+        anchors: Annotated[
+            list[Annotated[str, Field(max_length=1_000)]],
+            Field(
+                max_length=20,
+                description="Code this is about, repository-relative: 'path', "
+                "'path::symbol' or 'path:10-20'. Recall flags the memory stale when it changes.",
+            ),
+        ] = [],  # noqa: B006
     ) -> RememberResult:
         """Store a memory for later sessions. The same content, or a near-duplicate, reinforces
         the existing memory (`absorbed_by`) instead of duplicating it; a new version of a fact
         supersedes the old one (given in `supersedes`, or detected), which stays as history."""
         caller = _caller(ctx, runtime, "remember", roots)
         service = await runtime.service()
-        return await _guard(lambda: service.remember(
-            content, kind=kind, tags=tags, scope=scope, importance=importance,
-            derived_from=derived_from, links=[(l.target, l.relation) for l in links],
-            supersedes=supersedes, anchors=anchors, ctx=caller,
-        ))
+        return await _guard(
+            lambda: service.remember(
+                content,
+                kind=kind,
+                tags=tags,
+                scope=scope,
+                importance=importance,
+                derived_from=derived_from,
+                links=[(spec.target, spec.relation) for spec in links],
+                supersedes=supersedes,
+                anchors=anchors,
+                ctx=caller,
+            )
+        )
 
     @server.tool(
         annotations=ToolAnnotations(
-            title="Recall", read_only_hint=True, destructive_hint=False,
-            idempotent_hint=True, open_world_hint=False,
+            title="Recall",
+            read_only_hint=True,
+            destructive_hint=False,
+            idempotent_hint=True,
+            open_world_hint=False,
         )
     )
     async def recall(
-        query: Annotated[str, Field(min_length=1, max_length=2_000,
-                                    description="What you are looking for, in words, identifiers, "
-                                    "paths or error messages.")],
+        query: Annotated[
+            str,
+            Field(
+                min_length=1,
+                max_length=2_000,
+                description="What you are looking for, in words, identifiers, "
+                "paths or error messages.",
+            ),
+        ],
         ctx: Context,
         roots: Roots,
         kinds: Annotated[list[Kind] | None, Field(description="Only these kinds.")] = None,
-        tags: Annotated[list[TagStr] | None, Field(max_length=32,
-                                                   description="Only memories with any of these tags.")] = None,
+        tags: Annotated[
+            list[TagStr] | None,
+            Field(max_length=32, description="Only memories with any of these tags."),
+        ] = None,
         scope: ScopeArg = None,
-        since: Annotated[datetime | None, Field(description="Only memories stored at or after "
-                                                "this time (ISO 8601).")] = None,
-        until: Annotated[datetime | None, Field(description="Only memories stored before this "
-                                                "time (ISO 8601).")] = None,
+        since: Annotated[
+            datetime | None,
+            Field(description="Only memories stored at or after this time (ISO 8601)."),
+        ] = None,
+        until: Annotated[
+            datetime | None, Field(description="Only memories stored before this time (ISO 8601).")
+        ] = None,
         limit: Annotated[int, Field(ge=1, le=100)] = 10,
-        token_budget: Annotated[int | None, Field(ge=1, le=200_000, description="Return only "
-                                                  "whole memories that fit in this many tokens.")] = None,
-        as_of: Annotated[datetime | None, Field(description="Answer from memory as it was at "
-                                                "this time (ISO 8601).")] = None,
-        include_history: Annotated[bool, Field(description="Also return superseded versions "
-                                               "(ranked lower, with superseded_by).")] = False,
-        follow_links: Annotated[bool, Field(description="Add memories linked to the top "
-                                            "results (one hop, lower score, with via).")] = False,
+        token_budget: Annotated[
+            int | None,
+            Field(
+                ge=1,
+                le=200_000,
+                description="Return only whole memories that fit in this many tokens.",
+            ),
+        ] = None,
+        as_of: Annotated[
+            datetime | None,
+            Field(description="Answer from memory as it was at this time (ISO 8601)."),
+        ] = None,
+        include_history: Annotated[
+            bool,
+            Field(
+                description="Also return superseded versions (ranked lower, with superseded_by)."
+            ),
+        ] = False,
+        follow_links: Annotated[
+            bool,
+            Field(
+                description="Add memories linked to the top "
+                "results (one hop, lower score, with via)."
+            ),
+        ] = False,
     ) -> RecallResult:
         """Search long-term memory, best match first. Combines keyword and meaning search over
         the current project and global scope; every result says its scope, age and size."""
         caller = _caller(ctx, runtime, "recall", roots)
         service = await runtime.service()
-        return await _guard(lambda: service.recall(
-            query, kinds=kinds, tags=tags, scope=scope, since=since, until=until,
-            limit=limit, token_budget=token_budget, as_of=as_of, include_history=include_history,
-            follow_links=follow_links, ctx=caller,
-        ))
+        return await _guard(
+            lambda: service.recall(
+                query,
+                kinds=kinds,
+                tags=tags,
+                scope=scope,
+                since=since,
+                until=until,
+                limit=limit,
+                token_budget=token_budget,
+                as_of=as_of,
+                include_history=include_history,
+                follow_links=follow_links,
+                ctx=caller,
+            )
+        )
 
     async def draft_with_sampling(
         ctx: Context,
@@ -230,8 +311,9 @@ def build_server(runtime: Runtime) -> MCPServer[Any]:
 
         service = await runtime.service()
         caller = _caller(ctx, runtime, "reflect", None)
-        bundle = await service.reflect(scope=scope, topic=topic, since=since, use_model=False,
-                                       ctx=caller)
+        bundle = await service.reflect(
+            scope=scope, topic=topic, since=since, use_model=False, ctx=caller
+        )
         if not bundle.groups:
             return None
         prompt = consolidation.draft_prompt(bundle)
@@ -243,8 +325,11 @@ def build_server(runtime: Runtime) -> MCPServer[Any]:
 
     @server.tool(
         annotations=ToolAnnotations(
-            title="Reflect", read_only_hint=False, destructive_hint=False,
-            idempotent_hint=True, open_world_hint=False,
+            title="Reflect",
+            read_only_hint=False,
+            destructive_hint=False,
+            idempotent_hint=True,
+            open_world_hint=False,
         )
     )
     async def reflect(
@@ -252,17 +337,29 @@ def build_server(runtime: Runtime) -> MCPServer[Any]:
         roots: Roots,
         draft: Annotated[CreateMessageResult | None, Resolve(draft_with_sampling)],
         scope: ScopeArg = None,
-        topic: Annotated[str | None, Field(max_length=2_000, description="Gather memories "
-                                           "about this topic too.")] = None,
-        since: Annotated[datetime | None, Field(description="Recent episodes since this time "
-                                                "(default: 7 days).")] = None,
-        consolidate: Annotated[bool, Field(description="Also plan consolidations (merged "
-                                           "near-duplicates, summaries of related episodes, or "
-                                           "the drafting model's memories) as `actions`, each "
-                                           "derived from its sources.")] = False,
-        dry_run: Annotated[bool, Field(description="With consolidate: only show the planned "
-                                       "actions. false writes them (sources are kept and "
-                                       "linked derived_from).")] = True,
+        topic: Annotated[
+            str | None, Field(max_length=2_000, description="Gather memories about this topic too.")
+        ] = None,
+        since: Annotated[
+            datetime | None, Field(description="Recent episodes since this time (default: 7 days).")
+        ] = None,
+        consolidate: Annotated[
+            bool,
+            Field(
+                description="Also plan consolidations (merged "
+                "near-duplicates, summaries of related episodes, or "
+                "the drafting model's memories) as `actions`, each "
+                "derived from its sources."
+            ),
+        ] = False,
+        dry_run: Annotated[
+            bool,
+            Field(
+                description="With consolidate: only show the planned "
+                "actions. false writes them (sources are kept and "
+                "linked derived_from)."
+            ),
+        ] = True,
     ) -> ReflectBundle:
         """Gather memories worth consolidating (near-duplicates, a topic, recent episodes) with
         instructions, drafted by your client's model (sampling) or a configured model when one is
@@ -271,52 +368,98 @@ def build_server(runtime: Runtime) -> MCPServer[Any]:
         are written. Sources are never deleted."""
         caller = _caller(ctx, runtime, "reflect", roots)
         service = await runtime.service()
-        text = (draft.content.text if draft is not None and isinstance(draft.content, TextContent)
-                else None)
-        return await _guard(lambda: service.reflect(
-            scope=scope, topic=topic, since=since, consolidate=consolidate, dry_run=dry_run,
-            draft=text, ctx=caller,
-        ))
+        text = (
+            draft.content.text
+            if draft is not None and isinstance(draft.content, TextContent)
+            else None
+        )
+        return await _guard(
+            lambda: service.reflect(
+                scope=scope,
+                topic=topic,
+                since=since,
+                consolidate=consolidate,
+                dry_run=dry_run,
+                draft=text,
+                ctx=caller,
+            )
+        )
 
     @server.tool(
         annotations=ToolAnnotations(
-            title="Forget", read_only_hint=False, destructive_hint=True,
-            idempotent_hint=True, open_world_hint=False,
+            title="Forget",
+            read_only_hint=False,
+            destructive_hint=True,
+            idempotent_hint=True,
+            open_world_hint=False,
         )
     )
     async def forget(
         ctx: Context,
         roots: Roots,
-        ids: Annotated[list[IdStr] | None, Field(max_length=1_000,
-                                                 description="Ids of the memories to forget.")] = None,
-        query: Annotated[str | None, Field(max_length=2_000, description="Forget what this "
-                                           "search finds instead (previewed unless dry_run=false).")] = None,
+        ids: Annotated[
+            list[IdStr] | None,
+            Field(max_length=1_000, description="Ids of the memories to forget."),
+        ] = None,
+        query: Annotated[
+            str | None,
+            Field(
+                max_length=2_000,
+                description="Forget what this "
+                "search finds instead (previewed unless dry_run=false).",
+            ),
+        ] = None,
         kinds: list[Kind] | None = None,
         tags: Annotated[list[TagStr] | None, Field(max_length=32)] = None,
         scope: ScopeArg = None,
-        purge: Annotated[bool, Field(description="Erase for good instead of the default, "
-                                     "undoable soft delete.")] = False,
-        dry_run: Annotated[bool | None, Field(description="Only show what would be forgotten. "
-                                              "Default: true for a query, false for ids.")] = None,
-        decayed: Annotated[bool, Field(description="Archive memories whose strength has faded "
-                                       "below threshold (previewed unless dry_run=false).")] = False,
-        threshold: Annotated[float, Field(gt=0, lt=1, description="Strength threshold for "
-                                          "decayed.")] = 0.1,
+        purge: Annotated[
+            bool, Field(description="Erase for good instead of the default, undoable soft delete.")
+        ] = False,
+        dry_run: Annotated[
+            bool | None,
+            Field(
+                description="Only show what would be forgotten. "
+                "Default: true for a query, false for ids."
+            ),
+        ] = None,
+        decayed: Annotated[
+            bool,
+            Field(
+                description="Archive memories whose strength has faded "
+                "below threshold (previewed unless dry_run=false)."
+            ),
+        ] = False,
+        threshold: Annotated[
+            float, Field(gt=0, lt=1, description="Strength threshold for decayed.")
+        ] = 0.1,
     ) -> ForgetResult:
         """Forget memories that are wrong or obsolete. By default a soft delete that can be
         undone; purge=true erases them from disk and every old version (cannot be undone).
         A query, or decayed=true, first previews what it would remove."""
         caller = _caller(ctx, runtime, "forget", roots)
         service = await runtime.service()
-        return await _guard(lambda: service.forget(
-            ids, query=query, kinds=kinds, tags=tags, scope=scope, purge=purge,
-            dry_run=dry_run, decayed=decayed, threshold=threshold, ctx=caller,
-        ))
+        return await _guard(
+            lambda: service.forget(
+                ids,
+                query=query,
+                kinds=kinds,
+                tags=tags,
+                scope=scope,
+                purge=purge,
+                dry_run=dry_run,
+                decayed=decayed,
+                threshold=threshold,
+                ctx=caller,
+            )
+        )
 
     @server.tool(
         annotations=ToolAnnotations(
-            title="Link", read_only_hint=False, destructive_hint=False,
-            idempotent_hint=True, open_world_hint=False,
+            title="Link",
+            read_only_hint=False,
+            destructive_hint=False,
+            idempotent_hint=True,
+            open_world_hint=False,
         )
     )
     async def link(
@@ -383,4 +526,3 @@ def _version() -> str:
         return version("habitus")
     except PackageNotFoundError:
         return "0"
-

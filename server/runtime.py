@@ -28,8 +28,12 @@ log = logging.getLogger("habitus.server")
 class Runtime:
     """Opens the memory service lazily and remembers each client session's project scope."""
 
-    def __init__(self, settings: Settings, default_scope: Scope | None = None,
-                 plugins: PluginManager | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        default_scope: Scope | None = None,
+        plugins: PluginManager | None = None,
+    ) -> None:
         self.settings = settings
         self.default_scope = default_scope or detect_scope()
         if plugins is None:
@@ -41,7 +45,9 @@ class Runtime:
         self._service: MemoryService | None = None
         self._lock = anyio.Lock()
         # Keyed by the client connection; an entry goes when its connection is collected.
-        self._connection_scopes: weakref.WeakKeyDictionary[object, str] = weakref.WeakKeyDictionary()
+        self._connection_scopes: weakref.WeakKeyDictionary[object, str] = (
+            weakref.WeakKeyDictionary()
+        )
 
     async def service(self) -> MemoryService:
         """The shared service, opened on first call."""

@@ -22,8 +22,9 @@ log = logging.getLogger("habitus.server")
 Transport = Literal["stdio", "sse", "http"]
 
 
-def serve(settings: Settings, transport: Transport = "stdio", host: str = "127.0.0.1",
-          port: int = 8765) -> None:
+def serve(
+    settings: Settings, transport: Transport = "stdio", host: str = "127.0.0.1", port: int = 8765
+) -> None:
     """Serve until the client disconnects (stdio) or the process is interrupted (HTTP)."""
     anyio.run(_serve, settings, transport, host, port, backend="asyncio")
 
@@ -33,11 +34,18 @@ async def _serve(settings: Settings, transport: Transport, host: str, port: int)
     server = build_server(runtime)
     if transport != "stdio":
         path = "/sse" if transport == "sse" else "/mcp"
-        print(f"habitus: serving {transport} on http://{host}:{port}{path} "
-              f"(store: {settings.resolved_db()})", file=sys.stderr, flush=True)
+        print(
+            f"habitus: serving {transport} on http://{host}:{port}{path} "
+            f"(store: {settings.resolved_db()})",
+            file=sys.stderr,
+            flush=True,
+        )
         if host not in ("127.0.0.1", "localhost", "::1"):
-            log.warning("listening on %s: anyone who can reach this address can read and write "
-                        "your memories", host)
+            log.warning(
+                "listening on %s: anyone who can reach this address can read and write "
+                "your memories",
+                host,
+            )
     async with anyio.create_task_group() as tasks:
         tasks.start_soon(_warm_up, runtime)
         tasks.start_soon(watch_plugins, server, runtime)  # hot reload of folder plugins

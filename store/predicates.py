@@ -8,7 +8,7 @@ schema; anything else raises `ValueError` before it reaches LanceDB.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import pyarrow as pa
@@ -41,8 +41,8 @@ class Predicate:
 def _literal(value: Any) -> str:
     if isinstance(value, datetime):
         if value.tzinfo is None:
-            value = value.replace(tzinfo=timezone.utc)
-        iso = value.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%S.%f")
+            value = value.replace(tzinfo=UTC)
+        iso = value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
         return f"arrow_cast({value_to_sql(iso)}, 'Timestamp(Microsecond, Some(\"UTC\"))')"
     if isinstance(value, bool | int | float | str):
         return value_to_sql(value)

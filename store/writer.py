@@ -46,7 +46,9 @@ class _Request:
     rows: list[dict[str, Any]] = field(default_factory=list)
     call: Callable[[], Awaitable[Any]] | None = None
     urgent: bool = False
-    done: asyncio.Future[Any] = field(default_factory=lambda: asyncio.get_running_loop().create_future())
+    done: asyncio.Future[Any] = field(
+        default_factory=lambda: asyncio.get_running_loop().create_future()
+    )
 
 
 class Writer:
@@ -97,7 +99,9 @@ class Writer:
         await self._queue.put(request)
         return await request.done
 
-    async def compact(self, table: AsyncTable, *, cleanup_older_than: timedelta | None = None) -> None:
+    async def compact(
+        self, table: AsyncTable, *, cleanup_older_than: timedelta | None = None
+    ) -> None:
         """Compact now (in turn with the writes), folding new rows into the indexes."""
         await self.call(table, lambda: self._optimize(table, cleanup_older_than))
 

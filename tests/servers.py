@@ -43,7 +43,16 @@ def free_port() -> int:
 def http_server(db: Path, transport: str = "http", timeout: float = 30.0) -> Iterator[str]:
     """Run `habitus serve --transport http|sse` on a free loopback port; yields its URL."""
     port = free_port()
-    cmd = [*habitus_command(), "--db", str(db), "serve", "--transport", transport, "--port", str(port)]
+    cmd = [
+        *habitus_command(),
+        "--db",
+        str(db),
+        "serve",
+        "--transport",
+        transport,
+        "--port",
+        str(port),
+    ]
     proc = subprocess.Popen(cmd, env=server_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
         deadline = time.monotonic() + timeout

@@ -11,8 +11,16 @@ ROOT = Path(__file__).resolve().parents[1]
 
 # folder → imports it must never make (prefixes)
 FORBIDDEN = {
-    "store": ("mcp", "click", "habitus.server", "habitus.cli", "habitus.plugins", "habitus.clients",
-              "habitus.core.service", "habitus.core.models"),
+    "store": (
+        "mcp",
+        "click",
+        "habitus.server",
+        "habitus.cli",
+        "habitus.plugins",
+        "habitus.clients",
+        "habitus.core.service",
+        "habitus.core.models",
+    ),
     "core": ("mcp", "click", "habitus.server", "habitus.cli", "habitus.clients"),
     "clients": ("mcp", "lancedb", "habitus.store", "habitus.server", "habitus.core.service"),
     "plugins": ("habitus.store", "habitus.server", "habitus.cli"),
@@ -59,7 +67,9 @@ def test_nothing_prints_at_import_time() -> None:
     import subprocess
     import sys
 
-    code = ("import habitus.core.service, habitus.server, habitus.cli, habitus.clients, "
-            "habitus.store, habitus.plugins")
+    code = (
+        "import habitus.core.service, habitus.server, habitus.cli, habitus.clients, "
+        "habitus.store, habitus.plugins"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout == ""

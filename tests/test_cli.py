@@ -27,16 +27,20 @@ def run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
 
 
 def test_remember_recall_forget_round_trip(run) -> None:
-    stored = json.loads(run("remember", "Releases are tagged vX.Y.Z on main", "--tags", "release",
-                            "--json").output)
+    stored = json.loads(
+        run("remember", "Releases are tagged vX.Y.Z on main", "--tags", "release", "--json").output
+    )
     assert stored["status"] == "created"
-    other = json.loads(run("remember", "-", "--kind", "episodic", "--json",
-                           input="Tagged v1.2.0 yesterday").output)
+    other = json.loads(
+        run("remember", "-", "--kind", "episodic", "--json", input="Tagged v1.2.0 yesterday").output
+    )
     found = json.loads(run("recall", "how are releases tagged", "--json").output)
     assert found["memories"][0]["id"] == stored["id"]
     human = run("recall", "release tag").output
     assert stored["id"] in human and "tokens" in human
-    linked = json.loads(run("link", other["id"], stored["id"], "--relation", "example_of", "--json").output)
+    linked = json.loads(
+        run("link", other["id"], stored["id"], "--relation", "example_of", "--json").output
+    )
     assert linked["created"] is True
     gone = json.loads(run("forget", other["id"], "--json").output)
     assert gone["count"] == 1
@@ -74,8 +78,12 @@ def test_doctor_reports_store_and_embedder(run, tmp_path: Path) -> None:
     assert report["path"] == str(tmp_path / "store")
 
 
-@pytest.mark.parametrize("client", ["claude-desktop", "claude-code", "cursor", "vscode", "windsurf", "zed"])
-def test_install_writes_a_valid_entry(run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, client: str) -> None:
+@pytest.mark.parametrize(
+    "client", ["claude-desktop", "claude-code", "cursor", "vscode", "windsurf", "zed"]
+)
+def test_install_writes_a_valid_entry(
+    run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, client: str
+) -> None:
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "home" / ".config"))
     dry = json.loads(run("install", client, "--dry-run", "--json").output)
@@ -86,7 +94,9 @@ def test_install_writes_a_valid_entry(run, tmp_path: Path, monkeypatch: pytest.M
     entry = done["entry"]
     if "command" in entry:
         assert Path(entry["command"]).is_absolute()
-        assert entry["args"][-1] == "serve" and entry["args"][entry["args"].index("--db") + 1] == str(tmp_path / "store")
+        assert entry["args"][-1] == "serve" and entry["args"][
+            entry["args"].index("--db") + 1
+        ] == str(tmp_path / "store")
     again = json.loads(run("install", client, "--json").output)
     assert again["changed"] is False
     printed = run("install", client, "--print").output

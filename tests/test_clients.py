@@ -12,8 +12,9 @@ import stat
 import sys
 from pathlib import Path
 
-import habitus.clients
 import pytest
+
+import habitus.clients
 from habitus.clients import (
     CLIENTS,
     InstallPlan,
@@ -596,7 +597,11 @@ def test_default_server_command_is_absolute(
     assert command_with_db == command
     db = str((tmp_path / "memories" / "habitus.db").resolve())
     assert args_with_db == [*args[:-1], "--db", db, "serve"]
-    assert default_server_command("s3://bucket/habitus")[1][-3:] == ["--db", "s3://bucket/habitus", "serve"]
+    assert default_server_command("s3://bucket/habitus")[1][-3:] == [
+        "--db",
+        "s3://bucket/habitus",
+        "serve",
+    ]
 
 
 def test_public_api() -> None:

@@ -23,10 +23,13 @@ async def test_two_servers_write_at_once_and_lose_nothing(db_path: Path) -> None
 
         async def write(name: str, client: Client) -> None:
             async def one(i: int) -> None:
-                result = await client.call_tool("remember", {
-                    "content": f"{name} server fact {i}: module_{i} owns feature {i * 7}",
-                    "scope": "global",
-                })
+                result = await client.call_tool(
+                    "remember",
+                    {
+                        "content": f"{name} server fact {i}: module_{i} owns feature {i * 7}",
+                        "scope": "global",
+                    },
+                )
                 assert not result.is_error, result.content
                 ids[name].append(result.structured_content["id"])
 
@@ -44,8 +47,12 @@ async def test_two_servers_write_at_once_and_lose_nothing(db_path: Path) -> None
             assert found.structured_content["count"] == 20  # the preview limit, nothing removed
 
         # A write in one process is visible to the other at once (well within a second).
-        stored = await first.call_tool("remember", {"content": "cross-process canary 4711", "scope": "global"})
-        hit = await second.call_tool("recall", {"query": "canary 4711", "scope": "global", "limit": 1})
+        stored = await first.call_tool(
+            "remember", {"content": "cross-process canary 4711", "scope": "global"}
+        )
+        hit = await second.call_tool(
+            "recall", {"query": "canary 4711", "scope": "global", "limit": 1}
+        )
         assert hit.structured_content["memories"][0]["id"] == stored.structured_content["id"]
 
     from habitus.core.config import Settings

@@ -35,7 +35,9 @@ TOOLS = {
 
 @asynccontextmanager
 async def in_memory(db: Path) -> AsyncIterator[Client]:
-    runtime = Runtime(Settings(db=str(db)), Scope(id="repo:example.com/acme/app", kind="repo", root=None))
+    runtime = Runtime(
+        Settings(db=str(db)), Scope(id="repo:example.com/acme/app", kind="repo", root=None)
+    )
     try:
         async with Client(build_server(runtime)) as client:
             yield client
@@ -47,28 +49,40 @@ async def exercise_all_tools(client: Client) -> dict[str, Any]:
     """Call every tool once the way an assistant would; returns what was stored."""
     tools = {t.name: t for t in (await client.list_tools()).tools}
     assert set(tools) == set(TOOLS)
-    first = await client.call_tool("remember", {
-        "content": "The payments service retries webhooks 5 times with exponential backoff",
-        "tags": ["payments"], "importance": 0.7,
-    })
+    first = await client.call_tool(
+        "remember",
+        {
+            "content": "The payments service retries webhooks 5 times with exponential backoff",
+            "tags": ["payments"],
+            "importance": 0.7,
+        },
+    )
     assert not first.is_error, first.content
     a = first.structured_content
     assert a["status"] == "created" and a["scope"]
-    second = await client.call_tool("remember", {
-        "content": "Webhook retries were raised from 3 to 5 after the March outage",
-        "kind": "episodic", "links": [{"target": a["id"], "relation": "related_to"}],
-    })
+    second = await client.call_tool(
+        "remember",
+        {
+            "content": "Webhook retries were raised from 3 to 5 after the March outage",
+            "kind": "episodic",
+            "links": [{"target": a["id"], "relation": "related_to"}],
+        },
+    )
     b = second.structured_content
     assert b["links"] == [a["id"]]
 
-    found = await client.call_tool("recall", {"query": "how often are webhooks retried", "limit": 5})
+    found = await client.call_tool(
+        "recall", {"query": "how often are webhooks retried", "limit": 5}
+    )
     assert not found.is_error
     result = found.structured_content
     assert result["memories"][0]["id"] in {a["id"], b["id"]}
     assert {"id", "kind", "scope", "score", "age", "tokens"} <= set(result["memories"][0])
     assert result["tokens_used"] > 0
 
-    linked = await client.call_tool("link", {"source": b["id"], "target": a["id"], "relation": "supersedes"})
+    linked = await client.call_tool(
+        "link", {"source": b["id"], "target": a["id"], "relation": "supersedes"}
+    )
     assert linked.structured_content["created"] is True
     bundle = await client.call_tool("reflect", {"topic": "webhooks"})
     assert not bundle.is_error
@@ -173,17 +187,22 @@ async def test_sse_process(db_path: Path) -> None:
             assert found.structured_content["memories"]
 
 
-async def test_reflect_drafts_with_sampling_and_scope_follows_roots(db_path: Path, tmp_path: Path) -> None:
+async def test_reflect_drafts_with_sampling_and_scope_follows_roots(
+    db_path: Path, tmp_path: Path
+) -> None:
     from mcp import types
 
     project = tmp_path / "checkout"
     project.mkdir()
     prompts: list[str] = []
 
-    async def sample(context: Any, params: types.CreateMessageRequestParams) -> types.CreateMessageResult:
+    async def sample(
+        context: Any, params: types.CreateMessageRequestParams
+    ) -> types.CreateMessageResult:
         prompts.append(params.messages[0].content.text)
         return types.CreateMessageResult(
-            role="assistant", model="test-model",
+            role="assistant",
+            model="test-model",
             content=types.TextContent(type="text", text="- Webhooks retry 5 times (from both ids)"),
         )
 
@@ -192,14 +211,20 @@ async def test_reflect_drafts_with_sampling_and_scope_follows_roots(db_path: Pat
 
     runtime = Runtime(Settings(db=str(db_path)), Scope(id="global", kind="global", root=None))
     try:
-        async with Client(build_server(runtime), sampling_callback=sample, list_roots_callback=roots,
-                          mode="legacy") as client:
+        async with Client(
+            build_server(runtime),
+            sampling_callback=sample,
+            list_roots_callback=roots,
+            mode="legacy",
+        ) as client:
             # Episodes: near-duplicate facts would be absorbed at write time (issue 5).
-            stored = await client.call_tool("remember", {"content": "webhooks retry 5 times",
-                                                         "kind": "episodic"})
+            stored = await client.call_tool(
+                "remember", {"content": "webhooks retry 5 times", "kind": "episodic"}
+            )
             assert stored.structured_content["scope"] == f"dir:{project.resolve()}"
-            await client.call_tool("remember", {"content": "webhooks retry 5 times!",
-                                                "kind": "episodic"})
+            await client.call_tool(
+                "remember", {"content": "webhooks retry 5 times!", "kind": "episodic"}
+            )
             bundle = await client.call_tool("reflect", {})
             assert not bundle.is_error, bundle.content
             assert bundle.structured_content["draft"] == "- Webhooks retry 5 times (from both ids)"

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -16,7 +16,9 @@ from habitus.core.transfer import export_jsonl, import_jsonl
 pytestmark = pytest.mark.anyio
 
 
-async def test_remember_then_recall_finds_it_first(service: MemoryService, ctx: CallContext) -> None:
+async def test_remember_then_recall_finds_it_first(
+    service: MemoryService, ctx: CallContext
+) -> None:
     await service.remember("The API server listens on port 8080 behind nginx", ctx=ctx)
     wanted = await service.remember("Run the test suite with `just test`; it needs Docker", ctx=ctx)
     await service.remember("Alice prefers tabs over spaces in Makefiles", ctx=ctx)
@@ -30,7 +32,9 @@ async def test_remember_then_recall_finds_it_first(service: MemoryService, ctx: 
 
 async def test_same_content_reinforces(service: MemoryService, ctx: CallContext) -> None:
     first = await service.remember("Use ruff for linting", tags=["lint"], importance=0.3, ctx=ctx)
-    again = await service.remember("  use ruff   for linting ", tags=["tools"], importance=0.8, ctx=ctx)
+    again = await service.remember(
+        "  use ruff   for linting ", tags=["tools"], importance=0.8, ctx=ctx
+    )
     assert again.status == "reinforced" and again.id == first.id
     memory = await service.get(first.id)
     assert memory.tags == ["lint", "tools"] and memory.importance == pytest.approx(0.8)
@@ -40,7 +44,9 @@ async def test_same_content_reinforces(service: MemoryService, ctx: CallContext)
     assert (await service.stats()).memories == 2
 
 
-async def test_remember_many_dedups_within_a_batch(service: MemoryService, ctx: CallContext) -> None:
+async def test_remember_many_dedups_within_a_batch(
+    service: MemoryService, ctx: CallContext
+) -> None:
     results = await service.remember_many(
         [NewMemory(content="alpha"), NewMemory(content="beta"), NewMemory(content="Alpha")], ctx=ctx
     )
@@ -70,12 +76,19 @@ async def test_remember_rejects_bad_input(
 
 
 async def test_recall_filters(service: MemoryService, ctx: CallContext) -> None:
-    old = datetime.now(timezone.utc) - timedelta(days=30)
-    await service.remember("deploy failed: disk full on build host", kind="episodic",
-                           tags=["deploy"], occurred_at=old, ctx=ctx)
+    old = datetime.now(UTC) - timedelta(days=30)
+    await service.remember(
+        "deploy failed: disk full on build host",
+        kind="episodic",
+        tags=["deploy"],
+        occurred_at=old,
+        ctx=ctx,
+    )
     await service.remember("deploys go through the release pipeline", tags=["deploy"], ctx=ctx)
     await service.remember("deploy conventions shared by every project", scope="global", ctx=ctx)
-    await service.remember("deploy notes of another repo", scope="repo:example.com/other/x", ctx=ctx)
+    await service.remember(
+        "deploy notes of another repo", scope="repo:example.com/other/x", ctx=ctx
+    )
 
     everything = await service.recall("deploy", ctx=ctx)
     assert {h.scope for h in everything.memories} == {ctx.project_scope, "global"}
@@ -84,9 +97,13 @@ async def test_recall_filters(service: MemoryService, ctx: CallContext) -> None:
     episodic = await service.recall("deploy", kinds=["episodic"], ctx=ctx)
     assert [h.kind for h in episodic.memories] == ["episodic"]
     assert episodic.memories[0].age == "1 month ago"
-    recent = await service.recall("deploy", since=datetime.now(timezone.utc) - timedelta(days=1), ctx=ctx)
+    recent = await service.recall(
+        "deploy", since=datetime.now(UTC) - timedelta(days=1), ctx=ctx
+    )
     assert all(h.kind == "semantic" for h in recent.memories)
-    before = await service.recall("deploy", until=datetime.now(timezone.utc) - timedelta(days=1), ctx=ctx)
+    before = await service.recall(
+        "deploy", until=datetime.now(UTC) - timedelta(days=1), ctx=ctx
+    )
     assert [h.kind for h in before.memories] == ["episodic"]
     tagged = await service.recall("deploy", tags=["deploy"], scope=ctx.project_scope, ctx=ctx)
     assert len(tagged.memories) == 2
@@ -96,7 +113,9 @@ async def test_recall_filters(service: MemoryService, ctx: CallContext) -> None:
 
 async def test_token_budget_keeps_whole_memories(service: MemoryService, ctx: CallContext) -> None:
     for i in range(6):
-        await service.remember(f"Logging convention number {i}: " + "structured fields " * 20, ctx=ctx)
+        await service.remember(
+            f"Logging convention number {i}: " + "structured fields " * 20, ctx=ctx
+        )
     full = await service.recall("logging convention", limit=6, ctx=ctx)
     per = full.memories[0].tokens
     budget = per * 2 + per // 2
@@ -155,19 +174,28 @@ async def test_link_validates_and_merges(service: MemoryService, ctx: CallContex
 async def test_remember_with_links_and_sources(service: MemoryService, ctx: CallContext) -> None:
     a = await service.remember("error E1234 came from a stale lockfile", kind="episodic", ctx=ctx)
     b = await service.remember(
-        "Delete the lockfile when E1234 appears", derived_from=[a.id], links=[(a.id, "example_of")],
+        "Delete the lockfile when E1234 appears",
+        derived_from=[a.id],
+        links=[(a.id, "example_of")],
         ctx=ctx,
     )
     assert b.links == [a.id, a.id]
     memory = await service.get(b.id)
     assert memory.derived_from == [a.id]
-    assert {edge.relation for edge in await service.links_of(b.id)} == {"derived_from", "example_of"}
+    assert {edge.relation for edge in await service.links_of(b.id)} == {
+        "derived_from",
+        "example_of",
+    }
 
 
-async def test_reflect_groups_near_duplicates_and_episodes(service: MemoryService, ctx: CallContext) -> None:
+async def test_reflect_groups_near_duplicates_and_episodes(
+    service: MemoryService, ctx: CallContext
+) -> None:
     await service.remember("The build uses Python 3.11 and uv", ctx=ctx)
     await service.remember("The build uses Python 3.11 and uv.", dedup=False, ctx=ctx)
-    await service.remember("Fixed the flaky upload test by adding a retry", kind="episodic", ctx=ctx)
+    await service.remember(
+        "Fixed the flaky upload test by adding a retry", kind="episodic", ctx=ctx
+    )
     bundle = await service.reflect(ctx=ctx)
     reasons = [g.reason for g in bundle.groups]
     assert "near_duplicates" in reasons and "recent_episodes" in reasons
@@ -186,7 +214,9 @@ async def test_access_is_recorded_in_batches(service: MemoryService, ctx: CallCo
     assert memory.access_count == 3 and memory.last_access is not None
 
 
-async def test_export_import_round_trip(service: MemoryService, ctx: CallContext, tmp_path: Path) -> None:
+async def test_export_import_round_trip(
+    service: MemoryService, ctx: CallContext, tmp_path: Path
+) -> None:
     a = await service.remember("Feature flags live in config/flags.yaml", tags=["config"], ctx=ctx)
     b = await service.remember("Flags are read once at start-up", ctx=ctx)
     await service.link(b.id, a.id, "depends_on", ctx=ctx)
@@ -210,13 +240,30 @@ async def test_export_import_round_trip(service: MemoryService, ctx: CallContext
         await other.close()
 
 
-async def test_import_reference_server_graph(service: MemoryService, ctx: CallContext, tmp_path: Path) -> None:
+async def test_import_reference_server_graph(
+    service: MemoryService, ctx: CallContext, tmp_path: Path
+) -> None:
     graph = tmp_path / "memory.jsonl"
-    graph.write_text("\n".join(json.dumps(x) for x in [
-        {"type": "entity", "name": "Ada", "entityType": "person", "observations": ["maintains the parser"]},
-        {"type": "entity", "name": "parser", "entityType": "component", "observations": ["written in Rust"]},
-        {"type": "relation", "from": "Ada", "to": "parser", "relationType": "maintains"},
-    ]))
+    graph.write_text(
+        "\n".join(
+            json.dumps(x)
+            for x in [
+                {
+                    "type": "entity",
+                    "name": "Ada",
+                    "entityType": "person",
+                    "observations": ["maintains the parser"],
+                },
+                {
+                    "type": "entity",
+                    "name": "parser",
+                    "entityType": "component",
+                    "observations": ["written in Rust"],
+                },
+                {"type": "relation", "from": "Ada", "to": "parser", "relationType": "maintains"},
+            ]
+        )
+    )
     counts = await import_jsonl(service, graph, ctx=ctx)
     assert counts == {"created": 2, "reinforced": 0, "links": 1}
     hit = (await service.recall("who maintains the parser", ctx=ctx)).memories[0]
@@ -239,7 +286,9 @@ async def test_lexical_only_store_says_so(tmp_path: Path, ctx: CallContext) -> N
         await svc.close()
 
 
-async def test_reopening_with_another_model_falls_back_loudly(tmp_path: Path, ctx: CallContext) -> None:
+async def test_reopening_with_another_model_falls_back_loudly(
+    tmp_path: Path, ctx: CallContext
+) -> None:
     from habitus.core.config import Settings
     from habitus.store import Store
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -15,16 +15,32 @@ from habitus.store.schema import SCHEMA_VERSION, memories_schema
 
 pytestmark = pytest.mark.anyio
 
-NOW = datetime.now(timezone.utc)
+NOW = datetime.now(UTC)
 
 
 def row(i: int | str, content: str = "note", scope: str = "global", **extra: Any) -> dict[str, Any]:
     base = {
-        "id": str(i), "kind": "semantic", "content": content, "search_text": content,
-        "tags": [], "scope": scope, "importance": 0.5, "client": "", "session": "", "tool": "",
-        "created_at": NOW, "updated_at": NOW, "access_count": 0, "last_access": None,
-        "content_hash": str(i), "deleted_at": None, "valid_until": None, "derived_from": [],
-        "metadata": "{}", "embedding_model": "t", "vector": [1.0, 0.0, 0.0, 0.0],
+        "id": str(i),
+        "kind": "semantic",
+        "content": content,
+        "search_text": content,
+        "tags": [],
+        "scope": scope,
+        "importance": 0.5,
+        "client": "",
+        "session": "",
+        "tool": "",
+        "created_at": NOW,
+        "updated_at": NOW,
+        "access_count": 0,
+        "last_access": None,
+        "content_hash": str(i),
+        "deleted_at": None,
+        "valid_until": None,
+        "derived_from": [],
+        "metadata": "{}",
+        "embedding_model": "t",
+        "vector": [1.0, 0.0, 0.0, 0.0],
     }
     return base | extra
 
@@ -108,16 +124,20 @@ async def test_two_handles_see_each_others_writes(db_path: Path) -> None:
 async def test_search_legs_and_filters(db_path: Path) -> None:
     store = await open_store(db_path)
     try:
-        await store.add_memories([
-            row("p", "parse the config file", scope="repo:a", vector=[1.0, 0.0, 0.0, 0.0]),
-            row("q", "deploy to production", scope="repo:b", vector=[0.0, 1.0, 0.0, 0.0]),
-            row("r", "no vector here", vector=None),
-        ])
+        await store.add_memories(
+            [
+                row("p", "parse the config file", scope="repo:a", vector=[1.0, 0.0, 0.0, 0.0]),
+                row("q", "deploy to production", scope="repo:b", vector=[0.0, 1.0, 0.0, 0.0]),
+                row("r", "no vector here", vector=None),
+            ]
+        )
         hits = await store.lexical_search("config", None, 10)
         assert [h["id"] for h in hits] == ["p"]
         near = await store.vector_search(np.array([0.0, 1.0, 0.0, 0.0]), None, 10)
         assert [h["id"] for h in near][0] == "q" and "r" not in {h["id"] for h in near}
-        only_a = await store.vector_search(np.array([0.0, 1.0, 0.0, 0.0]), store.m.eq("scope", "repo:a"), 10)
+        only_a = await store.vector_search(
+            np.array([0.0, 1.0, 0.0, 0.0]), store.m.eq("scope", "repo:a"), 10
+        )
         assert [h["id"] for h in only_a] == ["p"]
         old = await store.scan(store.m.lt("created_at", NOW + timedelta(seconds=1)))
         assert len(old) == 3
