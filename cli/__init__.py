@@ -48,15 +48,39 @@ pass_state = click.make_pass_decorator(State)
 
 
 def run_service(state: State, fn: Callable[[Any], Awaitable[T]]) -> T:
-    """Open the service, run `fn(service)`, close it; habitus errors become click errors."""
+    """Open the service with the plugins' hooks, run `fn(service)`, close it; habitus errors
+    become one-line click errors (`HABITUS_DEBUG=1` shows the traceback)."""
+    return run_with_plugins(state.settings, lambda service, _plugins: fn(service))
+
+
+def load_plugins() -> Any:
+    """The plugin manager for this directory: built-ins, entry points and plugin folders."""
+    from habitus.core.scope import detect_scope
+    from habitus.plugins.manager import PluginManager
+
+    return PluginManager.from_environment(detect_scope().root).load()
+
+
+def run_with_plugins(
+    settings: Settings, fn: Callable[[Any, Any], Awaitable[T]], plugins: Any = None
+) -> T:
+    """Open the service with `plugins` (default: `load_plugins()`), run `fn(service, plugins)`."""
     import anyio
 
     from habitus.core.service import MemoryService
 
+    plugins = plugins or load_plugins()
+
     async def main() -> T:
-        service = await MemoryService.open(state.settings)
+        service = await MemoryService.open(settings)
+        service.hooks = plugins
+
+        async def get() -> Any:
+            return service
+
+        plugins.bind(get)
         try:
-            return await fn(service)
+            return await fn(service, plugins)
         finally:
             await service.close()
 

@@ -9,8 +9,6 @@
 from __future__ import annotations
 
 import json
-import os
-from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -24,42 +22,6 @@ T = TypeVar("T")
 CLAUDE_PROJECTS = Path("~/.claude/projects").expanduser()
 
 
-def _manager() -> Any:
-    from habitus.core.scope import detect_scope
-    from habitus.plugins.manager import PluginManager
-
-    return PluginManager.from_environment(detect_scope().root).load()
-
-
-def _run(settings: Any, fn: Callable[[Any, Any], Awaitable[T]], manager: Any = None) -> T:
-    """Open the service with the plugins' hooks, run `fn(service, manager)`, close it."""
-    import anyio
-
-    from habitus.core.service import MemoryService
-
-    manager = manager or _manager()
-
-    async def main() -> T:
-        service = await MemoryService.open(settings)
-        service.hooks = manager
-
-        async def get() -> Any:
-            return service
-
-        manager.bind(get)
-        try:
-            return await fn(service, manager)
-        finally:
-            await service.close()
-
-    try:
-        return anyio.run(main, backend="asyncio")
-    except HabitusError as exc:
-        if os.environ.get("HABITUS_DEBUG"):
-            raise
-        raise click.ClickException(str(exc)) from exc
-
-
 async def _distill(manager: Any, trajectory: Any) -> list[Any]:
     from habitus.plugins.procedural import distill
 
@@ -69,7 +31,15 @@ async def _distill(manager: Any, trajectory: Any) -> list[Any]:
 
 def register(cli: click.Group) -> None:
     """Add the plugin and procedural-memory commands to the `habitus` group."""
-    from habitus.cli import State, emit, json_option, pass_state, scope_option
+    from habitus.cli import (
+        State,
+        emit,
+        json_option,
+        load_plugins,
+        pass_state,
+        run_with_plugins,
+        scope_option,
+    )
 
     @cli.group()
     def plugins() -> None:
@@ -79,7 +49,7 @@ def register(cli: click.Group) -> None:
     @json_option
     def plugins_list(as_json: bool) -> None:
         """Show the plugins loaded, where from, their hooks and errors."""
-        rows = _manager().listing()
+        rows = load_plugins().listing()
 
         def human(rows: list[dict[str, Any]]) -> str:
             out = []
@@ -150,10 +120,10 @@ def register(cli: click.Group) -> None:
         if dry_run:
             import anyio
 
-            manager = _manager()
+            manager = load_plugins()
             rows = anyio.run(lambda: work(None, manager), backend="asyncio")
         else:
-            rows = _run(state.settings, work)
+            rows = run_with_plugins(state.settings, work)
         emit(rows, as_json, lambda rs: "\n\n".join(
             f"# {r['trajectory']} ({r['steps']} steps){' → ' + r['id'] if r['id'] else ''}\n"
             f"{r['procedure']}" for r in rs))
@@ -185,7 +155,7 @@ def register(cli: click.Group) -> None:
                                         once=once, scope=scope, ctx=ctx, state_file=state_file,
                                         echo=click.echo)
 
-        count = _run(state.settings, work)
+        count = run_with_plugins(state.settings, work)
         click.echo(f"ingested {count} sessions")
 
     eval_group = cli.commands.get("eval")
@@ -216,8 +186,8 @@ def register(cli: click.Group) -> None:
         with tempfile.TemporaryDirectory(prefix="habitus-eval-") as tmp:
             settings = Settings(db=str(Path(tmp) / "store"), embedder=state.settings.embedder)
             manager = PluginManager(entry_points=()).load()  # the built-in plugins, as served
-            report = _run(settings, lambda s, _m: evaluate_procedures(
-                s, data, leave_one_out=not no_loo, limit=limit), manager=manager)
+            report = run_with_plugins(settings, lambda s, _m: evaluate_procedures(
+                s, data, leave_one_out=not no_loo, limit=limit), plugins=manager)
         if as_json:
             click.echo(json.dumps(report, indent=2, default=str))
         else:

@@ -101,6 +101,17 @@ def _caller(
 _WORKDIRS: dict[int, str] = {}
 
 
+def _hints(title: str, *, read_only: bool = False, destructive: bool = False) -> ToolAnnotations:
+    """Tool annotations: every habitus tool is idempotent and touches nothing outside the store."""
+    return ToolAnnotations(
+        title=title,
+        read_only_hint=read_only,
+        destructive_hint=destructive,
+        idempotent_hint=True,
+        open_world_hint=False,
+    )
+
+
 def _connection_key(ctx: Context) -> object:
     """The client connection of a request: stable across its requests, unlike `ctx.session`,
     which mcp 2.3 builds anew for each request (it keeps the connection as `_connection`)."""
@@ -143,15 +154,7 @@ def build_server(runtime: Runtime) -> MCPServer[Any]:
 
     Roots = Annotated[ListRootsResult | None, Resolve(roots_for)]
 
-    @server.tool(
-        annotations=ToolAnnotations(
-            title="Remember",
-            read_only_hint=False,
-            destructive_hint=False,
-            idempotent_hint=True,
-            open_world_hint=False,
-        )
-    )
+    @server.tool(annotations=_hints("Remember"))
     async def remember(
         content: Annotated[
             str,
@@ -215,15 +218,7 @@ def build_server(runtime: Runtime) -> MCPServer[Any]:
             )
         )
 
-    @server.tool(
-        annotations=ToolAnnotations(
-            title="Recall",
-            read_only_hint=True,
-            destructive_hint=False,
-            idempotent_hint=True,
-            open_world_hint=False,
-        )
-    )
+    @server.tool(annotations=_hints("Recall", read_only=True))
     async def recall(
         query: Annotated[
             str,
@@ -323,15 +318,7 @@ def build_server(runtime: Runtime) -> MCPServer[Any]:
             system_prompt=consolidation.DRAFT_SYSTEM,
         )
 
-    @server.tool(
-        annotations=ToolAnnotations(
-            title="Reflect",
-            read_only_hint=False,
-            destructive_hint=False,
-            idempotent_hint=True,
-            open_world_hint=False,
-        )
-    )
+    @server.tool(annotations=_hints("Reflect"))
     async def reflect(
         ctx: Context,
         roots: Roots,
@@ -385,15 +372,7 @@ def build_server(runtime: Runtime) -> MCPServer[Any]:
             )
         )
 
-    @server.tool(
-        annotations=ToolAnnotations(
-            title="Forget",
-            read_only_hint=False,
-            destructive_hint=True,
-            idempotent_hint=True,
-            open_world_hint=False,
-        )
-    )
+    @server.tool(annotations=_hints("Forget", destructive=True))
     async def forget(
         ctx: Context,
         roots: Roots,
@@ -453,15 +432,7 @@ def build_server(runtime: Runtime) -> MCPServer[Any]:
             )
         )
 
-    @server.tool(
-        annotations=ToolAnnotations(
-            title="Link",
-            read_only_hint=False,
-            destructive_hint=False,
-            idempotent_hint=True,
-            open_world_hint=False,
-        )
-    )
+    @server.tool(annotations=_hints("Link"))
     async def link(
         source: IdStr,
         target: IdStr,
