@@ -34,7 +34,7 @@ VERSION_RETENTION = timedelta(days=7)
 # At most this many queued requests are folded into one batch.
 MAX_BATCH = 1024
 # Deferred rows are committed after this much idle time, or at this many rows, or this age.
-DEFER_IDLE = 0.02
+DEFER_IDLE = 0.25
 DEFER_ROWS = 256
 DEFER_AGE = 1.0
 
