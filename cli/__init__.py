@@ -640,3 +640,7 @@ _register_plugin_commands(cli)
 from habitus.cli.eval_commands import register as _register_eval_commands  # noqa: E402
 
 _register_eval_commands(cli)
+
+from habitus.cli.reindex_commands import register as _register_reindex_commands  # noqa: E402
+
+_register_reindex_commands(cli)

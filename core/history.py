@@ -16,7 +16,7 @@
   (created_at ≤ T < valid_until, and not deleted at T), so it answers from the past for as long
   as the history is kept — forever, unless purged. The exact table state of a past moment is
   also reachable through the versions each journal row records, but only within the writer's
-  VERSION_RETENTION (7 days); older versions are compacted away.
+  VERSION_RETENTION (minutes); older versions are compacted away.
 """
 
 from __future__ import annotations

@@ -221,6 +221,12 @@ class MemoryService:
         embedder = self._embedder
         if embedder is None:
             return None
+        if embedder.model_id != self.store.embedding_model:  # re-embedded since (reindex)
+            self._disable_vectors(
+                f"the store was re-embedded with {self.store.embedding_model or 'no model'} "
+                f"({self.store.dimension}-d) but {embedder.model_id} is configured"
+            )
+            return None
         try:
             return await anyio.to_thread.run_sync(embedder.embed, texts)
         except EmbedderUnavailable as exc:
@@ -337,7 +343,13 @@ class MemoryService:
             vectors = await self._embed(
                 [embedding_text(r["content"], retrieval.metadata_dict(r["metadata"])) for r in fresh]
             )
-            decisions = await dedup.resolve(self, fresh, vectors)
+            try:
+                decisions = await dedup.resolve(self, fresh, vectors)
+            except Exception:
+                if not await self._reembedded():
+                    raise
+                vectors = None
+                decisions = await dedup.resolve(self, fresh, vectors)
             model = self.embedding_model if vectors is not None else ""
             rows = []
             kept: list[tuple[dict[str, Any], dedup.Decision]] = []
@@ -565,7 +577,24 @@ class MemoryService:
         self, query: str, where: Predicate, depth: int, legs: Sequence[str] | None = None
     ) -> tuple[list[Candidate], str]:
         """The legs of the search, fused (see `retrieval.search`): candidates and legs that ran."""
-        return await retrieval.search(self, query, where, depth, legs)
+        try:
+            return await retrieval.search(self, query, where, depth, legs)
+        except Exception:
+            if not await self._reembedded():
+                raise
+            return await retrieval.search(self, query, where, depth, legs)
+
+    async def _reembedded(self) -> bool:
+        """After a failure: was the store re-embedded by another process (`habitus reindex`)?
+        If so, vector search is turned off here (loudly) so the caller can retry lexically."""
+        if self._embedder is None or not await self.store.refresh_embedding():
+            return False
+        self._disable_vectors(
+            f"the store was re-embedded with {self.store.embedding_model or 'no model'} "
+            f"({self.store.dimension}-d) but {self._embedder.model_id} is configured; "
+            "restart with that embedder"
+        )
+        return True
 
     def _filters(
         self,

@@ -31,6 +31,7 @@ from .schema import (
     journal_schema,
     links_schema,
     memories_schema,
+    vector_model,
 )
 from .writer import Writer
 
@@ -95,9 +96,7 @@ class Store:
             raise
         except Exception as exc:
             raise StoreError(f"cannot open the store at {uri}: {exc}") from exc
-        stored = (await memories.schema()).metadata or {}
-        stored_model = stored.get(b"embedding_model", b"").decode()
-        stored_dim = int(stored.get(b"dimension", str(dimension).encode()))
+        stored_model, stored_dim = vector_model(await memories.schema(), dimension)
         writer = Writer()
         writer.start()
         store = cls(
@@ -140,7 +139,32 @@ class Store:
     # --- memories -----------------------------------------------------------------------
 
     async def add_memories(self, rows: list[dict[str, Any]]) -> None:
-        await self.writer.add(self.memories, rows)
+        try:
+            await self.writer.add(self.memories, rows)
+        except Exception:
+            # Another process may have re-embedded the store (`habitus reindex`) since this one
+            # opened it: keep the memories, without vectors of the wrong model.
+            if not await self.refresh_embedding() or all(r.get("vector") is None for r in rows):
+                raise
+            log.error(
+                "the store is now embedded with %s (%d-d); %d memories written without vectors "
+                "(restart with that embedder, then run `habitus reindex` to embed them)",
+                self.embedding_model or "no model", self.dimension, len(rows),
+            )
+            await self.writer.add(
+                self.memories, [{**r, "vector": None, "embedding_model": ""} for r in rows]
+            )
+
+    async def refresh_embedding(self) -> bool:
+        """Re-read the vectors' model and dimension (changed by a reindex); True if changed."""
+        model, dimension = vector_model(await self.memories.schema(), self.dimension)
+        if (model, dimension) == (self.embedding_model, self.dimension) or (
+            not model and dimension == self.dimension
+        ):
+            return False
+        self.embedding_model, self.dimension = model, dimension
+        self.m = Where(memories_schema(dimension, model))
+        return True
 
     async def update_memories(self, where: Predicate, values: dict[str, Any]) -> int:
         """Set `values` on every memory matching `where`; returns the rows updated."""

@@ -15,6 +15,9 @@ __all__ = [
     "memories_schema",
     "links_schema",
     "journal_schema",
+    "vector_model",
+    "VECTOR_MODEL_KEY",
+    "VECTOR_DIM_KEY",
 ]
 
 SCHEMA_VERSION = "1"
@@ -23,6 +26,9 @@ LINKS = "links"
 JOURNAL = "journal"
 
 _TS = pa.timestamp("us", tz="UTC")
+# Field metadata of `memories.vector`: the model that made the vectors and their dimension.
+VECTOR_MODEL_KEY = "habitus.embedding_model"
+VECTOR_DIM_KEY = "habitus.dimension"
 
 
 def _meta(table: str, **extra: str) -> dict[str, str]:
@@ -54,7 +60,13 @@ def memories_schema(dimension: int, embedding_model: str) -> pa.Schema:
             pa.field("derived_from", pa.list_(pa.string())),
             pa.field("metadata", pa.string()),
             pa.field("embedding_model", pa.string()),
-            pa.field("vector", pa.list_(pa.float32(), dimension)),
+            # The model is also named on the field itself: a reindex swaps the column (and
+            # LanceDB 0.40 cannot rewrite a table's schema metadata), see `vector_model`.
+            pa.field(
+                "vector",
+                pa.list_(pa.float32(), dimension),
+                metadata={VECTOR_MODEL_KEY: embedding_model, VECTOR_DIM_KEY: str(dimension)},
+            ),
         ],
         metadata=_meta(MEMORIES, embedding_model=embedding_model, dimension=str(dimension)),
     )
@@ -90,3 +102,24 @@ def journal_schema() -> pa.Schema:
         ],
         metadata=_meta(JOURNAL),
     )
+
+
+def vector_model(schema: pa.Schema, default_dimension: int = 384) -> tuple[str, int]:
+    """(model id, dimension) of the vectors in a `memories` schema.
+
+    The dimension is the `vector` column's own; the model is named on the field (written by
+    new stores and by `habitus reindex`), else in the schema metadata of stores made before.
+    A schema-metadata model whose dimension disagrees with the column is not trusted ("").
+    """
+    meta = schema.metadata or {}
+    try:
+        field = schema.field("vector")
+    except KeyError:
+        return "", default_dimension
+    dimension = getattr(field.type, "list_size", None) or default_dimension
+    fmeta = field.metadata or {}
+    if VECTOR_MODEL_KEY.encode() in fmeta:
+        return fmeta[VECTOR_MODEL_KEY.encode()].decode(), dimension
+    model = meta.get(b"embedding_model", b"").decode()
+    stated = meta.get(b"dimension", str(dimension).encode()).decode()
+    return (model if stated == str(dimension) else ""), dimension

@@ -29,8 +29,10 @@ log = logging.getLogger("habitus.store.writer")
 
 # Commits to a table after which it is compacted, once the queue is idle.
 COMPACT_AFTER_COMMITS = 64
-# Old table versions are kept this long (undo and time travel read them).
-VERSION_RETENTION = timedelta(days=7)
+# Old table versions are kept this long. Every version is a manifest file that each read and
+# write looks past, so under a steady stream of single writes they must not pile up; undo and
+# time travel work from the journal and the memories' validity, not from old versions.
+VERSION_RETENTION = timedelta(minutes=5)
 # At most this many queued requests are folded into one batch.
 MAX_BATCH = 1024
 # Deferred rows are committed after this much idle time, or at this many rows, or this age.
