@@ -101,6 +101,25 @@ _COMMON = frozenset(
 )
 # Neighbours on each side that an episode carries in its search text.
 WINDOW = 1
+# What each leg reads of a hit: what ranking (`ranking.fuse`, `decay.rank_factor`, the
+# near-copy check), history and `MemoryService._hit` use. Not `search_text`, `derived_from`
+# and the other bookkeeping columns (the lexical leg reads `search_text` for its typo check).
+COLUMNS = (
+    "id",
+    "kind",
+    "scope",
+    "content",
+    "tags",
+    "importance",
+    "created_at",
+    "updated_at",
+    "last_access",
+    "access_count",
+    "valid_until",
+    "metadata",
+    "vector",
+)
+LEXICAL_COLUMNS = (*COLUMNS, "search_text")
 
 
 def metadata_dict(value: Any) -> dict[str, Any]:
@@ -140,21 +159,26 @@ async def search(
     async def lexical_leg() -> list[dict[str, Any]]:
         if "lexical" not in use:
             return []
-        rows = await _lexical(store, text, where, depth)
+        runs = [_lexical(store, text, where, depth)]
         if period is not None:
-            rows += await _lexical(store, text, where & _within(store, period), depth)
-        return rows
+            runs.append(_lexical(store, text, where & _within(store, period), depth))
+        return [row for rows in await asyncio.gather(*runs) for row in rows]
 
     async def vector_leg() -> tuple[list[dict[str, Any]], bool]:
         if "vector" not in use:
             return [], False
-        vectors = await service._embed([query])
+        # Counting the rows the filter keeps (only when an ANN index exists) overlaps the
+        # query's embedding.
+        vectors, ann = await asyncio.gather(service._embed([query]), store.ann_worthwhile(where))
         if vectors is None:
             return [], False
-        rows = await store.vector_search(vectors[0], where, depth)
+        runs = [store.vector_search(vectors[0], where, depth, columns=COLUMNS, exact=not ann)]
         if period is not None:
-            rows += await store.vector_search(vectors[0], where & _within(store, period), depth)
-        return rows, True
+            within = where & _within(store, period)
+            runs.append(
+                store.vector_search(vectors[0], within, depth, columns=COLUMNS, exact=not ann)
+            )
+        return [row for rows in await asyncio.gather(*runs) for row in rows], True
 
     lexical, (vector, vectors_ran) = await asyncio.gather(lexical_leg(), vector_leg())
     ranked = fuse(lexical, vector, now=now, weights=weights, period=period)
@@ -175,18 +199,21 @@ async def _lexical(store: Any, text: str, where: Predicate, depth: int) -> list[
     """BM25 for the query and its split identifiers; a word none of the best matches contains
     (a typo, or a word the memories spell differently) is retried with one edit, at a discount."""
     terms = search_text(text)  # `getUserName` also asks for get, user, name; paths their file
-    exact = await store.lexical_search(terms, where, depth)
-    seen_words: set[str] = set()
+    exact = await store.lexical_search(terms, where, depth, columns=LEXICAL_COLUMNS)
+    seen: set[str] = set()
     for row in exact[:FUZZY_CHECK]:
-        seen_words.update(_WORD.findall((row.get("search_text") or "").lower()))
+        for word in _WORD.findall((row.get("search_text") or "").lower()):
+            seen.update(word[:n] for n in range(4, len(word) + 1))
     missing = [
         w
         for w in dict.fromkeys(_WORD.findall(text.lower()))
-        if len(w) >= 4 and w not in seen_words and w not in _COMMON
+        if len(w) >= 4 and _stem(w) not in seen and w not in _COMMON
     ]
     if not missing:
         return exact
-    fuzzy = await store.lexical_search(" ".join(missing), where, FUZZY_DEPTH, fuzziness=1)
+    fuzzy = await store.lexical_search(
+        " ".join(missing), where, FUZZY_DEPTH, fuzziness=1, columns=LEXICAL_COLUMNS
+    )
     top = max((float(r.get("_score") or 0.0) for r in exact), default=0.0)
     known = {r["id"]: r for r in exact}
     for row in fuzzy:
@@ -200,6 +227,12 @@ async def _lexical(store: Any, text: str, where: Predicate, depth: int) -> list[
             row["_score"] = score
             known[row["id"]] = row
     return sorted(known.values(), key=lambda r: -float(r.get("_score") or 0.0))[:depth]
+
+
+def _stem(word: str) -> str:
+    """The part of `word` its inflections share (agencies/agency, researching/research): a word
+    the best matches contain in another form was matched by BM25's stemming, not mistyped."""
+    return word[: max(4, len(word) - 3)]
 
 
 def _within(store: Any, period: Any) -> Predicate:

@@ -40,8 +40,10 @@ __all__ = ["Store"]
 log = logging.getLogger("habitus.store")
 
 SEARCH_COLUMN = "search_text"
-# Below this many vectors, exact search is fast enough (~25 ms at 20k rows) and always exact.
-ANN_MIN_ROWS = 50_000
+# Below this many vectors exact search is about as fast as the ANN index (measured crossover
+# ~15-20k rows, bench/bench_recall.py) and always exact; a search whose filter keeps fewer rows
+# than this stays exact even when the index exists (see `ann_worthwhile`).
+ANN_MIN_ROWS = 20_000
 ANN_NPROBES = 20
 REFINE_FACTOR = 10
 
@@ -223,36 +225,65 @@ class Store:
         return await self.memories.count_rows(where.sql if where is not None else None)
 
     async def lexical_search(
-        self, text: str, where: Predicate | None, limit: int, *, fuzziness: int = 0
+        self,
+        text: str,
+        where: Predicate | None,
+        limit: int,
+        *,
+        fuzziness: int = 0,
+        columns: Sequence[str] | None = None,
     ) -> list[dict[str, Any]]:
-        """BM25 over `search_text`; each row carries `_score` (higher is better)."""
+        """BM25 over `search_text`; each row carries `_score` (higher is better).
+
+        `columns` limits what is read for each hit (default: every column)."""
         query = MatchQuery(text, SEARCH_COLUMN, fuzziness=fuzziness,
                            **({"prefix_length": 1, "max_expansions": 10} if fuzziness else {}))
         q = self.memories.query().nearest_to_text(query).limit(limit)
         if where is not None:
             q = q.where(where.sql)
+        if columns is not None:
+            q = q.select([*(self.m.col(c) for c in columns), "_score"])
         return await q.to_list()
 
     async def vector_search(
-        self, vector: np.ndarray, where: Predicate | None, limit: int
+        self,
+        vector: np.ndarray,
+        where: Predicate | None,
+        limit: int,
+        *,
+        columns: Sequence[str] | None = None,
+        exact: bool = False,
     ) -> list[dict[str, Any]]:
         """Cosine nearest neighbours; each row carries `_distance` (lower is better).
 
-        Exact below `ANN_MIN_ROWS` memories. Above, an IVF_SQ index (built in the background by
-        `maybe_index_vectors`) finds candidates and the exact vectors re-rank `REFINE_FACTOR`
-        times as many, so recall stays at the exact search's level.
+        Rows without a vector never match (LanceDB drops null distances; a `vector IS NOT NULL`
+        filter would read the whole vector column to prefilter: ~100 ms at 100k rows).
+        Exact when `exact` or without an index. With the IVF_SQ index (built in the background
+        by `maybe_index_vectors`), the index finds candidates and the exact vectors re-rank
+        `REFINE_FACTOR` times as many, so recall stays at the exact search's level.
+        `columns` limits what is read for each hit (default: every column).
         """
-        not_null = self.m.not_null("vector")
-        q = (
-            self.memories.query()
-            .nearest_to(vector.astype(np.float32))
-            .distance_type("cosine")
-            .where(Where.all(not_null, where).sql)  # type: ignore[union-attr]
-            .limit(limit)
-        )
-        if self._vector_index:
+        q = self.memories.query().nearest_to(vector.astype(np.float32)).distance_type("cosine")
+        if where is not None:
+            q = q.where(where.sql)
+        q = q.limit(limit)
+        if columns is not None:
+            q = q.select([*(self.m.col(c) for c in columns), "_distance"])
+        if exact:
+            q = q.bypass_vector_index()
+        elif self._vector_index:
             q = q.nprobes(ANN_NPROBES).refine_factor(REFINE_FACTOR)
         return await q.to_list()
+
+    async def ann_worthwhile(self, where: Predicate | None) -> bool:
+        """Whether a vector search under `where` should use the ANN index: only if there is
+        one and the filter keeps at least `ANN_MIN_ROWS` rows (a small scope stays exact, and
+        exact over few rows is faster than probing partitions that hold few of them)."""
+        if not self._vector_index:
+            return False
+        return await self.memories.count_rows(where.sql if where is not None else None) >= (
+            ANN_MIN_ROWS
+        )
 
     async def has_vector_index(self) -> bool:
         indices = await self.memories.list_indices()
