@@ -415,7 +415,7 @@ def test_vscode_mcp_json_with_comments_and_inputs(project: Path, home: Path) -> 
 def test_claude_code_user_file_keeps_other_state(home: Path) -> None:
     state = {
         "numStartups": 42,
-        "projects": {"/work/app": {"mcpServers": {"local": {"command": "l"}}, "history": []}},
+        "projects": {"/srv/app": {"mcpServers": {"local": {"command": "l"}}, "history": []}},
         "mcpServers": {"fetch": {"type": "stdio", "command": "uvx", "args": ["mcp-server-fetch"]}},
         "theme": "dark",
     }

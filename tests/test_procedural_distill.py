@@ -303,18 +303,18 @@ def test_coding_drops_a_dead_end_run_that_was_never_fixed_elsewhere() -> None:
 
 
 def test_generaliser_replaces_machine_specific_values() -> None:
-    generaliser = Generaliser("/work/app")
+    generaliser = Generaliser("/srv/app")
     text = generaliser.text(
-        "cd /work/app && cat /Users/ann/notes.txt /tmp/tmpab12cd/x.py "
+        "cd /srv/app && cat /Users/ann/notes.txt /tmp/tmpab12cd/x.py "
         "commit 8da0b9b215ebfad5756051c891def88e426787e7 id 4f35e220-c435-4cf7-b9b9-f40426042847 "
-        'File "/work/app/src/a.py", line 42'
+        'File "/srv/app/src/a.py", line 42'
     )
     assert text == (
         'cd . && cat ~/notes.txt <tmp>/x.py commit <hash> id <uuid> File "src/a.py", line <line>'
     )
     assert generaliser.mapping()["~"] == "/Users/ann"
     assert generaliser.mapping()["<line>"] == "42"
-    assert generaliser.path("/work/app/src/a.py") == "src/a.py"
+    assert generaliser.path("/srv/app/src/a.py") == "src/a.py"
 
 
 @pytest.mark.parametrize(
