@@ -45,10 +45,9 @@ FACTS = [
 
 
 def fact(i: int, rng: random.Random) -> str:
-    return (
-        f"{rng.choice(SUBJECTS)} {rng.choice(FACTS).format(x=f'value_{i}')} "
-        f"(note {i}, ticket HAB-{rng.randint(100, 9999)})"
-    )
+    """A distinct fact: its own subject, so none supersedes or absorbs another."""
+    return (f"{rng.choice(SUBJECTS)} module_{i} {rng.choice(FACTS).format(x=f'value_{i}')} "
+            f"(ticket HAB-{rng.randint(100, 9999)})")
 
 
 def pct(values: list[float], q: float) -> float:
