@@ -125,12 +125,17 @@ class FastEmbedEmbedder(_Lazy):
             ) from exc
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
-        if isinstance(texts, str):
-            raise InvalidInput("embed() takes a sequence of texts, not a single string")
-        if not texts:
+        if not _accept(texts):
             return np.empty((0, self._dimension or 0), dtype=np.float32)
         model = self._ensure()
         return self._check(normalise_rows(list(model.embed(list(texts)))), len(texts))
+
+
+def _accept(texts: Sequence[str]) -> bool:
+    """False for an empty batch; refuses a bare string, which would embed its characters."""
+    if isinstance(texts, str):
+        raise InvalidInput("embed() takes a sequence of texts, not a single string")
+    return bool(texts)
 
 
 class SentenceTransformerEmbedder(_Lazy):
@@ -155,9 +160,7 @@ class SentenceTransformerEmbedder(_Lazy):
             raise EmbedderUnavailable(f"cannot load {self.model}: {exc} — {_LEXICAL_ONLY}") from exc
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
-        if isinstance(texts, str):
-            raise InvalidInput("embed() takes a sequence of texts, not a single string")
-        if not texts:
+        if not _accept(texts):
             return np.empty((0, self._dimension or 0), dtype=np.float32)
         model = self._ensure()
         vectors = model.encode(list(texts), normalize_embeddings=True, convert_to_numpy=True)
