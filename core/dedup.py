@@ -42,6 +42,11 @@ MAX_GENERATION = 2
 NEIGHBOURS = 8
 # Batches larger than this compare against the whole scope with one matrix product.
 BULK = 32
+# What deciding and reinforcing need of a neighbour (its vector is read only by the bulk path).
+NEIGHBOUR_COLUMNS = (
+    "id", "kind", "content", "scope", "metadata", "tags", "importance", "access_count",
+    "search_text", "updated_at",
+)
 MAX_VARIANTS = 5
 
 
@@ -109,19 +114,7 @@ async def _neighbours(
             rows = await store.scan(
                 base & m.eq("scope", scope) & m.not_null("vector"),
                 limit=200_000,
-                columns=[
-                    "id",
-                    "kind",
-                    "content",
-                    "scope",
-                    "vector",
-                    "metadata",
-                    "tags",
-                    "importance",
-                    "access_count",
-                    "search_text",
-                    "updated_at",
-                ],
+                columns=[*NEIGHBOUR_COLUMNS, "vector"],
             )
             matrix = (
                 np.asarray([r["vector"] for r in rows], dtype=np.float32)
@@ -139,7 +132,9 @@ async def _neighbours(
             out.append([(rows[int(j)], float(sims[j])) for j in best])
         return out
     for r, vec in zip(fresh, vectors, strict=True):
-        rows = await store.vector_search(vec, base & m.eq("scope", r["scope"]), NEIGHBOURS)
+        rows = await store.vector_search(
+            vec, base & m.eq("scope", r["scope"]), NEIGHBOURS, columns=NEIGHBOUR_COLUMNS
+        )
         out.append([(row, 1.0 - float(row.get("_distance", 1.0))) for row in rows])
     return out
 
