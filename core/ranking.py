@@ -8,6 +8,12 @@ reciprocal-rank fusion, this keeps *how much* better a match is: on conversation
 strong BM25 match should not be outvoted by a mediocre dense neighbour (plain RRF of BM25 and
 MiniLM scores below BM25 alone on LoCoMo).
 
+A memory's own words (`text.own_text`: its content, split identifiers, tags and short metadata,
+not the neighbouring episodes its search text carries) then weigh in: the share of the query's
+words, weighted by how rare they are among the candidates, that the memory itself contains.
+BM25 cannot tell whether a match came from a memory or from its neighbours' lines; this does
+(as field weights in BM25F), and it lifts every LoCoMo category by one to two points.
+
 The fused relevance is then nudged by importance, recency, memory strength (`decay`) and the
 time a query names (`timeparse`), and near-identical memories are kept from filling the top.
 """
@@ -23,6 +29,7 @@ from typing import Any
 import numpy as np
 
 from .decay import rank_factor
+from .text import own_text, word_stems
 
 __all__ = ["Candidate", "Weights", "fuse", "diversify", "DEFAULT_WEIGHTS"]
 
@@ -40,6 +47,8 @@ class Weights:
     importance: float = 0.1
     recency: float = 0.05
     half_life_days: float = 90.0
+    #: How much a memory's own words matching the query's rare words can add to its relevance.
+    own_words: float = 0.3
     #: Cosine similarity above which a lower-ranked memory counts as a near-copy of a higher one.
     duplicate_similarity: float = 0.97
     #: Score multiplier applied to near-copies (they move down, they do not disappear).
@@ -92,8 +101,10 @@ def fuse(
     period: Any = None,
     lexical_weight: float | None = None,
     vector_weight: float | None = None,
+    query: str = "",
 ) -> list[Candidate]:
-    """Rank the union of the legs, best first. `period` is a `timeparse.TimeRange` or None."""
+    """Rank the union of the legs, best first. `period` is a `timeparse.TimeRange` or None;
+    `query` (without its time expression) is matched against each memory's own words."""
     wl = weights.lexical if lexical_weight is None else lexical_weight
     wv = weights.vector if vector_weight is None else vector_weight
     if not lexical:
@@ -122,6 +133,8 @@ def fuse(
                 vec = (cand.similarity - lo) / span if span > 1e-6 else 1.0
             cand.parts = {"lexical": lex, "vector": vec}
             cand.relevance = (wl * lex + wv * vec) / (wl + wv if lexical and vector else 1.0)
+    if query and weights.own_words:
+        _weigh_own_words(list(found.values()), query, weights.own_words)
     for cand in found.values():
         row = cand.row
         importance = float(row.get("importance") or 0.5)
@@ -136,6 +149,25 @@ def fuse(
         cand.score = cand.relevance * prior * boost * rank_factor(row, now)
     ranked = sorted(found.values(), key=lambda c: c.score, reverse=True)
     return diversify(ranked, weights)
+
+
+def _weigh_own_words(cands: list[Candidate], query: str, weight: float) -> None:
+    """Raise each candidate's relevance by up to `weight` × the idf-weighted share of the
+    query's words that the memory itself contains (idf over the candidates)."""
+    wanted = word_stems(query)
+    if not wanted or not cands:
+        return
+    owns = [word_stems(own_text(c.row)) for c in cands]
+    n = len(cands)
+    idf = {}
+    for term in wanted:
+        df = sum(1 for words in owns if term in words)
+        idf[term] = math.log(1 + (n - df + 0.5) / (df + 0.5))
+    total = sum(idf.values())
+    for cand, words in zip(cands, owns, strict=True):
+        share = sum(w for term, w in idf.items() if term in words) / total
+        cand.parts["own_words"] = share
+        cand.relevance *= 1 + weight * share
 
 
 def diversify(

@@ -17,7 +17,6 @@ first new one, so single writes build the same windows as batches.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import re
 import time
@@ -26,7 +25,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from .ranking import DEFAULT_WEIGHTS, Candidate, Weights, fuse
-from .text import context_line, search_text
+from .text import context_line, metadata_dict, search_text, stem
 from .timeparse import parse_time, strip_time
 
 if TYPE_CHECKING:
@@ -34,7 +33,7 @@ if TYPE_CHECKING:
 
     from .service import MemoryService
 
-__all__ = ["LEGS", "search", "index_rows", "metadata_dict"]
+__all__ = ["LEGS", "search", "index_rows"]
 
 log = logging.getLogger("habitus.core.retrieval")
 
@@ -122,16 +121,6 @@ COLUMNS = (
 LEXICAL_COLUMNS = (*COLUMNS, "search_text")
 
 
-def metadata_dict(value: Any) -> dict[str, Any]:
-    if isinstance(value, dict):
-        return value
-    try:
-        parsed = json.loads(value or "{}")
-    except (TypeError, ValueError):
-        return {}
-    return parsed if isinstance(parsed, dict) else {}
-
-
 async def search(
     service: MemoryService,
     query: str,
@@ -181,7 +170,7 @@ async def search(
         return [row for rows in await asyncio.gather(*runs) for row in rows], True
 
     lexical, (vector, vectors_ran) = await asyncio.gather(lexical_leg(), vector_leg())
-    ranked = fuse(lexical, vector, now=now, weights=weights, period=period)
+    ranked = fuse(lexical, vector, now=now, weights=weights, period=period, query=text)
     log.debug(
         "search %r: %d lexical, %d vector, %d fused in %.1f ms",
         query,
@@ -207,7 +196,8 @@ async def _lexical(store: Any, text: str, where: Predicate, depth: int) -> list[
     missing = [
         w
         for w in dict.fromkeys(_WORD.findall(text.lower()))
-        if len(w) >= 4 and _stem(w) not in seen and w not in _COMMON
+        # A word the best matches contain in another form was matched by BM25's stemming.
+        if len(w) >= 4 and stem(w) not in seen and w not in _COMMON
     ]
     if not missing:
         return exact
@@ -227,12 +217,6 @@ async def _lexical(store: Any, text: str, where: Predicate, depth: int) -> list[
             row["_score"] = score
             known[row["id"]] = row
     return sorted(known.values(), key=lambda r: -float(r.get("_score") or 0.0))[:depth]
-
-
-def _stem(word: str) -> str:
-    """The part of `word` its inflections share (agencies/agency, researching/research): a word
-    the best matches contain in another form was matched by BM25's stemming, not mistyped."""
-    return word[: max(4, len(word) - 3)]
 
 
 def _within(store: Any, period: Any) -> Predicate:

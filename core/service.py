@@ -50,7 +50,15 @@ from .models import (
 from . import retrieval
 from .ranking import Candidate
 from .scope import validate_scope
-from .text import content_hash, embedding_text, normalize, preview, search_text, with_tags
+from .text import (
+    content_hash,
+    embedding_text,
+    metadata_dict,
+    normalize,
+    preview,
+    search_text,
+    with_tags,
+)
 from .tokens import count_many
 
 __all__ = ["MemoryService", "LIMITS"]
@@ -341,7 +349,7 @@ class MemoryService:
         decisions: list[dedup.Decision] = []
         if fresh:
             vectors = await self._embed(
-                [embedding_text(r["content"], retrieval.metadata_dict(r["metadata"])) for r in fresh]
+                [embedding_text(r["content"], metadata_dict(r["metadata"])) for r in fresh]
             )
             try:
                 decisions = await dedup.resolve(self, fresh, vectors)

@@ -203,3 +203,18 @@ def test_score_fusion_keeps_strong_lexical_matches() -> None:
     assert [c.row["id"] for c in ranked][0] == "a"
     rrf = fuse(lexical, vector, now=NOW, weights=Weights(method="rrf", vector=1.0))
     assert isinstance(rrf[0], Candidate) and {c.row["id"] for c in rrf} == {"a", "b", "c"}
+
+
+def test_a_memorys_own_words_outweigh_its_neighbours() -> None:
+    """Two equal BM25 matches: the one whose own text holds the query's words ranks first."""
+    def row(i: str, content: str) -> dict[str, Any]:
+        return {"id": i, "content": content, "created_at": NOW, "updated_at": NOW,
+                "importance": 0.5, "_score": 5.0}
+
+    lexical = [row("neighbour", "Thanks, noted."),
+               row("own", "The billing worker uses the slow queue")]
+    ranked = fuse(lexical, [], now=NOW, query="which queue does the billing worker take")
+    assert [c.row["id"] for c in ranked] == ["own", "neighbour"]
+    assert ranked[0].parts["own_words"] > 0.5 and ranked[1].parts["own_words"] == 0.0
+    plain = fuse(lexical, [], now=NOW, query="billing queue", weights=Weights(own_words=0.0))
+    assert plain[0].score == plain[1].score
