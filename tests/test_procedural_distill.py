@@ -214,6 +214,35 @@ def test_pick_two_keeps_both_objects_and_drops_a_dead_end() -> None:
     assert procedure.generalised["book"] == "book 1, book 2"
 
 
+def test_where_the_object_was_looked_for_and_the_places_are_kept() -> None:
+    trajectory = _alfworld(
+        "put a keychain in drawer.",
+        [
+            ("go to countertop 1", "On the countertop 1, you see a mug 1."),
+            ("go to cabinet 2", "The cabinet 2 is closed."),
+            ("open cabinet 2", "You open the cabinet 2. The cabinet 2 is open. In it, you see "
+             "nothing."),
+            ("go to sofa 1", "On the sofa 1, you see a keychain 3."),
+            ("take keychain 3 from sofa 1", "You pick up the keychain 3 from the sofa 1."),
+            ("go to drawer 4", "The drawer 4 is closed."),
+            ("open drawer 4", "You open the drawer 4. The drawer 4 is open. In it, you see "
+             "nothing."),
+            ("put keychain 3 in/on drawer 4", "You put the keychain 3 in/on the drawer 4."),
+        ],
+    )
+    procedure = distill(trajectory)
+    assert procedure.steps == [
+        "go to sofa", "take keychain from sofa", "go to drawer", "open drawer",
+        "put keychain in/on drawer",
+    ]
+    assert ("where to look for the keychain: found in/on the sofa; not in/on the countertop "
+            "(counter top), cabinet") in procedure.key_facts
+    assert procedure.destination == "drawer"
+    assert procedure.places == ["countertop", "cabinet", "sofa"]  # first visit first
+    restored = Procedure.from_metadata(procedure.to_metadata())
+    assert (restored.destination, restored.places) == ("drawer", procedure.places)
+
+
 # --- coding distillation -----------------------------------------------------------------------
 
 

@@ -93,6 +93,48 @@ async def test_household_synonyms_and_places_find_the_same_procedure(tmp_path: P
         await service.close()
 
 
+async def test_the_place_a_task_acts_on_is_matched_by_role(tmp_path: Path) -> None:
+    """The place a query names is found in the procedures that put things there whatever the
+    object, and partly in those whose trajectory acted there (searched, opened, used: the sink
+    basin of a cleaning); a word that only names something else (the desk of a desk lamp) does
+    not count as the place."""
+    trajectories = [
+        _household("put two spraybottle in drawer.", [
+            "go to countertop 1", "take spraybottle 1 from countertop 1", "go to drawer 1",
+            "open drawer 1", "put spraybottle 1 in/on drawer 1", "go to toilet 1",
+            "take spraybottle 2 from toilet 1", "go to drawer 1",
+            "put spraybottle 2 in/on drawer 1"], "spray-drawer"),
+        _household("put some keychain on sofa.", [
+            "go to drawer 1", "open drawer 1", "go to armchair 1",
+            "take keychain 1 from armchair 1", "go to sofa 1", "put keychain 1 in/on sofa 1"],
+            "keychain-sofa"),
+        _household("clean some ladle and put it in cabinet.", [
+            "go to countertop 1", "take ladle 1 from countertop 1", "go to sinkbasin 1",
+            "clean ladle 1 with sinkbasin 1", "go to cabinet 1", "open cabinet 1",
+            "put ladle 1 in/on cabinet 1"], "ladle-cabinet"),
+        _household("put some pencil on shelf.", [
+            "go to desk 1", "take pencil 1 from desk 1", "go to shelf 1",
+            "put pencil 1 in/on shelf 1"], "pencil-shelf"),
+        _household("look at book under the desklamp.", [
+            "go to bed 1", "take book 1 from bed 1", "go to sidetable 1", "use desklamp 1"],
+            "book-lamp"),
+    ]
+    service = await _service(tmp_path)
+    try:
+        await store_procedures(service, [distill(t) for t in trajectories], ctx=CTX)
+        for query, expected in [
+            # the object and a drawer searched, then a drawer as destination
+            ("Put a keychain in the drawer", ["keychain-sofa", "spray-drawer"]),
+            ("Put a spoon in the sink", ["ladle-cabinet"]),
+            ("Move a book to the desk", ["pencil-shelf"]),
+        ]:
+            hits = await find_procedures(service, query, limit=5, ctx=CTX)
+            found = [h.provenance[0] for h in hits[: len(expected)]]
+            assert found == expected, (query, [h.provenance for h in hits])
+    finally:
+        await service.close()
+
+
 @pytest.mark.skipif(not SWE_AGENT.is_dir(), reason=f"SWE-agent data not found at {SWE_AGENT}")
 async def test_coding_tasks_find_their_procedure_first(tmp_path: Path) -> None:
     trajectories = [read_swe_agent(f) for f in sorted(SWE_AGENT.glob("*.traj"))]

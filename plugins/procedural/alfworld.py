@@ -4,7 +4,8 @@ ALFWorld tasks come from six templates (put an object somewhere, possibly after 
 heating or cooling it; put two of them; look at one under a desk lamp). Knowing the template
 tells which actions matter: the take of the target object, its transformation, its placement,
 and the walks and openings those need. Everything else (look, inventory, examine, visits that
-found nothing) is exploration that a procedure does not need to repeat.
+found nothing) is exploration that a procedure does not need to repeat; what it learnt (where
+the object was looked for and found, the places visited and opened) is summed up by `explore`.
 """
 
 from __future__ import annotations
@@ -25,6 +26,8 @@ __all__ = [
     "entity_type",
     "goal_reached",
     "critical_path",
+    "Exploration",
+    "explore",
 ]
 
 TASK_TYPES: tuple[str, ...] = (
@@ -327,3 +330,36 @@ def critical_path(goal: Goal, steps: Sequence[Step]) -> list[PathStep]:
                 opened.add(where)
         path.append(PathStep(index, _text(action), action))
     return path
+
+
+@dataclass(frozen=True)
+class Exploration:
+    """What a trajectory learnt while looking around, as receptacle types (no instance numbers)."""
+
+    looked: list[str]  # visited or opened before the object was found (not there, not its goal)
+    found: list[str]  # where the target object was taken from
+    places: list[str]  # every place gone to, opened or used as an appliance, first visit first
+
+
+def explore(goal: Goal, steps: Sequence[Step]) -> Exploration:
+    """Where the target object was looked for and found, and every place the trajectory went to,
+    opened or used, in order of first visit. Failed actions do not count."""
+    events = _events(steps)
+    places: list[str] = []
+    visits: list[tuple[int, str]] = []
+    for index in sorted(events.actions):
+        action = events.actions[index]
+        if action.verb in ("go", "open") or action.verb in _TRANSFORM_TYPE:
+            kind = entity_type(action.loc or "")
+            visits.append((index, kind))
+            if kind and kind not in places:
+                places.append(kind)
+    takes = [i for i, a in events.takes.items() if a.obj and entity_type(a.obj) == goal.obj]
+    sources = (entity_type(events.takes[i].loc or "") for i in sorted(takes))
+    found = list(dict.fromkeys(kind for kind in sources if kind))
+    last_take = max(takes, default=-1)
+    skip = {*found, goal.receptacle, ""}
+    looked = list(dict.fromkeys(
+        kind for index, kind in visits if index < last_take and kind not in skip
+    ))
+    return Exploration(looked=looked, found=found, places=places)

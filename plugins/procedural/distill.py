@@ -5,8 +5,11 @@ A procedure keeps both forms Memp describes: a whole-task `script` (one paragrap
 numbered critical `steps`, plus the task, its type and a few key facts. Failed attempts,
 retries, dead ends and looking around are dropped; concrete values are generalised (`mug 1` →
 `mug`, absolute paths → repository-relative, line numbers → `<line>`, hashes → `<hash>`), and
-`generalised` remembers what each placeholder stood for. `Procedure.render` is the memory text:
-the task and its objects come first so that both BM25 and embeddings match a similar new task.
+`generalised` remembers what each placeholder stood for. What the looking around taught is kept
+as a hint instead (ALFWorld: where the object was found and where it was not), and the places a
+task acts on are kept by role for retrieval (`destination`; `places` searched, opened or used).
+`Procedure.render` is the memory text: the task and its objects come first so that both BM25
+and embeddings match a similar new task.
 """
 
 from __future__ import annotations
@@ -28,21 +31,23 @@ __all__ = ["TYPE_DESCRIPTIONS", "Procedure", "DistillStats", "distill", "distill
 
 MAX_TASK_CHARS = 600
 MAX_RENDERED_STEPS = 30
+MAX_PLACES = 50
 _METADATA_KEY = "procedure"
-_METADATA_VERSION = 1
+_METADATA_VERSION = 2  # 2: destination and places
 
 
 # What each task type means, in the words a person uses to ask for it (the generic action verbs
 # and their common synonyms), so that "warm a mug" finds a heat procedure and "chill" a cool one.
 TYPE_DESCRIPTIONS: dict[str, str] = {
     "pick-and-place": "pick up an object and put, place or move it in/on a receptacle",
-    "pick-two": "find two objects of a kind and put both in/on a receptacle, one at a time",
-    "clean-then-place": "clean, wash or rinse an object at the sink, then put it in/on a "
-    "receptacle",
-    "heat-then-place": "heat, warm or cook an object in the microwave, then put it in/on a "
-    "receptacle",
-    "cool-then-place": "cool, chill or refrigerate an object in the fridge, then put it in/on a "
-    "receptacle",
+    "pick-two": "find two objects of a kind and put, place or move both in/on a receptacle, one "
+    "at a time",
+    "clean-then-place": "clean, wash or rinse an object at the sink, then put, place or move it "
+    "in/on a receptacle",
+    "heat-then-place": "heat, warm or cook an object in the microwave, then put, place or move "
+    "it in/on a receptacle",
+    "cool-then-place": "cool, chill or refrigerate an object in the fridge, then put, place or "
+    "move it in/on a receptacle",
     "look-at-under-lamp": "look at, examine or inspect an object under a lamp, holding it",
     "bugfix": "fix a bug: an error, a crash or a wrong result",
     "feature": "add, implement or support a new feature or option",
@@ -75,6 +80,14 @@ class Procedure(BaseModel):
     script: str = Field("", max_length=MAX_FIELD_CHARS, description="One-paragraph workflow.")
     steps: list[str] = Field(
         default_factory=list, max_length=MAX_STEPS, description="The critical steps, in order."
+    )
+    destination: str = Field(
+        "", max_length=200, description="Where the task puts what it handles (a receptacle, a "
+        "file), if it has one: the place a new task names after in/on/into/onto/to."
+    )
+    places: list[str] = Field(
+        default_factory=list, max_length=MAX_PLACES, description="Other places the trajectory "
+        "searched, opened or used, first visit first (generalised: no instance numbers)."
     )
     source_ids: list[str] = Field(
         default_factory=list, description="Ids of the trajectories it was distilled from."
@@ -164,10 +177,12 @@ def _shorten(text: str, limit: int) -> str:
 # --- ALFWorld ----------------------------------------------------------------------------------
 
 _APPLIANCE = {"clean": "sinkbasin", "heat": "microwave", "cool": "fridge"}
+_MAX_LOOKED = 6  # places named in the "where to look" fact
 
 
 def _distill_alfworld(trajectory: Trajectory, goal: alfworld.Goal) -> Procedure:
     path = alfworld.critical_path(goal, trajectory.steps)
+    explored = alfworld.explore(goal, trajectory.steps)
     generalised: dict[str, list[str]] = {}
     for step in path:
         for instance in (step.action.obj, step.action.loc):
@@ -197,8 +212,11 @@ def _distill_alfworld(trajectory: Trajectory, goal: alfworld.Goal) -> Procedure:
         f"object: {spoken(obj)}"
         + (f"; destination: {spoken(recep)}" if recep else f"; tool: {spoken('desklamp')}")
     ]
-    if sources:
-        facts.append(f"{obj} found in/on: {', '.join(spoken(s) for s in sources)}")
+    if explored.found:
+        found = ", ".join(spoken(s) for s in explored.found)
+        looked = ", ".join(spoken(s) for s in explored.looked[:_MAX_LOOKED])
+        facts.append(f"where to look for the {obj}: found in/on the {found}"
+                     + (f"; not in/on the {looked}" if looked else ""))
     for place in open_to_take:
         facts.append(f"the {place} is closed: open it to take the {obj}")
     if open_to_put:
@@ -218,6 +236,8 @@ def _distill_alfworld(trajectory: Trajectory, goal: alfworld.Goal) -> Procedure:
         key_facts=facts,
         script=_alfworld_script(goal, sources, open_to_put, appliance, lamp_place),
         steps=[s.text for s in path],
+        destination=recep or "",
+        places=[p for p in explored.places if p != recep][:MAX_PLACES],
         source_ids=[trajectory.id],
         generalised={k: ", ".join(v) for k, v in generalised.items()},
     )
