@@ -13,6 +13,8 @@ the procedures are stored with `MemoryService.remember_many` and found with `rec
   and the same target object. The query's own trajectory is dropped from the ranking, so a
   procedure distilled from it alone never counts; one merged from several identical
   trajectories still stands for the others (it is their procedure too).
+- **baseline**: the same queries against the trajectories' task descriptions ranked by the
+  embedder alone (cosine), the plain dense retrieval that procedures are compared with.
 - **steps**: how many steps distillation keeps per trajectory.
 """
 
@@ -22,6 +24,8 @@ import json
 import math
 import statistics
 import time
+
+import numpy as np
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -67,6 +71,14 @@ def _ndcg(ranked: Sequence[str], gains: dict[str, float], k: int = 10) -> float:
     return dcg / idcg if idcg else 0.0
 
 
+def _scores(ranked: Sequence[str], relevant: set[str], gains: dict[str, float]) -> dict[str, float]:
+    return {
+        "p_at_1": float(bool(ranked) and ranked[0] in relevant),
+        "ap": _average_precision(ranked, relevant),
+        "ndcg_at_10": _ndcg(ranked, gains),
+    }
+
+
 def _load(data: Path) -> tuple[Path, Path]:
     folder = data / "alfworld" if (data / "alfworld").is_dir() else data
     trajectories, queries = folder / "trajectories.json", folder / "queries.json"
@@ -96,8 +108,10 @@ async def evaluate_procedures(
     distill_seconds = time.perf_counter() - started
     known = {t.id for t in trajectories}
 
-    per_query = []
-    for q in queries:
+    per_query, baseline = [], []
+    task_vectors = await ops.embed([t.task for t in trajectories])
+    query_vectors = await ops.embed([q["query_text"] for q in queries])
+    for i, q in enumerate(queries):
         gains = {r["trajectory_id"]: float(r["relevance_score"])
                  for r in q["relevant_trajectories"] if r["trajectory_id"] in known}
         relevant = {t for t, g in gains.items() if g >= RELEVANT}
@@ -105,11 +119,12 @@ async def evaluate_procedures(
         ranked = ranked_trajectories(found)
         per_query.append({
             "id": q["query_id"], "query": q["query_text"], "relevant": len(relevant),
-            "p_at_1": float(bool(ranked) and ranked[0] in relevant),
-            "ap": _average_precision(ranked, relevant),
-            "ndcg_at_10": _ndcg(ranked, gains),
+            **_scores(ranked, relevant, gains),
             "top": found.memories[0].content.split("\n", 1)[0] if found.memories else None,
         })
+        if task_vectors is not None and query_vectors is not None:
+            order = np.argsort(-(task_vectors @ query_vectors[i]), kind="stable")
+            baseline.append(_scores([trajectories[j].id for j in order], relevant, gains))
 
     report: dict[str, Any] = {
         "trajectories": len(trajectories),
@@ -120,6 +135,11 @@ async def evaluate_procedures(
         "ndcg_at_10": statistics.fmean(q["ndcg_at_10"] for q in per_query) if per_query else 0.0,
         "per_query": per_query,
     }
+    if baseline:
+        report["baseline"] = {
+            "name": "embedder alone over task descriptions",
+            **{k: statistics.fmean(b[k] for b in baseline) for k in ("p_at_1", "ap", "ndcg_at_10")},
+        }
 
     if leave_one_out:
         by_id = {t.id: t for t in trajectories}
@@ -165,6 +185,10 @@ def format_report(report: dict[str, Any]) -> str:
     for q in report["per_query"]:
         lines.append(f"  {q['id']:<10} P@1 {q['p_at_1']:.0f}  AP {q['ap']:.3f}  "
                      f"NDCG@10 {q['ndcg_at_10']:.3f}  {q['query']!r} → {q['top']}")
+    base = report.get("baseline")
+    if base:
+        lines.append(f"baseline ({base['name']}): P@1 {base['p_at_1']:.3f}   "
+                     f"MAP {base['ap']:.3f}   NDCG@10 {base['ndcg_at_10']:.3f}")
     loo = report.get("leave_one_out")
     if loo:
         lines.append(f"leave-one-out P@1 (same task type and object): {loo['p_at_1']:.3f} "
