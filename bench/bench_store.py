@@ -107,9 +107,8 @@ async def main(n: int, n_queries: int) -> None:
         f"recall after full compaction (1 fragment):       "
         f"p50 {pct(compacted, 0.5):.1f} ms  p95 {pct(compacted, 0.95):.1f} ms"
     )
-    print(
-        f"grown / compacted p50 ratio: {statistics.median(grown) / statistics.median(compacted):.2f}"
-    )
+    ratio = statistics.median(grown) / statistics.median(compacted)
+    print(f"grown / compacted p50 ratio: {ratio:.2f}")
 
 
 if __name__ == "__main__":

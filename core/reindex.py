@@ -33,7 +33,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import anyio
@@ -286,6 +286,6 @@ def _journal(store: Store, result: ReindexResult, client: str | None) -> None:
 
     detail = {k: v for k, v in result.as_dict().items()}
     store.append_journal([{
-        "id": new_id(), "op": "reindex", "ids": [], "at": datetime.now(timezone.utc),
+        "id": new_id(), "op": "reindex", "ids": [], "at": datetime.now(UTC),
         "client": client, "session": None, "detail": json.dumps(detail, default=str),
     }])

@@ -15,7 +15,7 @@ import secrets
 import time
 from collections import Counter
 from collections.abc import Sequence
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import anyio
@@ -23,7 +23,7 @@ import numpy as np
 
 from habitus.store import Predicate, Store
 
-from . import anchors, decay, dedup, erasure, history
+from . import anchors, decay, dedup, erasure, history, retrieval
 from . import links as links_mod
 from .config import Settings
 from .embedding import Embedder, load_embedder
@@ -47,7 +47,6 @@ from .models import (
     StoreStats,
     UndoResult,
 )
-from . import retrieval
 from .ranking import Candidate
 from .scope import validate_scope
 from .text import (
@@ -93,7 +92,7 @@ def new_id() -> str:
 
 
 def _now() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def _age(then: datetime, now: datetime) -> str:
@@ -115,7 +114,9 @@ def _check_tags(tags: Sequence[str] | None) -> list[str]:
     for tag in tags:
         tag = normalize(str(tag)).lower()
         if not tag or len(tag) > LIMITS["tag_chars"] or any(ord(c) < 32 for c in tag):
-            raise InvalidInput(f"tag {tag[:80]!r} must be 1–{LIMITS['tag_chars']} printable characters")
+            raise InvalidInput(
+                f"tag {tag[:80]!r} must be 1–{LIMITS['tag_chars']} printable characters"
+            )
         if tag not in clean:
             clean.append(tag)
     return clean
@@ -144,7 +145,7 @@ def _check_ids(ids: Sequence[str]) -> list[str]:
 def _utc(value: datetime | None) -> datetime | None:
     if value is None:
         return None
-    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 class MemoryService:
@@ -371,7 +372,9 @@ class MemoryService:
                     result.absorbed_by = target
                     result.similarity = round(float(decision.similarity or 0), 4)
                     if decision.absorbed_row is not None and "_result" not in decision.absorbed_row:
-                        await self._reinforce(decision.absorbed_row, r, now, ctx, variant=r["content"])
+                        await self._reinforce(
+                            decision.absorbed_row, r, now, ctx, variant=r["content"]
+                        )
                     continue
                 kept.append((r, decision))
                 rows.append({
@@ -405,7 +408,8 @@ class MemoryService:
                 result = results[r["_result"]]
                 result.supersedes = superseded.get(r["id"], [])
                 result.detected = bool(result.supersedes) and r["id"] in detected_ids
-                linked = {t for t, _ in r["links"]} | set(r["derived_from"]) | set(result.supersedes)
+                linked = {t for t, _ in r["links"]} | set(r["derived_from"])
+                linked |= set(result.supersedes)
                 for target, sim in decision.related:
                     target = absorbed_into.get(target, target)
                     if target not in linked and target != r["id"]:
@@ -892,7 +896,9 @@ class MemoryService:
                 raise NotFound(f"no memory with id {missing[0]!r}; recall it first to get its id")
             dry = bool(dry_run)
         elif query:
-            found = await self.recall(query, kinds=kinds, tags=tags, scope=scope, limit=limit, ctx=ctx)
+            found = await self.recall(
+                query, kinds=kinds, tags=tags, scope=scope, limit=limit, ctx=ctx
+            )
             rows = await self.store.get_memories([h.id for h in found.memories])
             dry = True if dry_run is None else dry_run
         else:
@@ -930,7 +936,8 @@ class MemoryService:
         faded = sorted(
             ((decay.strength(r, now), r) for r in rows), key=lambda pair: pair[0]
         )
-        faded = [(s, r) for s, r in faded if s < threshold][: max(limit, 1) if dry_run is not False else None]
+        shown = max(limit, 1) if dry_run is not False else None
+        faded = [(s, r) for s, r in faded if s < threshold][:shown]
         dry = True if dry_run is None else dry_run
         chosen = [r["id"] for _, r in faded]
         result = ForgetResult(
@@ -939,7 +946,9 @@ class MemoryService:
         )
         if not dry and chosen:
             await self.store.update_memories(self.store.m.isin("id", chosen), {"deleted_at": now})
-            await self._journal("archive", chosen, ctx, {"reason": "decayed", "threshold": threshold})
+            await self._journal(
+                "archive", chosen, ctx, {"reason": "decayed", "threshold": threshold}
+            )
         return result
 
     async def restore(self, ids: Sequence[str], ctx: CallContext | None = None) -> list[str]:
@@ -1028,7 +1037,9 @@ class MemoryService:
         """The timeline of the fact `memory_id` belongs to: every version, oldest first."""
         return await history.timeline(self, _check_ids([memory_id])[0])
 
-    async def undo(self, operation: str | None = None, ctx: CallContext | None = None) -> UndoResult:
+    async def undo(
+        self, operation: str | None = None, ctx: CallContext | None = None
+    ) -> UndoResult:
         """Revert the last operation (or the given one); an erasure cannot be undone."""
         if operation is not None:
             operation = _check_ids([operation])[0]
@@ -1059,9 +1070,13 @@ class MemoryService:
         merged = {**json.loads(before), **metadata}
         text = json.dumps(merged, ensure_ascii=False, default=str)
         if len(text) > LIMITS["metadata_chars"]:
-            raise InvalidInput(f"metadata would be larger than {LIMITS['metadata_chars']} characters")
+            raise InvalidInput(
+                f"metadata would be larger than {LIMITS['metadata_chars']} characters"
+            )
         await self.store.update_memories(self.store.m.eq("id", memory_id), {"metadata": text})
-        await self._journal("annotate", [memory_id], ctx, {"before": {memory_id: {"metadata": before}}})
+        await self._journal(
+            "annotate", [memory_id], ctx, {"before": {memory_id: {"metadata": before}}}
+        )
         row["metadata"] = text
         return self._memory(row)
 

@@ -36,13 +36,16 @@ _CAMEL = re.compile(r"[A-Z]+(?=[A-Z][a-z])|[A-Z]?[a-z]+|[A-Z]+|\d+")
 _TOKEN = re.compile(r"[A-Za-z0-9_./\\:-]+")
 _WORD = re.compile(r"[a-z0-9]+")
 # Words that say nothing about what a memory is about (question words, articles, pronouns…).
-STOP_WORDS = frozenset(
-    "a an the and or but of to in on at for with from by as into about after before over is are "
-    "was were be been being am do does did done has have had can could would should will shall "
-    "may might must what when where who whom whose which why how that this these those there it "
-    "its he she his her hers him they them their theirs i me my mine you your yours we us our "
-    "ours not no so if then than also just".split()
-)
+STOP_WORDS = frozenset({
+    "a", "an", "the", "and", "or", "but", "of", "to", "in", "on", "at", "for", "with", "from",
+    "by", "as", "into", "about", "after", "before", "over", "is", "are", "was", "were", "be",
+    "been", "being", "am", "do", "does", "did", "done", "has", "have", "had", "can", "could",
+    "would", "should", "will", "shall", "may", "might", "must", "what", "when", "where", "who",
+    "whom", "whose", "which", "why", "how", "that", "this", "these", "those", "there", "it",
+    "its", "he", "she", "his", "her", "hers", "him", "they", "them", "their", "theirs", "i",
+    "me", "my", "mine", "you", "your", "yours", "we", "us", "our", "ours", "not", "no", "so",
+    "if", "then", "than", "also", "just",
+})
 
 
 def normalize(text: str) -> str:

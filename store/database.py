@@ -91,7 +91,9 @@ class Store:
             db = await lancedb.connect_async(
                 uri, read_consistency_interval=consistency, storage_options=storage_options
             )
-            memories = await _open_or_create(db, MEMORIES, memories_schema(dimension, embedding_model))
+            memories = await _open_or_create(
+                db, MEMORIES, memories_schema(dimension, embedding_model)
+            )
             links = await _open_or_create(db, LINKS, links_schema())
             journal = await _open_or_create(db, JOURNAL, journal_schema())
         except StoreError:
@@ -327,7 +329,9 @@ class Store:
         """Journal rows are deferred: committed within moments, together, off the caller's path."""
         self.writer.defer(self.journal, rows)
 
-    async def read_journal(self, where: Predicate | None = None, limit: int = 1000) -> list[dict[str, Any]]:
+    async def read_journal(
+        self, where: Predicate | None = None, limit: int = 1000
+    ) -> list[dict[str, Any]]:
         await self.writer.flush()
         q = self.journal.query()
         if where is not None:

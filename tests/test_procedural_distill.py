@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from habitus.core.errors import InvalidInput
 from habitus.plugins.procedural import (
     Outcome,

@@ -8,6 +8,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+
 from habitus.core.errors import InvalidInput
 from habitus.core.scope import (
     GLOBAL,

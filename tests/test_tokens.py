@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
 from habitus.core import tokens
 from habitus.core.errors import InvalidInput
 from habitus.core.tokens import count_many, count_tokens, truncate_to_tokens

@@ -24,11 +24,11 @@ import json
 import math
 import statistics
 import time
-
-import numpy as np
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from habitus.core.errors import InvalidInput
 from habitus.core.models import CallContext, RecallResult
