@@ -7,14 +7,17 @@ the procedures are stored with `MemoryService.remember_many` and found with `rec
 - **queries** (`queries.json`): each natural-language task query ranks trajectories by the
   procedures recalled (a procedure distilled from several identical trajectories ranks them all
   at its place). P@1 and MAP count the judged-relevant trajectories (relevance ≥ 6); NDCG@10
-  uses the judged relevance (0–10) as gain.
+  uses the judged relevance (0–10) as gain. MAP is reported two ways: over every judged-relevant
+  trajectory (the strict one), and as the published procedural-memory benchmark computes it —
+  average precision over the top 10, averaged over the relevant trajectories found there.
 - **leave-one-out**: each trajectory's task description is the query against the procedures of
   all the others; a hit is a top procedure (from another trajectory) with the same task type
   and the same target object. The query's own trajectory is dropped from the ranking, so a
   procedure distilled from it alone never counts; one merged from several identical
   trajectories still stands for the others (it is their procedure too).
-- **baseline**: the same queries against the trajectories' task descriptions ranked by the
-  embedder alone (cosine), the plain dense retrieval that procedures are compared with.
+- **baselines**: the same queries ranked by the embedder alone (cosine) over each trajectory's
+  task description, and over its task, states and actions as the published benchmark's
+  baseline embeds them: the plain dense retrieval that procedures are compared with.
 - **steps**: how many steps distillation keeps per trajectory.
 """
 
@@ -42,6 +45,7 @@ __all__ = ["RELEVANT", "evaluate_procedures", "ranked_trajectories", "format_rep
 RELEVANT = 6.0
 SCOPE = "habitus-eval-alfworld"
 DEPTH = 100
+TOP = 10
 
 
 def ranked_trajectories(result: RecallResult, exclude: str | None = None) -> list[str]:
@@ -64,7 +68,18 @@ def _average_precision(ranked: Sequence[str], relevant: set[str]) -> float:
     return total / len(relevant) if relevant else 0.0
 
 
-def _ndcg(ranked: Sequence[str], gains: dict[str, float], k: int = 10) -> float:
+def _average_precision_at_top(ranked: Sequence[str], relevant: set[str], k: int = TOP) -> float:
+    """Average precision over the top k, averaged over the relevant ones found there: the
+    published benchmark's definition, which judges only what was retrieved."""
+    found, precisions = 0, []
+    for i, ident in enumerate(ranked[:k], 1):
+        if ident in relevant:
+            found += 1
+            precisions.append(found / i)
+    return statistics.fmean(precisions) if precisions else 0.0
+
+
+def _ndcg(ranked: Sequence[str], gains: dict[str, float], k: int = TOP) -> float:
     dcg = sum(gains.get(t, 0.0) / math.log2(i + 2) for i, t in enumerate(ranked[:k]))
     ideal = sorted(gains.values(), reverse=True)[:k]
     idcg = sum(g / math.log2(i + 2) for i, g in enumerate(ideal))
@@ -75,8 +90,32 @@ def _scores(ranked: Sequence[str], relevant: set[str], gains: dict[str, float]) 
     return {
         "p_at_1": float(bool(ranked) and ranked[0] in relevant),
         "ap": _average_precision(ranked, relevant),
+        "ap_at_10": _average_precision_at_top(ranked, relevant),
         "ndcg_at_10": _ndcg(ranked, gains),
     }
+
+
+_MEANS = {"p_at_1": "p_at_1", "map": "ap", "map_at_10": "ap_at_10", "ndcg_at_10": "ndcg_at_10"}
+
+
+def _means(rows: Sequence[dict[str, Any]]) -> dict[str, float]:
+    return {name: statistics.fmean(r[key] for r in rows) if rows else 0.0
+            for name, key in _MEANS.items()}
+
+
+def _raw_trajectories(path: Path) -> list[dict[str, Any]]:
+    data = json.loads(path.read_text("utf-8"))
+    items = data.get("trajectories") if isinstance(data, dict) else data
+    return [item for item in items or [] if isinstance(item, dict)]
+
+
+def _published_text(item: dict[str, Any] | None, task: str) -> str:
+    """A trajectory as the published benchmark's dense baseline embeds it."""
+    lines = [f"Task: {task}", "Steps:"]
+    for i, pair in enumerate((item or {}).get("state_action_pairs") or [], 1):
+        if isinstance(pair, dict):
+            lines.append(f"{i}. State: {pair.get('state', '')} -> Action: {pair.get('action', '')}")
+    return "\n".join(lines)
 
 
 def _load(data: Path) -> tuple[Path, Path]:
@@ -108,38 +147,41 @@ async def evaluate_procedures(
     distill_seconds = time.perf_counter() - started
     known = {t.id for t in trajectories}
 
-    per_query, baseline = [], []
-    task_vectors = await ops.embed([t.task for t in trajectories])
-    query_vectors = await ops.embed([q["query_text"] for q in queries])
-    for i, q in enumerate(queries):
+    per_query, judged = [], []
+    for q in queries:
         gains = {r["trajectory_id"]: float(r["relevance_score"])
                  for r in q["relevant_trajectories"] if r["trajectory_id"] in known}
         relevant = {t for t, g in gains.items() if g >= RELEVANT}
+        judged.append((gains, relevant))
         found = await ops.recall(q["query_text"], kinds=["procedural"], limit=DEPTH, ctx=ctx)
-        ranked = ranked_trajectories(found)
         per_query.append({
             "id": q["query_id"], "query": q["query_text"], "relevant": len(relevant),
-            **_scores(ranked, relevant, gains),
+            **_scores(ranked_trajectories(found), relevant, gains),
             "top": found.memories[0].content.split("\n", 1)[0] if found.memories else None,
         })
-        if task_vectors is not None and query_vectors is not None:
-            order = np.argsort(-(task_vectors @ query_vectors[i]), kind="stable")
-            baseline.append(_scores([trajectories[j].id for j in order], relevant, gains))
 
     report: dict[str, Any] = {
         "trajectories": len(trajectories),
         "procedures": len({r.id for r in stored}),
         "queries": len(per_query),
-        "p_at_1": statistics.fmean(q["p_at_1"] for q in per_query) if per_query else 0.0,
-        "map": statistics.fmean(q["ap"] for q in per_query) if per_query else 0.0,
-        "ndcg_at_10": statistics.fmean(q["ndcg_at_10"] for q in per_query) if per_query else 0.0,
+        **_means(per_query),
         "per_query": per_query,
     }
-    if baseline:
-        report["baseline"] = {
-            "name": "embedder alone over task descriptions",
-            **{k: statistics.fmean(b[k] for b in baseline) for k in ("p_at_1", "ap", "ndcg_at_10")},
-        }
+    raw = {item["task_instance_id"]: item for item in _raw_trajectories(trajectories_file)}
+    baselines = {
+        "task description": [t.task for t in trajectories],
+        "task, states and actions": [_published_text(raw.get(t.id), t.task) for t in trajectories],
+    }
+    query_vectors = await ops.embed([q["query_text"] for q in queries])
+    for name, texts in baselines.items():
+        vectors = await ops.embed(texts)
+        if vectors is None or query_vectors is None:
+            break
+        rows = []
+        for (gains, relevant), query_vector in zip(judged, query_vectors, strict=True):
+            order = np.argsort(-(vectors @ query_vector), kind="stable")
+            rows.append(_scores([trajectories[j].id for j in order], relevant, gains))
+        report.setdefault("baselines", {})[name] = _means(rows)
 
     if leave_one_out:
         by_id = {t.id: t for t in trajectories}
@@ -174,21 +216,24 @@ async def evaluate_procedures(
     return report
 
 
+def _figures(f: dict[str, Any]) -> str:
+    return (f"P@1 {f['p_at_1']:.3f}   MAP {f['map']:.3f}   "
+            f"MAP@10 (benchmark) {f['map_at_10']:.3f}   NDCG@10 {f['ndcg_at_10']:.3f}")
+
+
 def format_report(report: dict[str, Any]) -> str:
     """The figures for a person."""
     lines = [
         f"{report['trajectories']} trajectories → {report['procedures']} procedures; "
         f"{report['queries']} queries",
-        f"P@1 {report['p_at_1']:.3f}   MAP {report['map']:.3f}   "
-        f"NDCG@10 {report['ndcg_at_10']:.3f}",
+        f"procedures: {_figures(report)}",
     ]
     for q in report["per_query"]:
         lines.append(f"  {q['id']:<10} P@1 {q['p_at_1']:.0f}  AP {q['ap']:.3f}  "
-                     f"NDCG@10 {q['ndcg_at_10']:.3f}  {q['query']!r} → {q['top']}")
-    base = report.get("baseline")
-    if base:
-        lines.append(f"baseline ({base['name']}): P@1 {base['p_at_1']:.3f}   "
-                     f"MAP {base['ap']:.3f}   NDCG@10 {base['ndcg_at_10']:.3f}")
+                     f"AP@10 {q['ap_at_10']:.3f}  NDCG@10 {q['ndcg_at_10']:.3f}  "
+                     f"{q['query']!r} → {q['top']}")
+    for name, figures in report.get("baselines", {}).items():
+        lines.append(f"embedder alone over {name}: {_figures(figures)}")
     loo = report.get("leave_one_out")
     if loo:
         lines.append(f"leave-one-out P@1 (same task type and object): {loo['p_at_1']:.3f} "
