@@ -7,7 +7,7 @@ are, and the CLI can print them as JSON.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from pydantic import BaseModel, Field, PrivateAttr
 
@@ -35,7 +35,7 @@ __all__ = [
 ]
 
 Kind = Literal["episodic", "semantic", "procedural"]
-KINDS: tuple[str, ...] = ("episodic", "semantic", "procedural")
+KINDS: tuple[str, ...] = get_args(Kind)
 
 Relation = Literal[
     "related_to",
@@ -46,15 +46,7 @@ Relation = Literal[
     "depends_on",
     "example_of",
 ]
-RELATIONS: tuple[str, ...] = (
-    "related_to",
-    "supersedes",
-    "derived_from",
-    "contradicts",
-    "part_of",
-    "depends_on",
-    "example_of",
-)
+RELATIONS: tuple[str, ...] = get_args(Relation)
 
 
 class CallContext(BaseModel):
