@@ -42,8 +42,6 @@ LEGS = ("lexical", "vector")
 FUZZY_DISCOUNT = 0.5
 # Candidates read from the typo-tolerant query.
 FUZZY_DEPTH = 20
-# Best exact matches whose words decide which query words went unmatched.
-FUZZY_CHECK = 10
 _WORD = re.compile(r"[a-z0-9]+")
 _COMMON = frozenset(
     [
@@ -185,14 +183,16 @@ async def search(
 
 
 async def _lexical(store: Any, text: str, where: Predicate, depth: int) -> list[dict[str, Any]]:
-    """BM25 for the query and its split identifiers; a word none of the best matches contains
-    (a typo, or a word the memories spell differently) is retried with one edit, at a discount."""
+    """BM25 for the query and its split identifiers; a word none of the matches contains (a typo,
+    or a word the memories spell differently) is retried with one edit, at a discount."""
     terms = search_text(text)  # `getUserName` also asks for get, user, name; paths their file
     exact = await store.lexical_search(terms, where, depth, columns=LEXICAL_COLUMNS)
-    seen: set[str] = set()
-    for row in exact[:FUZZY_CHECK]:
-        for word in _WORD.findall((row.get("search_text") or "").lower()):
-            seen.update(word[:n] for n in range(4, len(word) + 1))
+    words = {
+        word
+        for row in exact
+        for word in _WORD.findall((row.get("search_text") or "").lower())
+    }
+    seen = {word[:n] for word in words for n in range(4, len(word) + 1)}
     missing = [
         w
         for w in dict.fromkeys(_WORD.findall(text.lower()))
