@@ -216,6 +216,8 @@ def remember(
             )
         if r.related:
             line += f" — linked to {', '.join(r.related)}"
+        if r.redacted:
+            line += f" — secrets replaced before storing: {', '.join(r.redacted)}"
         return line
 
     emit(result, as_json, human)

@@ -37,6 +37,12 @@ class Settings:
         default_factory=lambda: os.environ.get("HABITUS_LLM_API_KEY", ""), repr=False
     )
     llm_timeout: float = 60.0
+    # Replace credentials in what is stored with a marker (see core.redaction); on unless
+    # HABITUS_REDACT_SECRETS is 0/false/no/off.
+    redact_secrets: bool = field(
+        default_factory=lambda: os.environ.get("HABITUS_REDACT_SECRETS", "1").strip().lower()
+        not in ("0", "false", "no", "off")
+    )
 
     @property
     def is_local(self) -> bool:

@@ -102,6 +102,7 @@ class NewMemory(BaseModel):
     dedup: bool = Field(
         True, description="Detect near-duplicates and new versions of existing memories."
     )
+    _redacted: list[str] = PrivateAttr(default_factory=list)  # kinds of secret taken out
 
 
 class RememberResult(BaseModel):
@@ -116,6 +117,11 @@ class RememberResult(BaseModel):
         None, description="A near-duplicate that absorbed this content (then `id` is that memory)."
     )
     similarity: float | None = Field(None, description="Cosine similarity to `absorbed_by`.")
+    redacted: list[str] = Field(
+        default_factory=list,
+        description="Kinds of secret (API keys, tokens, passwords, private keys) replaced with "
+        "a `[redacted: …]` marker before anything was stored.",
+    )
     supersedes: list[str] = Field(
         default_factory=list, description="Older versions this memory replaced (kept as history)."
     )

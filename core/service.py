@@ -23,7 +23,7 @@ import numpy as np
 
 from habitus.store import Predicate, Store
 
-from . import anchors, decay, dedup, erasure, history, retrieval
+from . import anchors, decay, dedup, erasure, history, redaction, retrieval
 from . import links as links_mod
 from .config import Settings
 from .embedding import Embedder, load_embedder
@@ -119,6 +119,19 @@ def _check_tags(tags: Sequence[str] | None) -> list[str]:
             )
         if tag not in clean:
             clean.append(tag)
+    return clean
+
+
+def _without_secrets(item: NewMemory) -> NewMemory:
+    """`item` with the secrets in its content and metadata replaced (see `redaction`)."""
+    if not isinstance(item.content, str):
+        return item
+    content, kinds = redaction.redact(item.content)
+    metadata, in_metadata = redaction.redact_data(item.metadata)
+    if not kinds and not in_metadata:
+        return item
+    clean = item.model_copy(update={"content": content, "metadata": metadata})
+    clean._redacted = sorted({*kinds, *in_metadata})
     return clean
 
 
@@ -303,6 +316,8 @@ class MemoryService:
         self, items: Sequence[NewMemory], *, ctx: CallContext | None = None
     ) -> list[RememberResult]:
         """Store many memories with one embedding batch and one commit (imports, evaluations)."""
+        if self.settings.redact_secrets:  # before anything else sees them, plugins included
+            items = [_without_secrets(item) for item in items]
         if self.hooks is not None and self.hooks.has("enrich_memory"):
             items = await self._plugin_hook("enrich_memories", list(items), ctx or CallContext())
         with history.operation(new_id):
@@ -391,7 +406,9 @@ class MemoryService:
             if rows:
                 await retrieval.index_rows(self, rows)
                 await self.store.add_memories(rows)
-                await self._journal("remember", [r["id"] for r in rows], ctx)
+                redacted = {r["id"]: r["redacted"] for r, _ in kept if r["redacted"]}
+                await self._journal("remember", [r["id"] for r in rows], ctx,
+                                    {"redacted": redacted} if redacted else None)
             auto_edges: list[tuple[str, str, str, float]] = []
             pairs: list[tuple[str, list[str], bool]] = []
             for r, decision in kept:
@@ -458,6 +475,7 @@ class MemoryService:
             "metadata": meta_text,
             "content_hash": content_hash(content),
             "occurred_at": _utc(item.occurred_at),
+            "redacted": list(item._redacted),
         }
 
     async def _reinforce(
@@ -484,7 +502,8 @@ class MemoryService:
     @staticmethod
     def _result(memory_id: str, status: str, p: dict[str, Any]) -> RememberResult:
         return RememberResult(
-            id=memory_id, status=status, kind=p["kind"], scope=p["scope"]  # type: ignore[arg-type]
+            id=memory_id, status=status, kind=p["kind"], scope=p["scope"],  # type: ignore[arg-type]
+            redacted=p["redacted"],
         )
 
     # --- recall --------------------------------------------------------------------------
@@ -982,6 +1001,8 @@ class MemoryService:
         self._check_relation(relation)
         if len(note) > LIMITS["note_chars"]:
             raise InvalidInput(f"note is longer than {LIMITS['note_chars']} characters")
+        if self.settings.redact_secrets:
+            note, _ = redaction.redact(note)
         if not 0.0 <= weight <= 1.0:
             raise InvalidInput("weight must be between 0 and 1")
         await self._require_live([source, target])

@@ -200,7 +200,9 @@ def build_server(runtime: Runtime) -> MCPServer[Any]:
     ) -> RememberResult:
         """Store a memory for later sessions. The same content, or a near-duplicate, reinforces
         the existing memory (`absorbed_by`) instead of duplicating it; a new version of a fact
-        supersedes the old one (given in `supersedes`, or detected), which stays as history."""
+        supersedes the old one (given in `supersedes`, or detected), which stays as history.
+        Credentials in it (API keys, tokens, passwords, private keys) are replaced with a
+        `[redacted: …]` marker before anything is stored; `redacted` lists what was taken out."""
         caller = _caller(ctx, runtime, "remember", roots)
         service = await runtime.service()
         return await _guard(

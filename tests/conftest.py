@@ -26,8 +26,9 @@ def _isolated_cache(
     """Keep tests away from the user's cache and scope override."""
     monkeypatch.setenv("HABITUS_CACHE_DIR", str(tmp_path_factory.getbasetemp() / "cache"))
     monkeypatch.delenv("HABITUS_SCOPE", raising=False)
-    for name in ("HABITUS_LLM_URL", "HABITUS_LLM_MODEL", "HABITUS_LLM_API_KEY"):
-        monkeypatch.delenv(name, raising=False)  # no user-configured model in tests
+    for name in ("HABITUS_LLM_URL", "HABITUS_LLM_MODEL", "HABITUS_LLM_API_KEY",
+                 "HABITUS_REDACT_SECRETS"):
+        monkeypatch.delenv(name, raising=False)  # no user model or redaction setting
     # No user plugins from the real configuration folder (spawned servers inherit this too).
     monkeypatch.setenv("HABITUS_PLUGINS_DIR", str(tmp_path_factory.getbasetemp() / "plugins"))
 

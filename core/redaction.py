@@ -1,0 +1,120 @@
+"""Secrets kept out of memory: credentials in what is about to be stored are replaced with a
+marker before anything reaches the store, the embedder or the journal.
+
+Assistants paste commands, configs and tool output into memories, and trajectories carry every
+`export TOKEN=...` an agent ran; a memory store is the last place a key should live, since it
+is recalled into other sessions and exported. Two kinds of rule:
+
+- **formats** that only credentials have (`ghp_…`, `AKIA…`, `sk-ant-…`, private-key blocks,
+  JSON web tokens, the password in `scheme://user:password@host`, `Bearer …`): always replaced;
+- **assignments** to a name that says it holds a secret (`DB_PASSWORD=…`, `api_key: "…"`,
+  `client_secret = …`): the value is replaced when it is quoted, or when it mixes letters with
+  digits or symbols the way generated secrets do (so `token_budget: 4000` and
+  `password = get_password()` are left alone).
+
+The name and separator stay (`DB_PASSWORD=[redacted: password]`), so the memory still says what
+was configured, and each answer says which kinds were taken out.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+
+__all__ = ["redact", "redact_data", "MARKER"]
+
+MARKER = "[redacted: {kind}]"
+
+_Rule = tuple[str, re.Pattern[str], int]  # kind, pattern, the group holding the secret
+
+_FORMATS: tuple[_Rule, ...] = (
+    ("private key", re.compile(
+        r"-----BEGIN [A-Z0-9 ]*PRIVATE KEY(?: BLOCK)?-----.*?"
+        r"(?:-----END [A-Z0-9 ]*PRIVATE KEY(?: BLOCK)?-----|\Z)", re.S), 0),
+    ("AWS access key", re.compile(r"\b(?:AKIA|ASIA)[0-9A-Z]{16}\b"), 0),
+    ("GitHub token", re.compile(
+        r"\b(?:gh[pousr]_[A-Za-z0-9]{36,255}|github_pat_[A-Za-z0-9_]{22,255})\b"), 0),
+    ("GitLab token", re.compile(r"\bglpat-[A-Za-z0-9_-]{20,}"), 0),
+    ("Anthropic API key", re.compile(r"\bsk-ant-[A-Za-z0-9_-]{20,}"), 0),
+    ("OpenAI API key", re.compile(r"\bsk-(?!ant-)(?=[A-Za-z0-9_-]*\d)[A-Za-z0-9_-]{20,}"), 0),
+    ("Stripe key", re.compile(r"\b[sr]k_(?:live|test)_[A-Za-z0-9]{16,}"), 0),
+    ("Slack token", re.compile(r"\bxox[abposr]-[A-Za-z0-9-]{10,}"), 0),
+    ("Google API key", re.compile(r"\bAIza[0-9A-Za-z_-]{35}"), 0),
+    ("Hugging Face token", re.compile(r"\bhf_[A-Za-z0-9]{30,}\b"), 0),
+    ("npm token", re.compile(r"\bnpm_[A-Za-z0-9]{36}\b"), 0),
+    ("JSON web token", re.compile(
+        r"\beyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}"), 0),
+    ("password in URL", re.compile(r"(?<=://)[^\s:/@]+:([^\s@/]+)(?=@)"), 1),
+    ("bearer token", re.compile(r"\b[Bb]earer\s+([A-Za-z0-9._~+/-]{16,}=*)"), 1),
+)
+
+# NAME <sep> VALUE, where NAME says it holds a secret; VALUE quoted or bare.
+_ASSIGNED = re.compile(
+    r"(?i)\b(?P<name>[a-z0-9_.-]*(?:password|passwd|passphrase|secret|token|api[_-]?key"
+    r"|access[_-]?key|private[_-]?key|credentials?)[a-z0-9_.-]*)"
+    r"(?P<sep>[\"']?\s*(?::=|=>|[:=])\s*)"
+    r"(?:(?P<quote>[\"'])(?P<quoted>[^\"'\s]{8,})(?P=quote)|(?P<bare>[^\s\"'`,;()\[\]{}<>$]{8,}))"
+)
+_GENERATED = re.compile(r"(?=.*[A-Za-z])(?=.*[0-9!@#%^&*+/=~-])")
+_PLACEHOLDER = re.compile(r"(?i)^(?:x{3,}|\*{3,}|redacted|changeme|placeholder|none|null)$")
+
+
+def _kind_of(name: str) -> str:
+    lowered = name.lower()
+    for word in ("password", "passwd", "passphrase"):
+        if word in lowered:
+            return "password"
+    return "token" if "token" in lowered else "secret"
+
+
+def _replace(kind: str, group: int, found: list[str]) -> Callable[[re.Match[str]], str]:
+    def sub(match: re.Match[str]) -> str:
+        found.append(kind)
+        start, end = match.span(group)
+        offset = match.start()
+        text = match.group(0)
+        return text[: start - offset] + MARKER.format(kind=kind) + text[end - offset :]
+
+    return sub
+
+
+def _assignment(found: list[str]) -> Callable[[re.Match[str]], str]:
+    def sub(match: re.Match[str]) -> str:
+        value = match.group("quoted") or match.group("bare") or ""
+        if _PLACEHOLDER.match(value) or value.startswith("[redacted"):
+            return match.group(0)
+        if match.group("bare") is not None and not _GENERATED.match(value):
+            return match.group(0)
+        kind = _kind_of(match.group("name"))
+        found.append(kind)
+        quote = match.group("quote") or ""
+        return f"{match.group('name')}{match.group('sep')}{quote}{MARKER.format(kind=kind)}{quote}"
+
+    return sub
+
+
+def redact(text: str) -> tuple[str, list[str]]:
+    """`text` with its secrets replaced, and the kinds replaced (sorted, each once)."""
+    found: list[str] = []
+    for kind, pattern, group in _FORMATS:
+        text = pattern.sub(_replace(kind, group, found), text)
+    text = _ASSIGNED.sub(_assignment(found), text)
+    return text, sorted(set(found))
+
+
+def redact_data(value: object) -> tuple[object, list[str]]:
+    """`redact` over every string in a JSON-like value (dicts, lists), keys kept as they are."""
+    found: set[str] = set()
+
+    def walk(item: object) -> object:
+        if isinstance(item, str):
+            text, kinds = redact(item)
+            found.update(kinds)
+            return text
+        if isinstance(item, dict):
+            return {key: walk(v) for key, v in item.items()}
+        if isinstance(item, list | tuple):
+            return [walk(v) for v in item]
+        return item
+
+    return walk(value), sorted(found)

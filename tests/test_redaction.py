@@ -1,0 +1,156 @@
+"""Secrets kept out of memory: the rules on their own, then a real store (nothing on disk holds
+the secret), distilled trajectories, link notes, the opt-out, and the MCP tool's answer."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from mcp import Client
+
+from habitus.core.config import Settings
+from habitus.core.models import CallContext, NewMemory
+from habitus.core.redaction import redact, redact_data
+from habitus.core.scope import Scope
+from habitus.core.service import MemoryService
+from habitus.plugins.manager import PluginManager
+from habitus.plugins.procedural import Outcome, Step, Trajectory, distill
+from habitus.plugins.procedural.memory import store_procedures
+from habitus.server.app import build_server
+from habitus.server.runtime import Runtime
+
+from .test_erasure import files_containing
+
+CTX = CallContext(project_scope="repo:example.com/acme/app", client="pytest")
+GITHUB = "ghp_" + "Vq8rT2mX9kL4pZ7wN1cB6yH3jD5fG0sA2eR8"
+OPENAI = "sk-proj-" + "Qm4Rt7Yb2Nc9Xw3Lp6Kd8Hs1"
+
+SECRETS = [
+    # (text, the secret it holds, the kind reported)
+    (f"export GITHUB_TOKEN={GITHUB}", GITHUB, "GitHub token"),
+    (f"OPENAI_API_KEY={OPENAI} in .env", OPENAI, "OpenAI API key"),
+    ("claude uses sk-ant-api03-" + "x7Kp2Qr9Lm4Nz8Wv3Bt6Yc1" + " here",
+     "sk-ant-api03-x7Kp2Qr9Lm4Nz8Wv3Bt6Yc1", "Anthropic API key"),
+    ("aws key AKIA" + "QX7RZ2MN4KP8TV3W", "AKIAQX7RZ2MN4KP8TV3W", "AWS access key"),
+    ("aws_secret_access_key = wJalrXUtnFEMI/K7MDENG/bPxRfiCYzq81",
+     "wJalrXUtnFEMI/K7MDENG/bPxRfiCYzq81", "secret"),
+    ("DATABASE_URL=postgres://app:S3cretPassw0rd@db.internal:5432/app", "S3cretPassw0rd",
+     "password in URL"),
+    ("curl -H 'Authorization: Bearer 9f8e7d6c5b4a39281706abcd'", "9f8e7d6c5b4a39281706abcd",
+     "bearer token"),
+    ('password = "correcthorsebattery"', "correcthorsebattery", "password"),
+    ("DB_PASSWORD=hunter2hunter2", "hunter2hunter2", "password"),
+    ("-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAA\n"
+     "-----END OPENSSH PRIVATE KEY-----", "b3BlbnNzaC1rZXktdjEAAAAA", "private key"),
+    ("jwt eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3",
+     "dozjgNryP4J3jVmNHl0w5N_XgL0n3", "JSON web token"),
+    ("slack xoxb-" + "2048-5096-Zk3Lm8Qp", "xoxb-2048-5096-Zk3Lm8Qp", "Slack token"),
+    ("stripe sk_live_" + "4eC39HqLyjWDarjtT1zdp7dc", "sk_live_4eC39HqLyjWDarjtT1zdp7dc",
+     "Stripe key"),
+]
+
+HARMLESS = [
+    "token_budget: 4000 and max_tokens=4096",
+    "password = get_password()",
+    "api_key = os.environ['OPENAI_API_KEY']",
+    "The auth middleware checks the session token before each request",
+    "commit 3f2a9b8c7d6e5f4a3b2c1d0e9f8a7b6c5d4e3f2a, id 123e4567-e89b-12d3-a456-426614174000",
+    "use scikit-learn and sk-learn-style pipelines",
+    "secret: changeme",
+    "tokens_used: 12345678",
+    "Bearer authentication is configured in auth.py",
+    "https://user@example.com/repo.git and postgres://localhost:5432/app",
+]
+
+
+@pytest.mark.parametrize(("text", "secret", "kind"), SECRETS)
+def test_each_kind_of_secret_is_replaced(text: str, secret: str, kind: str) -> None:
+    clean, kinds = redact(text)
+    assert secret not in clean
+    assert f"[redacted: {kind}]" in clean and kinds == [kind]
+
+
+@pytest.mark.parametrize("text", HARMLESS)
+def test_ordinary_text_is_left_alone(text: str) -> None:
+    assert redact(text) == (text, [])
+
+
+def test_the_name_stays_and_nested_data_is_covered() -> None:
+    assert redact("DB_PASSWORD=hunter2hunter2")[0] == "DB_PASSWORD=[redacted: password]"
+    data, kinds = redact_data({"steps": [f"export GITHUB_TOKEN={GITHUB}", 3], "n": None})
+    assert data == {"steps": ["export GITHUB_TOKEN=[redacted: GitHub token]", 3], "n": None}
+    assert kinds == ["GitHub token"]
+
+
+@pytest.mark.anyio
+async def test_no_secret_reaches_the_store(tmp_path: Path) -> None:
+    db = tmp_path / "store"
+    service = await MemoryService.open(Settings(db=str(db), embedder="minilm"))
+    try:
+        result = await service.remember(
+            f"Deploys use the CI token {GITHUB}; the staging database is "
+            "postgres://app:S3cretPassw0rd@db.internal:5432/app",
+            metadata={"command": f"OPENAI_API_KEY={OPENAI} make deploy"}, ctx=CTX,
+        )
+        assert result.redacted == ["GitHub token", "OpenAI API key", "password in URL"]
+        stored = await service.get(result.id)
+        assert "[redacted: GitHub token]" in stored.content and GITHUB not in stored.content
+        found = await service.recall("which token do deploys use", ctx=CTX)
+        assert found.memories[0].id == result.id  # still found by what it is about
+        again = await service.remember(
+            f"Deploys use the CI token {GITHUB}; the staging database is "
+            "postgres://app:S3cretPassw0rd@db.internal:5432/app", ctx=CTX,
+        )
+        assert again.id == result.id and again.status == "reinforced"
+    finally:
+        await service.close()
+    for secret in (GITHUB, OPENAI, "S3cretPassw0rd"):
+        assert files_containing(db, secret) == []
+
+
+@pytest.mark.anyio
+async def test_trajectories_and_link_notes_lose_their_secrets(service: MemoryService) -> None:
+    trajectory = Trajectory(
+        task="Publish the package to the registry",
+        steps=[
+            Step(action=f"export NPM_TOKEN=npm_{'Ab3De6Gh9Jk2Mn5Pq8St1Vw4Yz7Bc0Ef3Hi6'}",
+                 observation="", success=True),
+            Step(action="npm publish", observation="+ pkg@1.2.0", success=True),
+        ],
+        outcome=Outcome(success=True),
+    )
+    (stored,) = await store_procedures(service, [distill(trajectory)], ctx=CTX)
+    memory = await service.get(stored.id)
+    assert "npm_Ab3De6" not in memory.content and "npm_Ab3De6" not in str(memory.metadata)
+    assert stored.redacted == ["npm token"]
+
+    other = await service.remember("npm publish needs a token with publish rights", ctx=CTX)
+    link = await service.link(other.id, stored.id, "related_to",
+                              note=f"token was {GITHUB}", ctx=CTX)
+    assert GITHUB not in link.note and "[redacted: GitHub token]" in link.note
+
+
+@pytest.mark.anyio
+async def test_redaction_can_be_turned_off(tmp_path: Path) -> None:
+    service = await MemoryService.open(
+        Settings(db=str(tmp_path / "store"), embedder="none", redact_secrets=False)
+    )
+    try:
+        (result,) = await service.remember_many([NewMemory(content=f"token {GITHUB}")], ctx=CTX)
+        assert result.redacted == [] and GITHUB in (await service.get(result.id)).content
+    finally:
+        await service.close()
+
+
+@pytest.mark.anyio
+async def test_the_remember_tool_says_what_it_took_out(tmp_path: Path) -> None:
+    scope = Scope(id="repo:example.com/acme/app", kind="repo", root=None)
+    runtime = Runtime(Settings(db=str(tmp_path / "store"), embedder="minilm"), scope,
+                      plugins=PluginManager(entry_points=()))
+    async with Client(build_server(runtime)) as client:
+        answer = await client.call_tool(
+            "remember", {"content": f"The release job reads GITHUB_TOKEN={GITHUB}"})
+        assert not answer.is_error, answer.content
+        assert answer.structured_content["redacted"] == ["GitHub token"]
+        found = await client.call_tool("recall", {"query": "release job token"})
+        assert GITHUB not in str(found.structured_content)
