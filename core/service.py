@@ -123,8 +123,9 @@ def _check_tags(tags: Sequence[str] | None) -> list[str]:
 
 
 def _without_secrets(item: NewMemory) -> NewMemory:
-    """`item` with the secrets in its content and metadata replaced (see `redaction`)."""
-    if not isinstance(item.content, str):
+    """`item` with the secrets in its content and metadata replaced (see `redaction`); an item
+    too large to store is left for `_prepare` to refuse."""
+    if not isinstance(item.content, str) or len(item.content) > LIMITS["content_chars"]:
         return item
     content, kinds = redaction.redact(item.content)
     metadata, in_metadata = redaction.redact_data(item.metadata)

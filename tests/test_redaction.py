@@ -3,6 +3,7 @@ the secret), distilled trajectories, link notes, the opt-out, and the MCP tool's
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import pytest
@@ -73,6 +74,28 @@ def test_each_kind_of_secret_is_replaced(text: str, secret: str, kind: str) -> N
 @pytest.mark.parametrize("text", HARMLESS)
 def test_ordinary_text_is_left_alone(text: str) -> None:
     assert redact(text) == (text, [])
+
+
+def test_no_input_makes_redaction_slow() -> None:
+    """Every pattern is bounded: crafted text costs about what prose of the same length does
+    (unbounded, `"password" * 4000` took seconds: each position rescanned the rest)."""
+    size = 32_000
+    prose = ("The deploy failed because parse_config_file read DATABASE_URL too early; "
+             "fixed in src/server/config.py. ") * (size // 100)
+
+    def cost(text: str) -> float:
+        best = float("inf")
+        for _ in range(2):
+            started = time.perf_counter()
+            redact(text)
+            best = min(best, time.perf_counter() - started)
+        return best
+
+    baseline = cost(prose)
+    for crafted in ("password" * (size // 8), "sk-" * (size // 3), "eyJ-" * (size // 4),
+                    "://a" * (size // 4), "-----BEGIN " * (size // 11), "secret: " * (size // 8),
+                    "api_key_" * (size // 8), "Bearer " * (size // 7)):
+        assert cost(crafted) < 50 * baseline, crafted[:20]
 
 
 def test_the_name_stays_and_nested_data_is_covered() -> None:
