@@ -529,6 +529,40 @@ def export_(state: State, file: Path, with_deleted: bool, as_json: bool) -> None
     emit(result, as_json, lambda r: f"exported {r['memories']} memories, {r['links']} links")
 
 
+@cli.command("compile")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path), default="AGENTS.md")
+@click.option("--scope", help="Scope to compile (default: the current project).")
+@click.option("--kinds", default="semantic", show_default=True,
+              help="Comma-separated kinds of memory to include.")
+@click.option("--budget", type=click.IntRange(100, 20_000), default=1500, show_default=True,
+              help="At most this many tokens.")
+@click.option("--dry-run", is_flag=True, help="Print the brief; write nothing.")
+@json_option
+@pass_state
+def compile_(state: State, file: Path, scope: str | None, kinds: str, budget: int,
+             dry_run: bool, as_json: bool) -> None:
+    """Write the project's strongest memories into FILE (AGENTS.md by default; CLAUDE.md, a
+    Cursor .mdc rule, .github/copilot-instructions.md...) between habitus markers, leaving the
+    rest of the file as it is; rerun to refresh. Review it before committing: what is in the
+    file becomes instructions to your assistant."""
+    from habitus.core.brief import build_brief, merge_brief
+
+    ctx = state.context()
+    wanted = tuple(k.strip() for k in kinds.split(",") if k.strip())
+    brief = run_service(state, lambda s: build_brief(s, scope=scope, kinds=wanted,
+                                                     budget=budget, ctx=ctx))
+    if dry_run:
+        emit(brief, as_json, lambda b: b.text)
+        return
+    existing = file.read_text("utf-8") if file.is_file() else None
+    file.parent.mkdir(parents=True, exist_ok=True)
+    file.write_text(merge_brief(existing, brief.text, cursor_rule=file.suffix == ".mdc"), "utf-8")
+    emit(brief, as_json, lambda b: (
+        f"wrote {len(b.ids)} memories ({b.tokens} tokens) of {b.scope} to {file}"
+        + (f"; {b.omitted} left out by the budget" if b.omitted else "")
+        + (f"; {b.stale} left out as stale" if b.stale else "")))
+
+
 @cli.command("import")
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
 @json_option

@@ -462,6 +462,20 @@ def build_server(runtime: Runtime) -> MCPServer[Any]:
         return json.dumps([m.model_dump(mode="json") for m in memories], ensure_ascii=False)
 
     @server.resource(
+        "memory://brief",
+        name="brief",
+        description="The project's strongest conventions, decisions and facts as Markdown, "
+        "within 1,500 tokens: what `habitus compile` writes into AGENTS.md.",
+        mime_type="text/markdown",
+    )
+    async def brief() -> str:
+        from habitus.core.brief import build_brief
+
+        service = await runtime.service()
+        ctx = CallContext(project_scope=runtime.default_scope.id)
+        return (await build_brief(service, ctx=ctx)).text
+
+    @server.resource(
         "memory://{memory_id}",
         name="memory",
         description="One memory by id, with its links.",

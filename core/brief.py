@@ -1,0 +1,130 @@
+"""A project's lasting knowledge compiled into the instruction files assistants already read
+(`AGENTS.md`, `CLAUDE.md`, `.cursor/rules/*.mdc`, `.github/copilot-instructions.md`).
+
+Assistants read those files at the start of every session without calling a tool, so a brief of
+the project's strongest conventions, decisions and facts there informs even a session that never
+calls `recall`. The brief sits between two markers: the rest of the file stays the user's, and a
+rerun replaces only the brief. It depends on nothing but the memories (no timestamp), so when
+they have not changed neither does the file, and a team's diff shows only what was learnt.
+What goes in: current (not superseded, not forgotten) memories of one scope and of the kinds
+asked for, whose code anchors still hold, strongest first (importance, use and the forgetting
+curve), grouped by their first tag, within a token budget.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from pydantic import BaseModel, Field
+
+from . import decay
+from .anchors import check_anchor
+from .errors import InvalidInput
+from .history import meta_of
+from .models import CallContext
+from .scope import validate_scope
+from .tokens import count_many, count_tokens
+
+if TYPE_CHECKING:
+    from .service import MemoryService
+
+__all__ = ["Brief", "build_brief", "merge_brief", "BEGIN", "END"]
+
+BEGIN = "<!-- habitus:begin (written by `habitus compile`; edits inside are replaced) -->"
+END = "<!-- habitus:end -->"
+DEFAULT_BUDGET = 1500
+MAX_BUDGET = 20_000
+LINE_CHARS = 400  # a memory longer than this is cut, with an ellipsis
+UNTAGGED = "general"
+CURSOR_RULE = "---\ndescription: Project memory compiled by habitus\nalwaysApply: true\n---\n\n"
+_BLOCK = re.compile(r"<!-- habitus:begin\b.*?-->.*?<!-- habitus:end -->", re.S)
+
+
+class Brief(BaseModel):
+    """The compiled block and what went into it."""
+
+    scope: str
+    text: str = Field(description="The block, markers included.")
+    ids: list[str] = Field(description="The memories in it, in order.")
+    tokens: int
+    omitted: int = Field(description="Memories left out by the token budget.")
+    stale: int = Field(description="Memories left out because their code anchor changed.")
+
+
+def _score(row: dict[str, Any], now: datetime) -> float:
+    importance = float(row["importance"] if row["importance"] is not None else 0.5)
+    uses = int(row["access_count"] or 0)
+    return (0.5 + importance) * (0.5 + decay.strength(row, now)) * (1.0 + math.log1p(uses))
+
+
+def _line(content: str) -> str:
+    text = " ".join(content.split())
+    return text if len(text) <= LINE_CHARS else text[: LINE_CHARS - 1].rstrip() + "…"
+
+
+def _stale(row: dict[str, Any], workdir: str | None) -> bool:
+    anchors = meta_of(row)[1].get("anchors") or []
+    return any(check_anchor(a, workdir) for a in anchors if isinstance(a, dict))
+
+
+async def build_brief(
+    service: MemoryService,
+    *,
+    scope: str | None = None,
+    kinds: tuple[str, ...] = ("semantic",),
+    budget: int = DEFAULT_BUDGET,
+    ctx: CallContext | None = None,
+) -> Brief:
+    """The brief of `scope` (default: the project's), within `budget` tokens."""
+    ctx = ctx or CallContext()
+    scope_id = validate_scope(scope) if scope else ctx.project_scope
+    if not 100 <= budget <= MAX_BUDGET:
+        raise InvalidInput(f"budget must be between 100 and {MAX_BUDGET} tokens")
+    from .service import _check_kinds
+
+    wanted = _check_kinds(kinds) or ["semantic"]
+    m = service.store.m
+    rows = await service.store.scan(
+        m.is_null("deleted_at") & m.is_null("valid_until") & m.eq("scope", scope_id)
+        & m.isin("kind", wanted)
+    )
+    now = datetime.now(UTC)
+    workdir = ctx.workdir or None
+    fresh = [r for r in rows if not _stale(r, workdir)]
+    fresh.sort(key=lambda r: (-_score(r, now), r["id"]))
+    lines = [_line(r["content"]) for r in fresh]
+    heading = (f"## Project memory\n\nWhat habitus remembers for `{scope_id}`, strongest first. "
+               "Recall more with the `recall` tool.\n")
+    used = count_tokens(f"{BEGIN}\n{heading}\n{END}")
+    kept: list[int] = []
+    for i, tokens in enumerate(count_many([f"- {line}" for line in lines])):
+        if used + tokens + 4 > budget:  # 4: a group heading's share
+            continue
+        kept.append(i)
+        used += tokens + 4
+    groups: dict[str, list[int]] = {}
+    for i in kept:
+        tags = fresh[i]["tags"] or []
+        groups.setdefault(tags[0] if tags else UNTAGGED, []).append(i)
+    body = [f"### {name}\n" + "\n".join(f"- {lines[i]}" for i in members)
+            for name, members in groups.items()]
+    if not body:
+        body = ["No lasting memories for this project yet."]
+    text = "\n".join([BEGIN, heading, "\n\n".join(body), END])
+    return Brief(
+        scope=scope_id, text=text, ids=[fresh[i]["id"] for g in groups.values() for i in g],
+        tokens=count_tokens(text), omitted=len(fresh) - len(kept), stale=len(rows) - len(fresh),
+    )
+
+
+def merge_brief(existing: str | None, block: str, *, cursor_rule: bool = False) -> str:
+    """`existing` file text with its brief replaced by `block` (added at the end when it has
+    none); a new Cursor rule file starts with the front matter that applies it always."""
+    if existing is None or not existing.strip():
+        return (CURSOR_RULE if cursor_rule else "") + block + "\n"
+    if _BLOCK.search(existing):
+        return _BLOCK.sub(lambda _: block, existing, count=1)
+    return existing.rstrip("\n") + "\n\n" + block + "\n"
