@@ -16,7 +16,7 @@ from __future__ import annotations
 import math
 import re
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from pydantic import BaseModel, Field
 
@@ -26,10 +26,8 @@ from .errors import InvalidInput
 from .history import meta_of
 from .models import CallContext
 from .scope import validate_scope
+from .service import MemoryService, _check_kinds
 from .tokens import count_many, count_tokens
-
-if TYPE_CHECKING:
-    from .service import MemoryService
 
 __all__ = ["Brief", "build_brief", "merge_brief", "BEGIN", "END"]
 
@@ -83,8 +81,6 @@ async def build_brief(
     scope_id = validate_scope(scope) if scope else ctx.project_scope
     if not 100 <= budget <= MAX_BUDGET:
         raise InvalidInput(f"budget must be between 100 and {MAX_BUDGET} tokens")
-    from .service import _check_kinds
-
     wanted = _check_kinds(kinds) or ["semantic"]
     m = service.store.m
     rows = await service.store.scan(
