@@ -529,6 +529,29 @@ def export_(state: State, file: Path, with_deleted: bool, as_json: bool) -> None
     emit(result, as_json, lambda r: f"exported {r['memories']} memories, {r['links']} links")
 
 
+@cli.command()
+@click.option("--apply", is_flag=True, help="Replace them (default: only count them).")
+@json_option
+@pass_state
+def scrub(state: State, apply: bool, as_json: bool) -> None:
+    """Find secrets already stored (before redaction, or with HABITUS_REDACT_SECRETS=0) in
+    memories, link notes and the journal; with --apply, replace them everywhere, erasing the
+    old versions that hold them (undo cannot reach back past a scrub)."""
+    ctx = state.context()
+    result = run_service(state, lambda s: s.scrub_secrets(apply=apply, ctx=ctx))
+
+    def human(r: dict[str, Any]) -> str:
+        found = f"{r['memories']} memories, {r['links']} link notes, {r['journal']} journal rows"
+        if not r["kinds"]:
+            return "no secrets found"
+        kinds = ", ".join(r["kinds"])
+        if r["applied"]:
+            return f"replaced secrets ({kinds}) in {found}; old versions erased"
+        return f"secrets ({kinds}) in {found}; run with --apply to replace them"
+
+    emit(result, as_json, human)
+
+
 @cli.command("compile")
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path), default="AGENTS.md")
 @click.option("--scope", help="Scope to compile (default: the current project).")

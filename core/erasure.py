@@ -34,7 +34,7 @@ if TYPE_CHECKING:
     from .models import CallContext
     from .service import MemoryService
 
-__all__ = ["purge"]
+__all__ = ["purge", "scrub_secrets"]
 
 _CHUNK = 2000
 
@@ -129,10 +129,30 @@ async def purge(service: MemoryService, ids: Sequence[str], ctx: CallContext) ->
                 referring[row["id"]] = {"metadata": with_meta(meta)}
     referring = {k: v for k, v in referring.items() if v}
 
+    await _rewrite_store(
+        store, memories=(gone, referring), links=({e["id"] for e in edges}, {}),
+        journal=scrubbed,
+    )
+    await service._journal("purge", [], ctx, {"count": len(ids)})
+    # The purge row itself is the only trace; fold it in and drop the version it made.
+    await writer.call(store.journal, lambda: _vacuum(store.journal))
+    return {"memories": len(ids), "links": len(edges), "journal_scrubbed": len(scrubbed)}
+
+
+async def _rewrite_store(
+    store: Any,
+    *,
+    memories: tuple[set[str], dict[str, dict[str, Any]]],
+    links: tuple[set[str], dict[str, dict[str, Any]]],
+    journal: dict[str, dict[str, Any]],
+) -> None:
+    """Rewrite the three tables (rows to drop, rows to change), drop every old version and
+    rebuild the memories' indexes: nothing of the old rows stays on disk."""
+
     async def run() -> None:
-        await _rewrite(store.memories, gone, referring)
-        await _rewrite(store.links, {e["id"] for e in edges})
-        await _rewrite(store.journal, set(), scrubbed)
+        await _rewrite(store.memories, *memories)
+        await _rewrite(store.links, *links)
+        await _rewrite(store.journal, set(), journal)
         for table in (store.memories, store.links, store.journal):
             await _vacuum(table)
         for index in await store.memories.list_indices():
@@ -140,11 +160,78 @@ async def purge(service: MemoryService, ids: Sequence[str], ctx: CallContext) ->
             if config is not None:
                 await store.memories.create_index(index.columns[0], config=config, replace=True)
 
-    await writer.call(store.memories, run)
-    await service._journal("purge", [], ctx, {"count": len(ids)})
-    # The purge row itself is the only trace; fold it in and drop the version it made.
-    await writer.call(store.journal, lambda: _vacuum(store.journal))
-    return {"memories": len(ids), "links": len(edges), "journal_scrubbed": len(scrubbed)}
+    await store.writer.call(store.memories, run)
+
+
+async def scrub_secrets(
+    service: MemoryService, ctx: CallContext, *, apply: bool = False
+) -> dict[str, Any]:
+    """Secrets stored before redaction existed, or while it was off: found in memories (content,
+    search text, metadata), link notes and journal details; with `apply`, replaced everywhere
+    as a purge erases (old versions included), the changed memories re-embedded."""
+    from . import redaction
+    from .text import content_hash, embedding_text, metadata_dict
+
+    store = service.store
+    kinds: set[str] = set()
+
+    def clean(text: str | None) -> str | None:
+        """`text` with its secrets replaced, or None when it has none."""
+        redacted, found = redaction.redact(text or "")
+        kinds.update(found)
+        return redacted if found else None
+
+    def clean_json(text: str | None) -> str | None:
+        try:
+            data = json.loads(text or "{}")
+        except ValueError:
+            return clean(text)
+        redacted, found = redaction.redact_data(data)
+        kinds.update(found)
+        return json.dumps(redacted, ensure_ascii=False, default=str) if found else None
+
+    memories: dict[str, dict[str, Any]] = {}
+    embed: dict[str, str] = {}  # id → the text its new vector is computed from
+    for row in await store.scan(None):
+        changes = {
+            column: new
+            for column, new in (("content", clean(row["content"])),
+                                ("search_text", clean(row["search_text"])),
+                                ("metadata", clean_json(row["metadata"])))
+            if new is not None
+        }
+        if "content" in changes:
+            changes["content_hash"] = content_hash(changes["content"])
+            if row["vector"] is not None and row["embedding_model"] == service.embedding_model:
+                metadata = changes.get("metadata", row["metadata"])
+                embed[row["id"]] = embedding_text(changes["content"], metadata_dict(metadata))
+        if changes:
+            memories[row["id"]] = changes
+    links = {
+        edge["id"]: {"note": note}
+        for edge in await store.find_links(store.l.not_null("id"), limit=10_000_000)
+        if (note := clean(edge["note"])) is not None
+    }
+    journal = {
+        row["id"]: {"detail": detail}
+        for row in await store.read_journal(None, limit=10_000_000)
+        if (detail := clean_json(row["detail"])) is not None
+    }
+    report: dict[str, Any] = {
+        "memories": len(memories), "links": len(links), "journal": len(journal),
+        "kinds": sorted(kinds), "applied": False,
+    }
+    if not apply or not (memories or links or journal):
+        return report
+    if embed:
+        vectors = await service.embed(list(embed.values()))
+        if vectors is not None:
+            for ident, vector in zip(embed, vectors, strict=True):
+                memories[ident]["vector"] = vector.tolist()
+    await _rewrite_store(store, memories=(set(), memories), links=(set(), links), journal=journal)
+    await service._journal("scrub", sorted(memories), ctx, {"kinds": sorted(kinds)})
+    report["applied"] = True
+    return report
 
 
 def _index_config(index: Any) -> Any:

@@ -971,6 +971,13 @@ class MemoryService:
             )
         return result
 
+    async def scrub_secrets(
+        self, *, apply: bool = False, ctx: CallContext | None = None
+    ) -> dict[str, Any]:
+        """Secrets already in the store (written before redaction, or with it off): counted,
+        and with `apply` replaced everywhere, old versions included (see `erasure`)."""
+        return await erasure.scrub_secrets(self, ctx or CallContext(), apply=apply)
+
     async def restore(self, ids: Sequence[str], ctx: CallContext | None = None) -> list[str]:
         """Undo a soft delete."""
         chosen = _check_ids(list(ids))

@@ -177,3 +177,37 @@ async def test_the_remember_tool_says_what_it_took_out(tmp_path: Path) -> None:
         assert answer.structured_content["redacted"] == ["GitHub token"]
         found = await client.call_tool("recall", {"query": "release job token"})
         assert GITHUB not in str(found.structured_content)
+
+
+@pytest.mark.anyio
+async def test_scrub_erases_secrets_stored_before_redaction(tmp_path: Path) -> None:
+    db = tmp_path / "store"
+    before = await MemoryService.open(
+        Settings(db=str(db), embedder="minilm", redact_secrets=False)
+    )
+    try:
+        leaky = await before.remember(f"The release job reads GITHUB_TOKEN={GITHUB}", ctx=CTX)
+        other = await before.remember("Releases are tagged from main", ctx=CTX)
+        await before.link(leaky.id, other.id, "related_to", note=f"uses {OPENAI}", ctx=CTX)
+        await before.annotate(other.id, {"env": f"GITHUB_TOKEN={GITHUB}"}, ctx=CTX)
+        await before.annotate(other.id, {"env": "none"}, ctx=CTX)  # the journal keeps the old
+    finally:
+        await before.close()
+    assert files_containing(db, GITHUB) and files_containing(db, OPENAI)
+
+    service = await MemoryService.open(Settings(db=str(db), embedder="minilm"))
+    try:
+        preview = await service.scrub_secrets(ctx=CTX)
+        assert preview == {"memories": 1, "links": 1, "journal": 1, "applied": False,
+                           "kinds": ["GitHub token", "OpenAI API key"]}
+        assert files_containing(db, GITHUB)  # a preview changes nothing
+        done = await service.scrub_secrets(apply=True, ctx=CTX)
+        assert done["applied"] and done["memories"] == 1
+        stored = await service.get(leaky.id)
+        assert stored.content == "The release job reads GITHUB_TOKEN=[redacted: GitHub token]"
+        found = await service.recall("which variable does the release job read", ctx=CTX)
+        assert found.memories[0].id == leaky.id
+        assert (await service.scrub_secrets(ctx=CTX))["kinds"] == []
+    finally:
+        await service.close()
+    assert files_containing(db, GITHUB) == [] and files_containing(db, OPENAI) == []
