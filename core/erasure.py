@@ -15,6 +15,9 @@ file they reference. So a purge
    `delete_unverified=True`, which also drops files of failed writes);
 3. rebuilds the memories' full-text and tag indexes from the surviving rows.
 
+`scrub_secrets` rewrites the same way to take out secrets stored before redaction existed (or
+while it was off): the rows keep their ids, their secrets become `[redacted: kind]` markers.
+
 Caveats, by design: undo and time travel cannot reach versions older than a purge (they are
 gone); another process writing to the same store during a purge may see a commit conflict and
 retry. An erasure itself cannot be undone.
@@ -94,7 +97,6 @@ async def purge(service: MemoryService, ids: Sequence[str], ctx: CallContext) ->
     store = service.store
     ids = list(dict.fromkeys(ids))
     gone = set(ids)
-    writer = store.writer
     edges = await store.find_links(
         store.l.isin("source", ids) | store.l.isin("target", ids), limit=1_000_000
     )
@@ -135,7 +137,7 @@ async def purge(service: MemoryService, ids: Sequence[str], ctx: CallContext) ->
     )
     await service._journal("purge", [], ctx, {"count": len(ids)})
     # The purge row itself is the only trace; fold it in and drop the version it made.
-    await writer.call(store.journal, lambda: _vacuum(store.journal))
+    await store.writer.call(store.journal, lambda: _vacuum(store.journal))
     return {"memories": len(ids), "links": len(edges), "journal_scrubbed": len(scrubbed)}
 
 
