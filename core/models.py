@@ -181,6 +181,7 @@ class ForgetResult(BaseModel):
     count: int
     dry_run: bool
     purged: bool
+    restored: bool = Field(False, description="True when the ids were brought back (restore).")
     previews: list[str] = Field(default_factory=list, description="First words of each memory.")
 
 

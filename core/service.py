@@ -890,6 +890,7 @@ class MemoryService:
         limit: int = 20,
         decayed: bool = False,
         threshold: float = decay.DECAYED_BELOW,
+        restore: bool = False,
         ctx: CallContext | None = None,
     ) -> ForgetResult:
         """Soft-delete (or with `purge`, erase) memories by id or by search.
@@ -897,9 +898,15 @@ class MemoryService:
         Forgetting by search previews what it would remove unless `dry_run=False` is given.
         `decayed` archives (soft-deletes) current memories whose strength fell below
         `threshold`, also previewed first. Forgetting the newest version of a fact makes the
-        version it had superseded current again.
+        version it had superseded current again. `restore` undoes a soft delete of `ids`.
         """
         ctx = ctx or CallContext()
+        if restore:
+            if not ids or query or decayed or purge:
+                raise InvalidInput("restore takes the ids of forgotten memories and nothing else")
+            back = await self.restore(ids, ctx)
+            return ForgetResult(ids=back, count=len(back), dry_run=False, purged=False,
+                                restored=True)
         if sum(map(bool, (ids, query, decayed))) > 1:
             raise InvalidInput("give ids, a query or decayed, not several")
         if decayed:

@@ -413,10 +413,13 @@ def build_server(runtime: Runtime) -> MCPServer[Any]:
         threshold: Annotated[
             float, Field(gt=0, lt=1, description="Strength threshold for decayed.")
         ] = 0.1,
+        restore: Annotated[
+            bool, Field(description="Bring back the memories `ids` forgotten by a soft delete.")
+        ] = False,
     ) -> ForgetResult:
-        """Forget memories that are wrong or obsolete. By default a soft delete that can be
-        undone; purge=true erases them from disk and every old version (cannot be undone).
-        A query, or decayed=true, first previews what it would remove."""
+        """Forget memories that are wrong or obsolete. By default a soft delete, undone by
+        forget(ids, restore=true); purge=true erases them from disk and every old version
+        (cannot be undone). A query, or decayed=true, first previews what it would remove."""
         caller = _caller(ctx, runtime, "forget", roots)
         service = await runtime.service()
         return await _guard(
@@ -430,6 +433,7 @@ def build_server(runtime: Runtime) -> MCPServer[Any]:
                 dry_run=dry_run,
                 decayed=decayed,
                 threshold=threshold,
+                restore=restore,
                 ctx=caller,
             )
         )

@@ -94,6 +94,12 @@ async def exercise_all_tools(client: Client) -> dict[str, Any]:
     assert gone.structured_content["count"] == 1
     after = await client.call_tool("recall", {"query": "webhook retries outage"})
     assert b["id"] not in {m["id"] for m in after.structured_content["memories"]}
+    back = await client.call_tool("forget", {"ids": [b["id"]], "restore": True})
+    assert back.structured_content["restored"] is True
+    assert back.structured_content["ids"] == [b["id"]]
+    again = await client.call_tool("recall", {"query": "webhook retries outage"})
+    assert b["id"] in {m["id"] for m in again.structured_content["memories"]}
+    await client.call_tool("forget", {"ids": [b["id"]]})
     return {"kept": a["id"], "forgotten": b["id"]}
 
 
@@ -108,6 +114,8 @@ async def assert_bad_calls_are_clear_errors(client: Client) -> None:
         ("link", {"source": "nope", "target": "nada"}),
         ("forget", {"ids": ["does-not-exist"]}),
         ("forget", {}),
+        ("forget", {"restore": True}),
+        ("forget", {"query": "webhooks", "restore": True}),
         ("recall", {"query": "x", "scope": "bad scope!"}),
     ]
     for name, args in bad_calls:
