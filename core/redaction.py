@@ -9,8 +9,9 @@ is recalled into other sessions and exported. Two kinds of rule:
   JSON web tokens, the password in `scheme://user:password@host`, `Bearer …`): always replaced;
 - **assignments** to a name that says it holds a secret (`DB_PASSWORD=…`, `api_key: "…"`,
   `client_secret = …`): the value is replaced when it is quoted, or when it mixes letters with
-  digits or symbols the way generated secrets do (so `token_budget: 4000` and
-  `password = get_password()` are left alone).
+  digits or symbols the way generated secrets do — not when it points at the secret (a URL, a
+  path, `settings.SECRET_KEY`) or the name is about one (`token_url`, `secret_name`), so
+  `token_budget: 4000` and `password = get_password()` are left alone.
 
 The name and separator stay (`DB_PASSWORD=[redacted: password]`), so the memory still says what
 was configured, and each answer says which kinds were taken out.
@@ -60,6 +61,13 @@ _ASSIGNED = re.compile(
 )
 _GENERATED = re.compile(r"(?=.*[A-Za-z])(?=.*[0-9!@#%^&*+/=~-])")
 _PLACEHOLDER = re.compile(r"(?i)^(?:x{3,}|\*{3,}|redacted|changeme|placeholder|none|null)$")
+# Values that name or locate a secret rather than being one: URLs, paths, attribute access.
+_REFERENCE = re.compile(r"(?i)^(?:[a-z][a-z0-9+.-]*://|[/~.]|[a-z_]\w*(?:\.[a-z_]\w*)+$)")
+# Names about a secret, not holding it: `token_url`, `secret_name`, `password_min_length`.
+_ABOUT = re.compile(
+    r"(?i)[_.-](?:url|uri|path|file|dir|name|type|ttl|expiry|expires|length|len|size|count"
+    r"|env|var|field|header|prefix|endpoint|host|id)$"
+)
 
 
 def _kind_of(name: str) -> str:
@@ -83,15 +91,17 @@ def _replace(kind: str, group: int, found: list[str]) -> Callable[[re.Match[str]
 
 def _assignment(found: list[str]) -> Callable[[re.Match[str]], str]:
     def sub(match: re.Match[str]) -> str:
+        name = match.group("name")
         value = match.group("quoted") or match.group("bare") or ""
-        if _PLACEHOLDER.match(value) or value.startswith("[redacted"):
+        if (_PLACEHOLDER.match(value) or value.startswith("[redacted")
+                or _REFERENCE.match(value) or _ABOUT.search(name)):
             return match.group(0)
         if match.group("bare") is not None and not _GENERATED.match(value):
             return match.group(0)
-        kind = _kind_of(match.group("name"))
+        kind = _kind_of(name)
         found.append(kind)
         quote = match.group("quote") or ""
-        return f"{match.group('name')}{match.group('sep')}{quote}{MARKER.format(kind=kind)}{quote}"
+        return f"{name}{match.group('sep')}{quote}{MARKER.format(kind=kind)}{quote}"
 
     return sub
 

@@ -61,6 +61,11 @@ HARMLESS = [
     "tokens_used: 12345678",
     "Bearer authentication is configured in auth.py",
     "https://user@example.com/repo.git and postgres://localhost:5432/app",
+    "secret_key = settings.SECRET_KEY_V2",
+    "token_url: https://auth.example.com/oauth2/token",
+    'private_key_path = "~/.ssh/id_ed25519"',
+    "secret_name = prod-db-password-2",
+    "access_token_ttl = 86400sec",
 ]
 
 
