@@ -52,9 +52,13 @@ _FORMATS: tuple[_Rule, ...] = (
 
 # NAME <sep> VALUE, where NAME says it holds a secret; VALUE quoted or bare. Every repeat is
 # bounded, so that no input makes a pattern scan the rest of the text from each position.
+_NAME = (
+    r"[a-z0-9_.-]{0,40}(?:password|passwd|passphrase|secret|token|api[_-]?key"
+    r"|access[_-]?key|private[_-]?key|credentials?)[a-z0-9_.-]{0,40}"
+)
+_SECRET_NAME = re.compile(rf"(?i){_NAME}")
 _ASSIGNED = re.compile(
-    r"(?i)\b(?P<name>[a-z0-9_.-]{0,40}(?:password|passwd|passphrase|secret|token|api[_-]?key"
-    r"|access[_-]?key|private[_-]?key|credentials?)[a-z0-9_.-]{0,40})"
+    rf"(?i)\b(?P<name>{_NAME})"
     r"(?P<sep>[\"']?[ \t]{0,8}(?::=|=>|[:=])[ \t]{0,8})"
     r"(?:(?P<quote>[\"'])(?P<quoted>[^\"'\s]{8,512})(?P=quote)"
     r"|(?P<bare>[^\s\"'`,;()\[\]{}<>$]{8,512}))"
@@ -89,16 +93,24 @@ def _replace(kind: str, group: int, found: list[str]) -> Callable[[re.Match[str]
     return sub
 
 
+def _assigned_kind(name: str, value: str, *, quoted: bool) -> str | None:
+    """The kind of secret `value` is when assigned to `name`; None when it is not one."""
+    if (not 8 <= len(value) <= 512 or any(c.isspace() for c in value)
+            or _PLACEHOLDER.match(value) or value.startswith("[redacted")
+            or _REFERENCE.match(value) or _ABOUT.search(name)):
+        return None
+    if not quoted and not _GENERATED.match(value):
+        return None
+    return _kind_of(name)
+
+
 def _assignment(found: list[str]) -> Callable[[re.Match[str]], str]:
     def sub(match: re.Match[str]) -> str:
         name = match.group("name")
         value = match.group("quoted") or match.group("bare") or ""
-        if (_PLACEHOLDER.match(value) or value.startswith("[redacted")
-                or _REFERENCE.match(value) or _ABOUT.search(name)):
+        kind = _assigned_kind(name, value, quoted=match.group("bare") is None)
+        if kind is None:
             return match.group(0)
-        if match.group("bare") is not None and not _GENERATED.match(value):
-            return match.group(0)
-        kind = _kind_of(name)
         found.append(kind)
         quote = match.group("quote") or ""
         return f"{name}{match.group('sep')}{quote}{MARKER.format(kind=kind)}{quote}"
@@ -116,7 +128,8 @@ def redact(text: str) -> tuple[str, list[str]]:
 
 
 def redact_data(value: object) -> tuple[object, list[str]]:
-    """`redact` over every string in a JSON-like value (dicts, lists), keys kept as they are."""
+    """`redact` over every string in a JSON-like value (dicts, lists), keys kept as they are;
+    a string under a key that says it holds a secret (`{"password": "…"}`) is one as well."""
     found: set[str] = set()
 
     def walk(item: object) -> object:
@@ -125,9 +138,17 @@ def redact_data(value: object) -> tuple[object, list[str]]:
             found.update(kinds)
             return text
         if isinstance(item, dict):
-            return {key: walk(v) for key, v in item.items()}
+            return {key: held(key, v) for key, v in item.items()}
         if isinstance(item, list | tuple):
             return [walk(v) for v in item]
         return item
+
+    def held(key: object, item: object) -> object:
+        if isinstance(key, str) and isinstance(item, str) and _SECRET_NAME.fullmatch(key):
+            kind = _assigned_kind(key, item, quoted=True)
+            if kind is not None:
+                found.add(kind)
+                return MARKER.format(kind=kind)
+        return walk(item)
 
     return walk(value), sorted(found)

@@ -108,6 +108,11 @@ def test_the_name_stays_and_nested_data_is_covered() -> None:
     data, kinds = redact_data({"steps": [f"export GITHUB_TOKEN={GITHUB}", 3], "n": None})
     assert data == {"steps": ["export GITHUB_TOKEN=[redacted: GitHub token]", 3], "n": None}
     assert kinds == ["GitHub token"]
+    data, kinds = redact_data({"db": {"password": "hunter2hunter2", "password_file": "/run/pw",
+                                      "secret": "what we keep out of git"}})
+    assert data == {"db": {"password": "[redacted: password]", "password_file": "/run/pw",
+                           "secret": "what we keep out of git"}}
+    assert kinds == ["password"]
 
 
 @pytest.mark.anyio
