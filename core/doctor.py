@@ -50,6 +50,12 @@ async def diagnose(service: MemoryService) -> dict[str, Any]:
         check("recall", True, f"{result.search} search answered")
     except Exception as exc:
         check("recall", False, str(exc))
+    check(
+        "secrets",
+        service.settings.redact_secrets,
+        "replaced before storing" if service.settings.redact_secrets
+        else "stored as written (HABITUS_REDACT_SECRETS is off)",
+    )
     from .scope import detect_scope
 
     check("scope", True, f"this directory's project scope is {detect_scope().id}")

@@ -75,6 +75,7 @@ def test_doctor_reports_store_and_embedder(run, tmp_path: Path) -> None:
     report = json.loads(run("doctor", "--json").output)
     checks = {c["name"]: c for c in report["checks"]}
     assert checks["embedder"]["ok"] and checks["tokenizer"]["ok"] and checks["recall"]["ok"]
+    assert checks["secrets"]["ok"]  # redaction is on unless turned off
     assert report["path"] == str(tmp_path / "store")
 
 
