@@ -41,6 +41,7 @@ class State:
             client="cli",
             tool="cli",
             workdir=str(scope.root) if scope.root else os.getcwd(),
+            branch=scope.branch or "",
         )
 
 

@@ -24,14 +24,14 @@ import numpy as np
 from . import anchors as anchor_mod
 from .claims import classify
 from .errors import InvalidInput
-from .history import meta_of, with_meta
+from .history import branch_of, meta_of, with_meta
 from .links import AUTO_LINK, AUTO_LINK_MAX
 
 if TYPE_CHECKING:
     from .models import CallContext, NewMemory
     from .service import MemoryService
 
-__all__ = ["Decision", "prepare", "resolve", "MAX_GENERATION", "FACT_KINDS"]
+__all__ = ["Decision", "prepare", "resolve", "same_line", "MAX_GENERATION", "FACT_KINDS"]
 
 FACT_KINDS = ("semantic", "procedural")
 # A memory distilled from raw memories has generation 1; one distilled from those, 2. Deeper
@@ -95,6 +95,8 @@ async def prepare(
             section["anchors"] = [
                 anchor_mod.make_anchor(a, ctx.workdir or None) for a in item.anchors
             ]
+        if ctx.branch and p["scope"] == ctx.project_scope:
+            section["branch"] = ctx.branch
         p["metadata"] = with_meta(meta)
         p["supersedes"] = list(dict.fromkeys(item.supersedes))
         p["dedup"] = item.dedup
@@ -168,12 +170,20 @@ async def resolve(
                         sim,
                     )
                     break
-                if relation == "supersedes":
+                if relation == "supersedes" and same_line(r, row):
                     decision.supersedes.append(row["id"])
                     continue
             if sim >= AUTO_LINK and len(decision.related) < AUTO_LINK_MAX:
                 decision.related.append((row["id"], sim))
     return decisions
+
+
+def same_line(new: dict[str, Any], old: dict[str, Any]) -> bool:
+    """Whether `new` may replace `old` as the current version without being told: not when
+    they were written on different branches (a fact changed on a feature branch still holds on
+    the others until someone says it is replaced there too)."""
+    a, b = branch_of(new), branch_of(old)
+    return a is None or b is None or a == b
 
 
 def add_variant(row: dict[str, Any], text: str) -> str:

@@ -98,6 +98,11 @@ def meta_of(row: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
     return meta, section
 
 
+def branch_of(row: dict[str, Any]) -> str | None:
+    """The git branch a memory was written on (None: not recorded, or not about a project)."""
+    return meta_of(row)[1].get("branch") or None
+
+
 def with_meta(meta: dict[str, Any]) -> str:
     if not meta.get("habitus"):
         meta = {k: v for k, v in meta.items() if k != "habitus"}

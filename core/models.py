@@ -59,6 +59,10 @@ class CallContext(BaseModel):
     workdir: str = Field(
         "", description="The caller's working tree root; code anchors resolve there."
     )
+    branch: str = Field(
+        "", description="The branch checked out there: memories of the project record it, and "
+        "recall prefers them on it."
+    )
 
 
 class Memory(BaseModel):
@@ -155,6 +159,9 @@ class RecallHit(BaseModel):
     )
     valid_until: datetime | None = Field(None, description="End of validity of an old version.")
     strength: float | None = Field(None, description="Memory strength 0–1 (forgetting curve).")
+    branch: str | None = Field(
+        None, description="The git branch it was written on, when it is about one project."
+    )
     stale: bool = Field(False, description="True when the code it is anchored to has changed.")
     stale_reason: str | None = None
     anchors: list[str] = Field(default_factory=list, description="Code it is about.")

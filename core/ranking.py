@@ -29,6 +29,7 @@ from typing import Any
 import numpy as np
 
 from .decay import rank_factor
+from .history import branch_of
 from .text import own_text, word_stems
 
 __all__ = ["Candidate", "Weights", "fuse", "diversify", "DEFAULT_WEIGHTS"]
@@ -49,6 +50,8 @@ class Weights:
     half_life_days: float = 90.0
     #: How much a memory's own words matching the query's rare words can add to its relevance.
     own_words: float = 0.3
+    #: Score multiplier for a memory written on another git branch than the caller's.
+    other_branch: float = 0.85
     #: Cosine similarity above which a lower-ranked memory counts as a near-copy of a higher one.
     duplicate_similarity: float = 0.97
     #: Score multiplier applied to near-copies (they move down, they do not disappear).
@@ -102,9 +105,11 @@ def fuse(
     lexical_weight: float | None = None,
     vector_weight: float | None = None,
     query: str = "",
+    branch: str = "",
 ) -> list[Candidate]:
     """Rank the union of the legs, best first. `period` is a `timeparse.TimeRange` or None;
-    `query` (without its time expression) is matched against each memory's own words."""
+    `query` (without its time expression) is matched against each memory's own words; a
+    memory written on another branch than `branch` (the caller's) counts a little less."""
     wl = weights.lexical if lexical_weight is None else lexical_weight
     wv = weights.vector if vector_weight is None else vector_weight
     if not lexical:
@@ -142,6 +147,8 @@ def fuse(
         recency = math.exp(-math.log(2) * age_days / weights.half_life_days)
         prior = 1.0 - weights.importance - weights.recency
         prior += weights.importance * importance + weights.recency * recency
+        if branch and branch_of(row) not in (None, branch):
+            prior *= weights.other_branch
         boost = 1.0
         if period is not None and row["created_at"] in period:
             cand.in_period = True

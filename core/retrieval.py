@@ -128,8 +128,10 @@ async def search(
     *,
     weights: Weights | None = None,
     now: datetime | None = None,
+    branch: str = "",
 ) -> tuple[list[Candidate], str]:
-    """Run the legs and fuse them: ranked candidates, and which legs ran."""
+    """Run the legs and fuse them: ranked candidates, and which legs ran (`branch`: the
+    caller's git branch, preferred in the ranking)."""
     weights = weights or getattr(service, "weights", None) or DEFAULT_WEIGHTS
     use = set(legs or LEGS)
     unknown = use - set(LEGS)
@@ -168,7 +170,8 @@ async def search(
         return [row for rows in await asyncio.gather(*runs) for row in rows], True
 
     lexical, (vector, vectors_ran) = await asyncio.gather(lexical_leg(), vector_leg())
-    ranked = fuse(lexical, vector, now=now, weights=weights, period=period, query=text)
+    ranked = fuse(lexical, vector, now=now, weights=weights, period=period, query=text,
+                  branch=branch)
     log.debug(
         "search %r: %d lexical, %d vector, %d fused in %.1f ms",
         query,

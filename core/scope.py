@@ -41,6 +41,7 @@ __all__ = [
     "MAX_SCOPE_LENGTH",
     "SCOPE_ENV_VAR",
     "Scope",
+    "current_branch",
     "ScopeKind",
     "detect_scope",
     "normalize_remote",
@@ -231,6 +232,18 @@ def _read_branch(gitdir: Path) -> str | None:
     if not head.startswith("ref:"):
         return None
     return head.removeprefix("ref:").strip().removeprefix("refs/heads/") or None
+
+
+def current_branch(directory: Path | str | None) -> str | None:
+    """The branch checked out in the git working tree holding `directory`, read now (it changes
+    while a server runs); None outside git or when HEAD is detached."""
+    if not directory:
+        return None
+    try:
+        repo = _find_repo(Path(directory).resolve())
+    except OSError:
+        return None
+    return _read_branch(repo.gitdir) if repo is not None else None
 
 
 def _line_end(text: str, pos: int) -> int:

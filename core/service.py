@@ -551,7 +551,9 @@ class MemoryService:
             as_of=_utc(as_of), include_history=include_history,
         )
 
-        ranked, mode = await self._search(query, where, max(LEG_DEPTH, limit * 3), legs)
+        ranked, mode = await self._search(
+            query, where, max(LEG_DEPTH, limit * 3), legs, branch=ctx.branch
+        )
         if include_history and as_of is None:
             ranked = history.demote_superseded(ranked)
         via: dict[str, str] = {}
@@ -606,15 +608,16 @@ class MemoryService:
         return result
 
     async def _search(
-        self, query: str, where: Predicate, depth: int, legs: Sequence[str] | None = None
+        self, query: str, where: Predicate, depth: int, legs: Sequence[str] | None = None,
+        branch: str = "",
     ) -> tuple[list[Candidate], str]:
         """The legs of the search, fused (see `retrieval.search`): candidates and legs that ran."""
         try:
-            return await retrieval.search(self, query, where, depth, legs)
+            return await retrieval.search(self, query, where, depth, legs, branch=branch)
         except Exception:
             if not await self._reembedded():
                 raise
-            return await retrieval.search(self, query, where, depth, legs)
+            return await retrieval.search(self, query, where, depth, legs, branch=branch)
 
     async def _reembedded(self) -> bool:
         """After a failure: was the store re-embedded by another process (`habitus reindex`)?
@@ -712,6 +715,7 @@ class MemoryService:
             valid_until=row.get("valid_until"),
             strength=round(decay.strength(row, now), 3) if row.get("updated_at") else None,
             anchors=[anchors.describe(a) for a in section.get("anchors", [])],
+            branch=section.get("branch") or None,
         )
         if section.get("anchors"):
             hit._anchors = section["anchors"]

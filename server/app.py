@@ -87,13 +87,17 @@ def _caller(
         found = scope_from_roots(uris)
         if found is not None and found.root is not None:
             _WORKDIRS[id(connection)] = str(found.root)
+    from habitus.core.scope import current_branch
+
     default_root = runtime.default_scope.root
+    workdir = _WORKDIRS.get(id(connection), str(default_root) if default_root else "")
     return CallContext(
         project_scope=runtime.scope_for(connection, uris),
         client=client,
         session=f"{id(connection):x}",
         tool=tool,
-        workdir=_WORKDIRS.get(id(connection), str(default_root) if default_root else ""),
+        workdir=workdir,
+        branch=current_branch(workdir) or "",
     )
 
 
