@@ -57,6 +57,7 @@ class Decision:
     similarity: float | None = None
     supersedes: list[str] = field(default_factory=list)
     related: list[tuple[str, float]] = field(default_factory=list)
+    contradicts: list[tuple[str, float]] = field(default_factory=list)
 
 
 async def prepare(
@@ -170,8 +171,11 @@ async def resolve(
                         sim,
                     )
                     break
-                if relation == "supersedes" and same_line(r, row):
-                    decision.supersedes.append(row["id"])
+                if relation == "supersedes":
+                    if same_line(r, row):
+                        decision.supersedes.append(row["id"])
+                    else:  # another branch's value: both stay current, the conflict is kept
+                        decision.contradicts.append((row["id"], sim))
                     continue
             if sim >= AUTO_LINK and len(decision.related) < AUTO_LINK_MAX:
                 decision.related.append((row["id"], sim))

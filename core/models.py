@@ -135,6 +135,11 @@ class RememberResult(BaseModel):
     related: list[str] = Field(
         default_factory=list, description="Similar memories linked automatically ('related_to')."
     )
+    contradicts: list[str] = Field(
+        default_factory=list,
+        description="Other values of this fact written on other branches: both stay current, "
+        "linked 'contradicts'.",
+    )
 
 
 class RecallHit(BaseModel):

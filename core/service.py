@@ -428,11 +428,14 @@ class MemoryService:
                 result.detected = bool(result.supersedes) and r["id"] in detected_ids
                 linked = {t for t, _ in r["links"]} | set(r["derived_from"])
                 linked |= set(result.supersedes)
-                for target, sim in decision.related:
+                found = [(t, sim, "contradicts") for t, sim in decision.contradicts]
+                found += [(t, sim, "related_to") for t, sim in decision.related]
+                for target, sim, relation in found:
                     target = absorbed_into.get(target, target)
                     if target not in linked and target != r["id"]:
-                        auto_edges.append((r["id"], target, "related_to", round(sim, 4)))
-                        result.related.append(target)
+                        auto_edges.append((r["id"], target, relation, round(sim, 4)))
+                        listed = result.contradicts if relation == "contradicts" else result.related
+                        listed.append(target)
                         linked.add(target)
             if auto_edges:
                 await links_mod.add_links_bulk(self, auto_edges, ctx, from_new=True)

@@ -42,6 +42,9 @@ async def test_a_fact_changed_on_a_branch_still_holds_elsewhere(service: MemoryS
     main = await service.remember("The API listens on port 8080", ctx=MAIN)
     feature = await service.remember("The API listens on port 9090", ctx=FEATURE)
     assert feature.status == "created" and feature.supersedes == []  # not across branches
+    assert feature.contradicts == [main.id]  # the conflict is kept, as a typed link
+    (edge,) = [e for e in await service.links_of(feature.id) if e.relation == "contradicts"]
+    assert (edge.source, edge.target) == (feature.id, main.id)
 
     on_main = await service.recall(QUESTION, ctx=MAIN)
     on_feature = await service.recall(QUESTION, ctx=FEATURE)
