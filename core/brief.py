@@ -8,7 +8,8 @@ rerun replaces only the brief. It depends on nothing but the memories (no timest
 they have not changed neither does the file, and a team's diff shows only what was learnt.
 What goes in: current (not superseded, not forgotten) memories of one scope and of the kinds
 asked for, whose code anchors still hold, strongest first (importance, use and the forgetting
-curve), grouped by their first tag, within a token budget.
+curve), grouped by their first tag, within a token budget; where two branches hold different
+values of a fact, the caller's branch's.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from pydantic import BaseModel, Field
 from . import decay
 from .anchors import check_anchor
 from .errors import InvalidInput
-from .history import meta_of
+from .history import branch_of, meta_of
 from .models import CallContext
 from .scope import validate_scope
 from .service import MemoryService, _check_kinds
@@ -68,6 +69,27 @@ def _stale(row: dict[str, Any], workdir: str | None) -> bool:
     return any(check_anchor(a, workdir) for a in anchors if isinstance(a, dict))
 
 
+async def _overruled(
+    service: MemoryService, rows: list[dict[str, Any]], branch: str
+) -> set[str]:
+    """Memories written on another branch that contradict one written on `branch`: a branch's
+    brief states its own value of a fact."""
+    if not branch:
+        return set()
+    written = {r["id"]: branch_of(r) for r in rows}
+    edges = await service.store.find_links(
+        service.store.l.eq("relation", "contradicts"), limit=100_000
+    )
+    out: set[str] = set()
+    for edge in edges:
+        ends = (edge["source"], edge["target"])
+        if all(end in written for end in ends):
+            for mine, other in (ends, ends[::-1]):
+                if written[mine] == branch and written[other] != branch:
+                    out.add(other)
+    return out
+
+
 async def build_brief(
     service: MemoryService,
     *,
@@ -89,7 +111,8 @@ async def build_brief(
     )
     now = datetime.now(UTC)
     workdir = ctx.workdir or None
-    fresh = [r for r in rows if not _stale(r, workdir)]
+    overruled = await _overruled(service, rows, ctx.branch)
+    fresh = [r for r in rows if not _stale(r, workdir) and r["id"] not in overruled]
     fresh.sort(key=lambda r: (-_score(r, now), r["id"]))
     lines = [_line(r["content"]) for r in fresh]
     heading = (f"## Project memory\n\nWhat habitus remembers for `{scope_id}`, strongest first. "

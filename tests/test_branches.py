@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from mcp import Client
 
+from habitus.core.brief import build_brief
 from habitus.core.config import Settings
 from habitus.core.models import CallContext
 from habitus.core.scope import Scope, current_branch
@@ -56,6 +57,11 @@ async def test_a_fact_changed_on_a_branch_still_holds_elsewhere(service: MemoryS
     again = await service.remember("The API listens on port 7070", ctx=MAIN)
     assert again.supersedes == [main.id] and again.detected
     assert (await service.recall(QUESTION, ctx=MAIN)).memories[0].id == again.id
+
+    brief_main = (await build_brief(service, ctx=MAIN)).text
+    brief_feature = (await build_brief(service, ctx=FEATURE)).text
+    assert "port 7070" in brief_main and "port 9090" not in brief_main
+    assert "port 9090" in brief_feature and "port 7070" not in brief_feature
 
     shared = await service.remember("Ports are configured in config/api.toml", scope="global",
                                     ctx=MAIN)
