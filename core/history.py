@@ -98,9 +98,11 @@ def meta_of(row: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
     return meta, section
 
 
-def branch_of(row: dict[str, Any]) -> str | None:
-    """The git branch a memory was written on (None: not recorded, or not about a project)."""
-    return meta_of(row)[1].get("branch") or None
+def branch_of(row: dict[str, Any], metadata: dict[str, Any] | None = None) -> str | None:
+    """The git branch a memory was written on (None: not recorded, or not about a project);
+    `metadata` is the row's, when it is already parsed."""
+    section = (meta_of(row)[0] if metadata is None else metadata).get("habitus")
+    return (section.get("branch") or None) if isinstance(section, dict) else None
 
 
 def with_meta(meta: dict[str, Any]) -> str:

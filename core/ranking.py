@@ -24,13 +24,14 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import cached_property
 from typing import Any
 
 import numpy as np
 
 from .decay import rank_factor
 from .history import branch_of
-from .text import own_text, word_stems
+from .text import metadata_dict, own_text, word_stems
 
 __all__ = ["Candidate", "Weights", "fuse", "diversify", "DEFAULT_WEIGHTS"]
 
@@ -76,6 +77,11 @@ class Candidate:
     in_period: bool = False
     score: float = 0.0
     parts: dict[str, float] = field(default_factory=dict)
+
+    @cached_property
+    def metadata(self) -> dict[str, Any]:
+        """The row's metadata, parsed once: its own words and its branch both read it."""
+        return metadata_dict(self.row.get("metadata"))
 
 
 def _collect(
@@ -147,7 +153,7 @@ def fuse(
         recency = math.exp(-math.log(2) * age_days / weights.half_life_days)
         prior = 1.0 - weights.importance - weights.recency
         prior += weights.importance * importance + weights.recency * recency
-        if branch and branch_of(row) not in (None, branch):
+        if branch and branch_of(row, cand.metadata) not in (None, branch):
             prior *= weights.other_branch
         boost = 1.0
         if period is not None and row["created_at"] in period:
@@ -164,7 +170,7 @@ def _weigh_own_words(cands: list[Candidate], query: str, weight: float) -> None:
     wanted = word_stems(query)
     if not wanted or not cands:
         return
-    owns = [word_stems(own_text(c.row)) for c in cands]
+    owns = [word_stems(own_text(c.row, c.metadata)) for c in cands]
     n = len(cands)
     idf = {}
     for term in wanted:

@@ -165,6 +165,9 @@ def word_stems(text: str) -> set[str]:
     return {stem(w) for w in _WORD.findall(text.lower()) if w not in STOP_WORDS}
 
 
-def own_text(row: Mapping[str, Any]) -> str:
-    """What a stored memory itself says: its search text without the neighbours' lines."""
-    return search_text(row["content"], row.get("tags") or [], metadata_dict(row.get("metadata")))
+def own_text(row: Mapping[str, Any], metadata: Mapping[str, Any] | None = None) -> str:
+    """What a stored memory itself says: its search text without the neighbours' lines;
+    `metadata` is the row's, when it is already parsed."""
+    if metadata is None:
+        metadata = metadata_dict(row.get("metadata"))
+    return search_text(row["content"], row.get("tags") or [], metadata)
