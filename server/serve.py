@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import logging
 import sys
-from typing import Literal
+from typing import Any, Literal
 
 import anyio
+from mcp.server import MCPServer
 
+from habitus.core import endpoint
 from habitus.core.config import Settings
 
 from .app import build_server
@@ -46,6 +49,17 @@ async def _serve(settings: Settings, transport: Transport, host: str, port: int)
                 "your memories",
                 host,
             )
+    with contextlib.ExitStack() as published:
+        if transport != "stdio":  # light clients (CLI, hooks) find this server by its store
+            local = "127.0.0.1" if host in ("0.0.0.0", "", "::") else host
+            published.enter_context(endpoint.publish(
+                settings.resolved_db(), f"http://{local}:{port}", transport=transport))
+        await _run(server, runtime, transport, host, port)
+
+
+async def _run(
+    server: MCPServer[Any], runtime: Runtime, transport: Transport, host: str, port: int
+) -> None:
     async with anyio.create_task_group() as tasks:
         tasks.start_soon(_warm_up, runtime)
         tasks.start_soon(watch_plugins, server, runtime)  # hot reload of folder plugins

@@ -1,0 +1,80 @@
+"""Where a running server for a store can be reached: one small file per store, only the user's.
+
+`habitus serve` over HTTP publishes its base URL here while it runs; light clients (the CLI,
+lifecycle hooks) read it to talk to that server instead of opening the store themselves.
+Standard library only: a client must start in milliseconds.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+__all__ = ["Endpoint", "endpoint_file", "find", "publish"]
+
+Endpoint = dict[str, Any]  # {"url": "http://127.0.0.1:8765", "pid": 1234, "db": "/abs/store"}
+
+
+def _runtime_dir() -> Path:
+    base = os.environ.get("XDG_RUNTIME_DIR")
+    if base and os.path.isdir(base):
+        return Path(base) / "habitus"
+    return Path(tempfile.gettempdir()) / f"habitus-{os.getuid() if hasattr(os, 'getuid') else 0}"
+
+
+def endpoint_file(db: str) -> Path:
+    """The file that names the server of the store `db` (an absolute path or a URI)."""
+    digest = hashlib.sha256(db.encode("utf-8")).hexdigest()[:16]
+    return _runtime_dir() / f"endpoint-{digest}.json"
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process: not ours to use
+        return False
+    return True
+
+
+def find(db: str) -> Endpoint | None:
+    """The endpoint of a live server for `db`, or None (no file, a dead process, or a file
+    that anyone but the user could have written)."""
+    path = endpoint_file(db)
+    try:
+        info = path.stat()
+        if hasattr(os, "getuid") and (info.st_uid != os.getuid() or info.st_mode & 0o077):
+            return None
+        endpoint = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not isinstance(endpoint, dict) or endpoint.get("db") != db:
+        return None
+    if not isinstance(endpoint.get("pid"), int) or not _alive(endpoint["pid"]):
+        return None
+    return endpoint
+
+
+@contextlib.contextmanager
+def publish(db: str, url: str, **extra: Any) -> Iterator[Path]:
+    """Name this process as the server of `db` at `url` until the block ends."""
+    path = endpoint_file(db)
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    tmp = path.with_suffix(f".{os.getpid()}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as out:
+        json.dump({"url": url, "pid": os.getpid(), "db": db, **extra}, out)
+    os.replace(tmp, path)
+    try:
+        yield path
+    finally:
+        with contextlib.suppress(OSError, ValueError):
+            if json.loads(path.read_text(encoding="utf-8")).get("pid") == os.getpid():
+                path.unlink()
