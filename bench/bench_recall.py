@@ -184,7 +184,7 @@ async def measure(
             embed_ms = []
             for q in qs:
                 t = time.perf_counter()
-                service._embedder.embed([q])  # type: ignore[union-attr]
+                service.encoder.embedder.embed([q])  # type: ignore[union-attr]
                 embed_ms.append(1000 * (time.perf_counter() - t))
             for q in qs[:10]:  # warm caches
                 await service.recall(q, scope=SCOPE, limit=10)
@@ -225,7 +225,7 @@ async def main() -> None:
         Settings(db=tempfile.mkdtemp(prefix="habitus-emb-"), embedder="minilm")
     )
     try:
-        vectors = service._embedder.embed([embedding_text(t) for t in base])  # type: ignore[union-attr]
+        vectors = service.encoder.embedder.embed([embedding_text(t) for t in base])  # type: ignore[union-attr]
     finally:
         await service.close()
     results = []

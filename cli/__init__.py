@@ -573,7 +573,7 @@ def compile_(state: State, file: Path, scope: str | None, kinds: str, budget: in
 
     ctx = state.context()
     wanted = tuple(k.strip() for k in kinds.split(",") if k.strip())
-    brief = run_service(state, lambda s: build_brief(s, scope=scope, kinds=wanted,
+    brief = run_service(state, lambda s: build_brief(s.store, scope=scope, kinds=wanted,
                                                      budget=budget, ctx=ctx))
     if dry_run:
         emit(brief, as_json, lambda b: b.text)

@@ -17,18 +17,21 @@ from __future__ import annotations
 import math
 import re
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, Field
 
 from . import decay
 from .anchors import check_anchor
 from .errors import InvalidInput
-from .history import branch_of, meta_of
+from .meta import branch_of, meta_of
 from .models import CallContext
 from .scope import validate_scope
-from .service import MemoryService, _check_kinds
 from .tokens import count_many, count_tokens
+from .validation import check_kinds
+
+if TYPE_CHECKING:
+    from habitus.store import Store
 
 __all__ = ["Brief", "build_brief", "merge_brief", "BEGIN", "END"]
 
@@ -70,16 +73,14 @@ def _stale(row: dict[str, Any], workdir: str | None) -> bool:
 
 
 async def _overruled(
-    service: MemoryService, rows: list[dict[str, Any]], branch: str
+    store: Store, rows: list[dict[str, Any]], branch: str
 ) -> set[str]:
     """Memories written on another branch that contradict one written on `branch`: a branch's
     brief states its own value of a fact."""
     if not branch:
         return set()
     written = {r["id"]: branch_of(r) for r in rows}
-    edges = await service.store.find_links(
-        service.store.l.eq("relation", "contradicts"), limit=100_000
-    )
+    edges = await store.find_links(store.l.eq("relation", "contradicts"), limit=100_000)
     out: set[str] = set()
     for edge in edges:
         ends = (edge["source"], edge["target"])
@@ -91,7 +92,7 @@ async def _overruled(
 
 
 async def build_brief(
-    service: MemoryService,
+    store: Store,
     *,
     scope: str | None = None,
     kinds: tuple[str, ...] = ("semantic",),
@@ -103,15 +104,15 @@ async def build_brief(
     scope_id = validate_scope(scope) if scope else ctx.project_scope
     if not 100 <= budget <= MAX_BUDGET:
         raise InvalidInput(f"budget must be between 100 and {MAX_BUDGET} tokens")
-    wanted = _check_kinds(kinds) or ["semantic"]
-    m = service.store.m
-    rows = await service.store.scan(
+    wanted = check_kinds(kinds) or ["semantic"]
+    m = store.m
+    rows = await store.scan(
         m.is_null("deleted_at") & m.is_null("valid_until") & m.eq("scope", scope_id)
         & m.isin("kind", wanted)
     )
     now = datetime.now(UTC)
     workdir = ctx.workdir or None
-    overruled = await _overruled(service, rows, ctx.branch)
+    overruled = await _overruled(store, rows, ctx.branch)
     fresh = [r for r in rows if not _stale(r, workdir) and r["id"] not in overruled]
     fresh.sort(key=lambda r: (-_score(r, now), r["id"]))
     lines = [_line(r["content"]) for r in fresh]

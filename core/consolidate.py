@@ -23,19 +23,24 @@ from __future__ import annotations
 import json
 import logging
 import re
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from .dedup import MAX_GENERATION
 from .errors import HabitusError
-from .history import meta_of
-from .models import ConsolidationAction, ReflectBundle
+from .journal import operation
+from .llm import ChatModel
+from .meta import meta_of
+from .models import CallContext, ConsolidationAction, ReflectBundle, RememberResult
+from .validation import LIMITS
 
 if TYPE_CHECKING:
-    from .models import CallContext
-    from .service import MemoryService
+    from habitus.store import Store
+
+# The service's `remember`, which consolidations are written with.
+RememberFn = Callable[..., Awaitable[RememberResult]]
 
 __all__ = [
     "run",
@@ -74,9 +79,12 @@ Write the consolidated memories. Rules:
 
 
 async def run(
-    service: MemoryService,
+    store: Store,
+    remember: RememberFn,
     bundle: ReflectBundle,
     *,
+    llm: ChatModel | None,
+    llm_error: str | None,
     draft: str | None,
     use_model: bool,
     consolidate: bool,
@@ -85,13 +93,13 @@ async def run(
 ) -> ReflectBundle:
     """Fill `bundle.draft`, `mode` and (with `consolidate`) `actions`; apply unless `dry_run`."""
     bundle.dry_run = dry_run or not consolidate
-    if use_model and service.llm is None and service.llm_error:
-        bundle.warnings.append(f"configured model ignored: {service.llm_error}")
+    if use_model and llm is None and llm_error:
+        bundle.warnings.append(f"configured model ignored: {llm_error}")
     if draft and draft.strip():
         bundle.draft, bundle.mode = draft.strip(), "sampling"
-    elif use_model and service.llm is not None and bundle.groups:
+    elif use_model and llm is not None and bundle.groups:
         try:
-            bundle.draft = await service.llm.complete(
+            bundle.draft = await llm.complete(
                 draft_prompt(bundle), system=DRAFT_SYSTEM, max_tokens=MAX_DRAFT_TOKENS
             )
             bundle.mode = "model"
@@ -117,13 +125,13 @@ async def run(
             )
     if not actions:
         bundle.mode = "rule-based"
-        actions = await rule_based(service, bundle)
-    rows = await _rows(service, [i for a in actions for i in a.sources])
+        actions = await rule_based(store, bundle)
+    rows = await _rows(store, [i for a in actions for i in a.sources])
     for action in actions:
         _vet(action, rows)
     bundle.actions.extend(actions)
     if not dry_run:
-        await _apply(service, actions, rows, bundle.mode, ctx)
+        await _apply(remember, actions, rows, bundle.mode, ctx)
         written = [a.id for a in actions if a.id]
         bundle.instructions = (
             f"Applied: {len(written)} consolidation(s) written"
@@ -144,11 +152,11 @@ def _known_ids(bundle: ReflectBundle) -> dict[str, str]:
     return {m.id.lower(): m.id for g in bundle.groups for m in g.memories}
 
 
-async def _rows(service: MemoryService, ids: Sequence[str]) -> dict[str, dict[str, Any]]:
+async def _rows(store: Store, ids: Sequence[str]) -> dict[str, dict[str, Any]]:
     wanted = list(dict.fromkeys(ids))
     rows: dict[str, dict[str, Any]] = {}
     for start in range(0, len(wanted), 500):
-        for row in await service.store.get_memories(wanted[start:start + 500]):
+        for row in await store.get_memories(wanted[start:start + 500]):
             rows[row["id"]] = row
     return rows
 
@@ -188,17 +196,14 @@ def _vet(action: ConsolidationAction, rows: dict[str, dict[str, Any]]) -> None:
 
 
 async def _apply(
-    service: MemoryService,
+    remember: RememberFn,
     actions: list[ConsolidationAction],
     rows: dict[str, dict[str, Any]],
     tier: str,
     ctx: CallContext,
 ) -> None:
     """Write each planned consolidation as one undoable operation; never touch the sources."""
-    from . import history
-    from .service import LIMITS, new_id
-
-    with history.operation(new_id):
+    with operation():
         for action in actions:
             if action.action == "skip":
                 continue
@@ -206,7 +211,7 @@ async def _apply(
             scopes = {r["scope"] for r in sources}
             tags = list(dict.fromkeys(t for r in sources for t in (r["tags"] or [])))
             try:
-                result = await service.remember(
+                result = await remember(
                     action.content,
                     kind=action.kind,
                     tags=tags[: LIMITS["tags"]],
@@ -326,12 +331,12 @@ def _json_items(draft: str) -> list[tuple[str, list[str]]] | None:
 # --- LLM-free consolidation ----------------------------------------------------------------
 
 
-async def rule_based(service: MemoryService, bundle: ReflectBundle) -> list[ConsolidationAction]:
+async def rule_based(store: Store, bundle: ReflectBundle) -> list[ConsolidationAction]:
     """Merges of near-duplicate groups and dated summaries of related recent episodes."""
     dup_groups = [[m.id for m in g.memories]
                   for g in bundle.groups if g.reason == "near_duplicates"]
     episode_ids = [m.id for g in bundle.groups if g.reason == "recent_episodes" for m in g.memories]
-    rows = await _rows(service, [i for g in dup_groups for i in g] + episode_ids)
+    rows = await _rows(store, [i for g in dup_groups for i in g] + episode_ids)
     live = {i: r for i, r in rows.items() if r["deleted_at"] is None}
     actions: list[ConsolidationAction] = []
     merged: set[frozenset[str]] = set()
@@ -366,17 +371,17 @@ async def rule_based(service: MemoryService, bundle: ReflectBundle) -> list[Cons
             kind="episodic",
             reason=f"{len(sources)} related episodes summarised with their dates",
         ))
-    await _skip_done(service, actions)
+    await _skip_done(store, actions)
     return actions
 
 
-async def _skip_done(service: MemoryService, actions: list[ConsolidationAction]) -> None:
+async def _skip_done(store: Store, actions: list[ConsolidationAction]) -> None:
     """Skip a merge or group that an existing consolidation already covers entirely."""
     wanted = list({i for a in actions if a.action != "skip" for i in a.sources})
     if not wanted:
         return
-    m = service.store.m
-    existing = await service.store.scan(
+    m = store.m
+    existing = await store.scan(
         m.is_null("deleted_at") & m.has_any("derived_from", wanted[:1_000]),
         columns=["id", "derived_from"],
     )

@@ -17,21 +17,28 @@ linked, never absorbed or superseded — `reflect` groups them instead.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from . import anchors as anchor_mod
 from .claims import classify
-from .errors import InvalidInput
-from .history import branch_of, meta_of, with_meta
+from .errors import InvalidInput, NotFound
+from .journal import Journal
 from .links import AUTO_LINK, AUTO_LINK_MAX
+from .meta import branch_of, meta_of, with_meta
+from .models import CallContext, NewMemory
+from .text import search_text, with_tags
+from .validation import Draft, check_ids
 
 if TYPE_CHECKING:
-    from .models import CallContext, NewMemory
-    from .service import MemoryService
+    from habitus.store import Store
 
-__all__ = ["Decision", "prepare", "resolve", "same_line", "MAX_GENERATION", "FACT_KINDS"]
+__all__ = [
+    "Decision", "prepare", "find_exact", "reinforce", "resolve", "same_line", "add_variant",
+    "MAX_GENERATION", "FACT_KINDS",
+]
 
 FACT_KINDS = ("semantic", "procedural")
 # A memory distilled from raw memories has generation 1; one distilled from those, 2. Deeper
@@ -52,6 +59,9 @@ MAX_VARIANTS = 5
 
 @dataclass
 class Decision:
+    """What a new memory is to the store: absorbed by a duplicate, or kept, superseding,
+    contradicting (another branch's value) and related to others."""
+
     absorbed_by: str | None = None
     absorbed_row: dict[str, Any] | None = None
     similarity: float | None = None
@@ -61,24 +71,20 @@ class Decision:
 
 
 async def prepare(
-    service: MemoryService, items: list[NewMemory], prepared: list[dict[str, Any]], ctx: CallContext
+    store: Store, items: list[NewMemory], prepared: list[Draft], ctx: CallContext
 ) -> None:
     """Validate supersedes, resolve anchors and set the distillation generation, in place."""
     sources = list({i for p in prepared for i in p["derived_from"]})
     generations: dict[str, int] = {}
     if sources:
-        for row in await service.store.get_memories(sources):
+        for row in await store.get_memories(sources):
             generations[row["id"]] = int(meta_of(row)[1].get("generation", 0) or 0)
     wanted = [i for item in items for i in item.supersedes]
     if wanted:
-        from .service import _check_ids
-
-        rows = await service.store.get_memories(_check_ids(wanted))
+        rows = await store.get_memories(check_ids(wanted))
         known = {r["id"] for r in rows if r["deleted_at"] is None}
         missing = [i for i in wanted if i not in known]
         if missing:
-            from .errors import NotFound
-
             raise NotFound(f"no live memory with id {missing[0]!r} to supersede")
     for item, p in zip(items, prepared, strict=True):
         meta, section = meta_of({"metadata": p["metadata"]})
@@ -103,11 +109,49 @@ async def prepare(
         p["dedup"] = item.dedup
 
 
+async def find_exact(store: Store, drafts: list[Draft]) -> dict[tuple[str, str], dict[str, Any]]:
+    """Current memories with the same content as a draft, by (scope, content hash)."""
+    m = store.m
+    digests = list({p["content_hash"] for p in drafts})
+    existing: dict[tuple[str, str], dict[str, Any]] = {}
+    for start in range(0, len(digests), 500):
+        rows = await store.scan(
+            m.is_null("deleted_at") & m.is_null("valid_until")
+            & m.isin("content_hash", digests[start:start + 500])
+        )
+        for row in rows:
+            existing.setdefault((row["scope"], row["content_hash"]), row)
+    return existing
+
+
+async def reinforce(
+    store: Store, journal: Journal, row: dict[str, Any], draft: Draft, now: datetime,
+    ctx: CallContext, variant: str | None = None,
+) -> None:
+    """Strengthen the existing memory `row` that `draft` repeats: its importance, use count and
+    tags grow, and a near-duplicate's wording is kept as a `variant`."""
+    values: dict[str, Any] = {
+        "updated_at": now,
+        "importance": max(float(row["importance"] or 0), draft["importance"]),
+        "access_count": int(row["access_count"] or 0) + 1,
+    }
+    tags = list(dict.fromkeys(list(row["tags"] or []) + draft["tags"]))
+    if tags != list(row["tags"] or []):
+        values["tags"] = tags
+        values["search_text"] = with_tags(
+            row.get("search_text") or search_text(row["content"]), tags)
+    if variant is not None:
+        values["metadata"] = add_variant(row, variant)
+    before = {k: row.get(k) for k in values if k != "updated_at"}
+    before["updated_at"] = row["updated_at"].isoformat() if row.get("updated_at") else None
+    await store.update_memories(store.m.eq("id", row["id"]), values)
+    await journal.append("reinforce", [row["id"]], ctx, {"before": {row["id"]: before}})
+
+
 async def _neighbours(
-    service: MemoryService, fresh: list[dict[str, Any]], vectors: np.ndarray
+    store: Store, fresh: list[dict[str, Any]], vectors: np.ndarray
 ) -> list[list[tuple[dict[str, Any], float]]]:
     """For each new memory, the closest current memories of its scope, most similar first."""
-    store = service.store
     m = store.m
     base = m.is_null("deleted_at") & m.is_null("valid_until")
     out: list[list[tuple[dict[str, Any], float]]] = []
@@ -143,13 +187,13 @@ async def _neighbours(
 
 
 async def resolve(
-    service: MemoryService, fresh: list[dict[str, Any]], vectors: np.ndarray | None
+    store: Store, fresh: list[dict[str, Any]], vectors: np.ndarray | None
 ) -> list[Decision]:
     """Decide, for each new memory in order, what it is to the store and to earlier ones."""
     decisions = [Decision() for _ in fresh]
     if vectors is None or not fresh:
         return decisions
-    neighbours = await _neighbours(service, fresh, vectors)
+    neighbours = await _neighbours(store, fresh, vectors)
     for i, r in enumerate(fresh):
         decision = decisions[i]
         candidates = list(neighbours[i])

@@ -33,9 +33,12 @@ from typing import TYPE_CHECKING, Any
 
 from lancedb.table import AsyncTable
 
+from .encoder import Encoder
+from .journal import Journal
+from .models import CallContext
+
 if TYPE_CHECKING:
-    from .models import CallContext
-    from .service import MemoryService
+    from habitus.store import Store
 
 __all__ = ["purge", "scrub_secrets"]
 
@@ -92,21 +95,22 @@ async def _vacuum(table: AsyncTable) -> None:
         await table.optimize(cleanup_older_than=timedelta(0), delete_unverified=True)
 
 
-async def purge(service: MemoryService, ids: Sequence[str], ctx: CallContext) -> dict[str, int]:
+async def purge(
+    store: Store, journal: Journal, ids: Sequence[str], ctx: CallContext
+) -> dict[str, int]:
     """Erase memories `ids` everywhere in the store; returns counts of what was removed."""
-    store = service.store
     ids = list(dict.fromkeys(ids))
     gone = set(ids)
     edges = await store.find_links(
         store.l.isin("source", ids) | store.l.isin("target", ids), limit=1_000_000
     )
-    journal = await store.read_journal(store.j.has_any("ids", ids), limit=1_000_000)
+    named = await store.read_journal(store.j.has_any("ids", ids), limit=1_000_000)
     scrubbed = {
         row["id"]: {
             "ids": [i for i in (row["ids"] or []) if i not in gone],
             "detail": json.dumps({"erased": True}),
         }
-        for row in journal
+        for row in named
     }
 
     # Other memories may name the purged ones in their metadata (supersedes, superseded_by).
@@ -116,7 +120,7 @@ async def purge(service: MemoryService, ids: Sequence[str], ctx: CallContext) ->
             if other not in gone:
                 referring.setdefault(other, {})
     if referring:
-        from .history import meta_of, with_meta
+        from .meta import meta_of, with_meta
 
         for row in await store.get_memories(list(referring)):
             meta, section = meta_of(row)
@@ -135,7 +139,7 @@ async def purge(service: MemoryService, ids: Sequence[str], ctx: CallContext) ->
         store, memories=(gone, referring), links=({e["id"] for e in edges}, {}),
         journal=scrubbed,
     )
-    await service._journal("purge", [], ctx, {"count": len(ids)})
+    await journal.append("purge", [], ctx, {"count": len(ids)})
     # The purge row itself is the only trace; fold it in and drop the version it made.
     await store.writer.call(store.journal, lambda: _vacuum(store.journal))
     return {"memories": len(ids), "links": len(edges), "journal_scrubbed": len(scrubbed)}
@@ -166,7 +170,7 @@ async def _rewrite_store(
 
 
 async def scrub_secrets(
-    service: MemoryService, ctx: CallContext, *, apply: bool = False
+    store: Store, journal: Journal, encoder: Encoder, ctx: CallContext, *, apply: bool = False
 ) -> dict[str, Any]:
     """Secrets stored before redaction existed, or while it was off: found in memories (content,
     search text, metadata), link notes and journal details; with `apply`, replaced everywhere
@@ -174,7 +178,6 @@ async def scrub_secrets(
     from . import redaction
     from .text import content_hash, embedding_text, metadata_dict
 
-    store = service.store
     kinds: set[str] = set()
 
     def clean(text: str | None) -> str | None:
@@ -204,7 +207,7 @@ async def scrub_secrets(
         }
         if "content" in changes:
             changes["content_hash"] = content_hash(changes["content"])
-            if row["vector"] is not None and row["embedding_model"] == service.embedding_model:
+            if row["vector"] is not None and row["embedding_model"] == encoder.model_id:
                 metadata = changes.get("metadata", row["metadata"])
                 embed[row["id"]] = embedding_text(changes["content"], metadata_dict(metadata))
         if changes:
@@ -214,24 +217,24 @@ async def scrub_secrets(
         for edge in await store.find_links(store.l.not_null("id"), limit=10_000_000)
         if (note := clean(edge["note"])) is not None
     }
-    journal = {
+    details = {
         row["id"]: {"detail": detail}
         for row in await store.read_journal(None, limit=10_000_000)
         if (detail := clean_json(row["detail"])) is not None
     }
     report: dict[str, Any] = {
-        "memories": len(memories), "links": len(links), "journal": len(journal),
+        "memories": len(memories), "links": len(links), "journal": len(details),
         "kinds": sorted(kinds), "applied": False,
     }
-    if not apply or not (memories or links or journal):
+    if not apply or not (memories or links or details):
         return report
     if embed:
-        vectors = await service.embed(list(embed.values()))
+        vectors = await encoder.embed(list(embed.values()))
         if vectors is not None:
             for ident, vector in zip(embed, vectors, strict=True):
                 memories[ident]["vector"] = vector.tolist()
-    await _rewrite_store(store, memories=(set(), memories), links=(set(), links), journal=journal)
-    await service._journal("scrub", sorted(memories), ctx, {"kinds": sorted(kinds)})
+    await _rewrite_store(store, memories=(set(), memories), links=(set(), links), journal=details)
+    await journal.append("scrub", sorted(memories), ctx, {"kinds": sorted(kinds)})
     report["applied"] = True
     return report
 

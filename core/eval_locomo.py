@@ -341,7 +341,7 @@ async def _embedding_latency(
     service: Any, conversations: Sequence[Conversation]
 ) -> dict[str, float]:
     """Time to embed each question on its own, as `recall` does (reported apart from search)."""
-    embedder = getattr(service, "_embedder", None)
+    embedder = service.encoder.embedder
     if embedder is None:
         return {}
     times = []

@@ -11,18 +11,21 @@
 
 from __future__ import annotations
 
-import json
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from .clock import utc_now
+from .journal import Journal
+from .models import CallContext, LinkResult
+from .ranking import Candidate
 from .text import content_hash
 
 if TYPE_CHECKING:
-    from .models import CallContext
-    from .ranking import Candidate
-    from .service import MemoryService
+    from habitus.store import Store
 
-__all__ = ["link_key", "SYMMETRIC", "add_links_bulk", "follow", "AUTO_LINK", "AUTO_LINK_MAX"]
+__all__ = [
+    "link_key", "SYMMETRIC", "add_link", "add_links_bulk", "links_of", "follow", "AUTO_LINK",
+    "AUTO_LINK_MAX",
+]
 
 SYMMETRIC = frozenset({"related_to", "contradicts"})
 AUTO_LINK = 0.70
@@ -38,8 +41,39 @@ def link_key(source: str, target: str, relation: str) -> str:
     return content_hash(f"{source}\x00{relation}\x00{target}")[:24]
 
 
+async def add_link(
+    store: Store, journal: Journal, source: str, target: str, relation: str, note: str,
+    weight: float, ctx: CallContext,
+) -> LinkResult:
+    """Add one edge, or merge it into the same edge (the higher weight, the newer note)."""
+    link_id = link_key(source, target, relation)
+    existing = await store.find_links(store.l.eq("id", link_id), limit=1)
+    before: dict[str, Any] = {}
+    if existing:
+        values: dict[str, Any] = {"weight": max(weight, float(existing[0]["weight"] or 0))}
+        if note:
+            values["note"] = note
+        before = {k: existing[0][k] for k in values}
+        await store.update_link(link_id, values)
+        created = False
+    else:
+        await store.add_links([{
+            "id": link_id, "source": source, "target": target, "relation": relation,
+            "weight": weight, "note": note, "created_at": utc_now(),
+        }])
+        created = True
+    await journal.append("link", [source, target], ctx, {
+        "relation": relation, "link": link_id, "created": created, "before": before,
+    })
+    return LinkResult(
+        source=source, target=target, relation=relation,  # type: ignore[arg-type]
+        note=note or (existing[0]["note"] if existing else ""), weight=weight, created=created,
+    )
+
+
 async def add_links_bulk(
-    service: MemoryService,
+    store: Store,
+    journal: Journal,
     edges: list[tuple[str, str, str, float]],
     ctx: CallContext,
     *,
@@ -49,7 +83,6 @@ async def add_links_bulk(
 
     `from_new` says every edge starts at a memory created just now, which has no edges yet,
     so there is nothing to look up."""
-    store = service.store
     wanted: dict[str, tuple[str, str, str, float]] = {}
     for source, target, relation, weight in edges:
         if source != target:
@@ -61,7 +94,7 @@ async def add_links_bulk(
     existing = set() if from_new else {
         r["id"] for r in await store.find_links(store.l.isin("id", list(wanted)), limit=len(wanted))
     }
-    now = datetime.now(UTC)
+    now = utc_now()
     rows = [
         {
             "id": key,
@@ -78,7 +111,7 @@ async def add_links_bulk(
     if not rows:
         return []
     await store.add_links(rows)
-    await service._journal(
+    await journal.append(
         "link",
         list(dict.fromkeys(i for r in rows for i in (r["source"], r["target"]))),
         ctx,
@@ -87,19 +120,25 @@ async def add_links_bulk(
     return [(r["source"], r["target"]) for r in rows]
 
 
+async def links_of(store: Store, memory_id: str) -> list[LinkResult]:
+    """Every edge that starts or ends at a memory."""
+    l_ = store.l
+    rows = await store.find_links(l_.eq("source", memory_id) | l_.eq("target", memory_id))
+    return [LinkResult(source=r["source"], target=r["target"], relation=r["relation"],
+                       note=r["note"] or "", weight=float(r["weight"]), created=False)
+            for r in rows]
+
+
 async def follow(
-    service: MemoryService, ranked: list[Candidate], top: int, where: Any
+    store: Store, ranked: list[Candidate], top: int, where: Any
 ) -> tuple[list[Candidate], dict[str, str]]:
     """`ranked` with the one-hop neighbours of its first `top` entries merged into the top.
 
     Returns the new ranking and, for each added memory, the id of the hit it was reached from;
     the caller shows `top + len(via)` results.
     """
-    from .ranking import Candidate
-
     if not ranked:
         return ranked, {}
-    store = service.store
     l_ = store.l
     heads = {c.row["id"]: c for c in ranked[:top]}
     ids = list(heads)
@@ -129,7 +168,3 @@ async def follow(
     head = sorted([*ranked[:top], *added], key=lambda c: c.score, reverse=True)
     rest = [c for c in ranked[top:] if c.row["id"] not in via]
     return [*head, *rest], via
-
-
-def dumps(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False, default=str)

@@ -30,7 +30,7 @@ from typing import Any
 import numpy as np
 
 from .decay import rank_factor
-from .history import branch_of
+from .meta import branch_of
 from .text import metadata_dict, own_text, word_stems
 
 __all__ = ["Candidate", "Weights", "fuse", "diversify", "DEFAULT_WEIGHTS"]

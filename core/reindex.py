@@ -45,6 +45,7 @@ from habitus.store.schema import VECTOR_DIM_KEY, VECTOR_MODEL_KEY, vector_model
 
 from .embedding import Embedder
 from .errors import InvalidInput, StoreError
+from .ids import new_id
 from .text import embedding_text
 
 __all__ = ["ReindexResult", "reindex", "DEFAULT_BATCH"]
@@ -282,8 +283,6 @@ def _sql(text: str) -> str:
 
 
 def _journal(store: Store, result: ReindexResult, client: str | None) -> None:
-    from .service import new_id
-
     detail = {k: v for k, v in result.as_dict().items()}
     store.append_journal([{
         "id": new_id(), "op": "reindex", "ids": [], "at": datetime.now(UTC),

@@ -16,6 +16,7 @@ from typing import Any
 from .errors import InvalidInput
 from .models import CallContext, NewMemory
 from .service import MemoryService
+from .views import memory_of
 
 __all__ = ["export_jsonl", "import_jsonl"]
 
@@ -38,7 +39,7 @@ async def export_jsonl(
     ]
     lines = []
     for row in rows:
-        memory = service._memory(row).model_dump(mode="json")
+        memory = memory_of(row).model_dump(mode="json")
         lines.append(json.dumps({"type": "memory", **memory}, ensure_ascii=False))
     for link in links:
         lines.append(

@@ -481,7 +481,7 @@ def build_server(runtime: Runtime) -> MCPServer[Any]:
 
         service = await runtime.service()
         ctx = CallContext(project_scope=runtime.default_scope.id)
-        return (await build_brief(service, ctx=ctx)).text
+        return (await build_brief(service.store, ctx=ctx)).text
 
     @server.resource(
         "memory://{memory_id}",

@@ -58,8 +58,8 @@ async def test_a_fact_changed_on_a_branch_still_holds_elsewhere(service: MemoryS
     assert again.supersedes == [main.id] and again.detected
     assert (await service.recall(QUESTION, ctx=MAIN)).memories[0].id == again.id
 
-    brief_main = (await build_brief(service, ctx=MAIN)).text
-    brief_feature = (await build_brief(service, ctx=FEATURE)).text
+    brief_main = (await build_brief(service.store, ctx=MAIN)).text
+    brief_feature = (await build_brief(service.store, ctx=FEATURE)).text
     assert "port 7070" in brief_main and "port 9090" not in brief_main
     assert "port 9090" in brief_feature and "port 7070" not in brief_feature
 

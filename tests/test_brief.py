@@ -54,7 +54,7 @@ async def test_the_brief_holds_current_lasting_knowledge_of_the_project(
     stale = await remember("deploy.sh applies every manifest in k8s/", anchors=["deploy.sh"])
     (repo / "deploy.sh").write_text("helm upgrade app ./chart\n")
 
-    brief = await build_brief(service, ctx=ctx)
+    brief = await build_brief(service.store, ctx=ctx)
     assert brief.scope == SCOPE and brief.text.startswith(BEGIN) and brief.text.endswith(END)
     assert brief.ids[0] == tests  # the most important first
     assert set(brief.ids) == {tests, lint, new}
@@ -63,7 +63,7 @@ async def test_the_brief_holds_current_lasting_knowledge_of_the_project(
     assert "### testing\n- Run just test before pushing" in brief.text
     assert "port 9090" in brief.text and "port 8080" not in brief.text
 
-    with_episodes = await build_brief(service, kinds=("semantic", "episodic"), ctx=ctx)
+    with_episodes = await build_brief(service.store, kinds=("semantic", "episodic"), ctx=ctx)
     assert episode in with_episodes.ids
 
 
@@ -72,7 +72,7 @@ async def test_the_budget_bounds_the_brief(service: MemoryService) -> None:
     for i in range(60):
         await service.remember(f"Convention {i}: module m{i} owns table t{i} and its migrations "
                                f"under db/m{i}", ctx=ctx, dedup=False)
-    brief = await build_brief(service, budget=300, ctx=ctx)
+    brief = await build_brief(service.store, budget=300, ctx=ctx)
     assert brief.tokens <= 300 and brief.omitted > 0 and len(brief.ids) + brief.omitted == 60
 
 

@@ -209,7 +209,7 @@ async def test_access_is_recorded_in_batches(service: MemoryService, ctx: CallCo
     m = await service.remember("the office wifi password rotates monthly", ctx=ctx)
     for _ in range(3):
         await service.recall("wifi password", ctx=ctx)
-    await service._flush_access()
+    await service.access.flush()
     memory = await service.get(m.id)
     assert memory.access_count == 3 and memory.last_access is not None
 

@@ -22,8 +22,9 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+import habitus.plugins.procedural.alfworld as alfworld
+import habitus.plugins.procedural.coding as coding
 from habitus.core.errors import InvalidInput
-from habitus.plugins.procedural import alfworld, coding
 from habitus.plugins.procedural.trajectory import MAX_FIELD_CHARS, MAX_STEPS, Trajectory
 from habitus.plugins.procedural.words import spoken
 

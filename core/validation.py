@@ -1,0 +1,142 @@
+"""The boundary of the core: every size bounded, every name checked, one clear error each.
+
+Each entry point (MCP, CLI, web, plugins) reaches the core through the service, which checks
+its arguments here, so all of them get the same messages.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any
+
+from .clock import as_utc
+from .errors import InvalidInput
+from .models import KINDS, RELATIONS, CallContext, NewMemory
+from .scope import validate_scope
+from .text import content_hash, normalize
+
+__all__ = [
+    "LIMITS",
+    "Draft",
+    "check_tags",
+    "check_kinds",
+    "check_ids",
+    "check_relation",
+    "check_query",
+    "check_limit",
+    "draft_of",
+]
+
+LIMITS = {
+    "content_chars": 32_000,
+    "query_chars": 2_000,
+    "tags": 32,
+    "tag_chars": 64,
+    "ids": 1_000,
+    "recall_limit": 100,
+    "token_budget": 200_000,
+    "note_chars": 2_000,
+    "metadata_chars": 64_000,
+}
+
+# A new memory, checked and normalised: the fields of its future row (`draft_of`), completed by
+# the remember pipeline (`supersedes`, `dedup`, then `id`, `created_at`, `updated_at`).
+Draft = dict[str, Any]
+
+
+def check_tags(tags: Sequence[str] | None) -> list[str]:
+    """Tags lower-cased, de-duplicated, each 1–64 printable characters, at most 32."""
+    if not tags:
+        return []
+    if len(tags) > LIMITS["tags"]:
+        raise InvalidInput(f"at most {LIMITS['tags']} tags, got {len(tags)}")
+    clean: list[str] = []
+    for tag in tags:
+        tag = normalize(str(tag)).lower()
+        if not tag or len(tag) > LIMITS["tag_chars"] or any(ord(c) < 32 for c in tag):
+            raise InvalidInput(
+                f"tag {tag[:80]!r} must be 1–{LIMITS['tag_chars']} printable characters"
+            )
+        if tag not in clean:
+            clean.append(tag)
+    return clean
+
+
+def check_kinds(kinds: Sequence[str] | None) -> list[str] | None:
+    """Known memory kinds, de-duplicated; None for no filter."""
+    if not kinds:
+        return None
+    bad = [k for k in kinds if k not in KINDS]
+    if bad:
+        raise InvalidInput(f"unknown kind {bad[0]!r}; use one of {', '.join(KINDS)}")
+    return list(dict.fromkeys(kinds))
+
+
+def check_ids(ids: Sequence[str]) -> list[str]:
+    """Memory ids, de-duplicated in order; at most 1,000, each printable and short."""
+    if len(ids) > LIMITS["ids"]:
+        raise InvalidInput(f"at most {LIMITS['ids']} ids at once, got {len(ids)}")
+    clean = []
+    for i in ids:
+        if not isinstance(i, str) or not i or len(i) > 64 or not i.isprintable():
+            raise InvalidInput(f"{str(i)[:80]!r} is not a memory id")
+        clean.append(i)
+    return list(dict.fromkeys(clean))
+
+
+def check_relation(relation: str) -> None:
+    """A link relation the store knows."""
+    if relation not in RELATIONS:
+        raise InvalidInput(f"unknown relation {relation!r}; use one of {', '.join(RELATIONS)}")
+
+
+def check_query(query: Any) -> str:
+    """A search query, normalised, non-empty and bounded."""
+    query = normalize(query) if isinstance(query, str) else ""
+    if not query:
+        raise InvalidInput("query is empty: say what to look for")
+    if len(query) > LIMITS["query_chars"]:
+        raise InvalidInput(f"query is longer than {LIMITS['query_chars']} characters")
+    return query
+
+
+def check_limit(limit: int, token_budget: int | None = None) -> None:
+    """A result count within 1–100 and a token budget within 1–200,000."""
+    if not 1 <= limit <= LIMITS["recall_limit"]:
+        raise InvalidInput(f"limit must be between 1 and {LIMITS['recall_limit']}")
+    if token_budget is not None and not 1 <= token_budget <= LIMITS["token_budget"]:
+        raise InvalidInput(f"token_budget must be between 1 and {LIMITS['token_budget']}")
+
+
+def draft_of(item: NewMemory, ctx: CallContext) -> Draft:
+    """Check one new memory and return the fields of its row (scope resolved for `ctx`)."""
+    content = item.content.strip() if isinstance(item.content, str) else ""
+    if not content:
+        raise InvalidInput("content is empty: say what to remember")
+    if len(content) > LIMITS["content_chars"]:
+        raise InvalidInput(
+            f"content has {len(content)} characters, more than {LIMITS['content_chars']}; "
+            "store the essentials or split it into several memories"
+        )
+    check_kinds([item.kind])
+    if not 0.0 <= item.importance <= 1.0:
+        raise InvalidInput("importance must be between 0 and 1")
+    meta_text = json.dumps(item.metadata, ensure_ascii=False, default=str)
+    if len(meta_text) > LIMITS["metadata_chars"]:
+        raise InvalidInput(f"metadata is larger than {LIMITS['metadata_chars']} characters")
+    for _, relation in item.links:
+        check_relation(relation)
+    return {
+        "content": content,
+        "kind": item.kind,
+        "tags": check_tags(item.tags),
+        "scope": validate_scope(item.scope) if item.scope else ctx.project_scope,
+        "importance": float(item.importance),
+        "derived_from": check_ids(item.derived_from),
+        "links": [(check_ids([t])[0], r) for t, r in item.links],
+        "metadata": meta_text,
+        "content_hash": content_hash(content),
+        "occurred_at": as_utc(item.occurred_at),
+        "redacted": list(item._redacted),
+    }
