@@ -1,5 +1,6 @@
-"""Write-time memory evolution: near-duplicates are absorbed, new versions supersede old ones,
-related memories are linked, code anchors are recorded and distillation depth is bounded.
+"""Remember, resolve stage: what a new memory is to what exists — an exact or near duplicate
+(reinforced instead), a new version of a fact (supersedes it), a contradiction across branches,
+or related (linked); code anchors are recorded and distillation depth is bounded here too.
 
 For each new semantic or procedural memory the closest current memories of the same scope and
 kind are read (vector search; one matrix product against the scope for large batches) and each

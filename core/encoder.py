@@ -30,6 +30,15 @@ class Encoder:
         self._configured = configured  # the embedder setting, "none" when turned off on purpose
         self._error: str | None = None if embedder else "no embedder configured"
 
+    def check_store(self, dimension: int) -> None:
+        """Turn vector search off when the store was built with another model or dimension."""
+        store, embedder = self.store, self.embedder
+        if embedder and (store.embedding_model, store.dimension) != (embedder.model_id, dimension):
+            self.disable(
+                f"the store was built with {store.embedding_model or 'no model'} "
+                f"({store.dimension}-d) but {embedder.model_id} ({dimension}-d) is configured"
+            )
+
     @property
     def model_id(self) -> str:
         """The model new vectors come from ("" when vector search is off)."""

@@ -77,7 +77,7 @@ _COMMON = frozenset(
     ]
 )
 # What each leg reads of a hit: what ranking (`ranking.fuse`, `decay.rank_factor`, the
-# near-copy check), history and `MemoryService._hit` use. Not `search_text`, `derived_from`
+# near-copy check), history and `views.hit_of` use. Not `search_text`, `derived_from`
 # and the other bookkeeping columns (the lexical leg reads `search_text` for its typo check).
 COLUMNS = (
     "id",

@@ -22,9 +22,12 @@ from typing import Any
 
 import anyio
 
+from .config import Settings
 from .errors import HabitusError
 
-__all__ = ["ChatModel", "ModelUnavailable", "MAX_RESPONSE_BYTES", "DEFAULT_TIMEOUT"]
+__all__ = [
+    "ChatModel", "ModelUnavailable", "configured_model", "MAX_RESPONSE_BYTES", "DEFAULT_TIMEOUT",
+]
 
 log = logging.getLogger("habitus.llm")
 
@@ -171,3 +174,13 @@ class ChatModel:
         if not isinstance(content, str) or not content.strip():
             raise ModelUnavailable(f"the model at {self.endpoint} returned an empty answer")
         return content.strip()
+
+
+def configured_model(settings: Settings) -> tuple[ChatModel | None, str | None]:
+    """The model `settings` configure (None when none is), and why a configured one is ignored."""
+    try:
+        return ChatModel.from_config(settings.llm_url, settings.llm_model, settings.llm_api_key,
+                                     timeout=settings.llm_timeout), None
+    except ModelUnavailable as exc:
+        log.error("configured model ignored: %s", exc)
+        return None, str(exc)

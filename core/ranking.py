@@ -1,4 +1,4 @@
-"""Fusing the legs of a search into one ranking.
+"""Recall, stage 3: the legs of a search fused into one ranking, with the priors applied.
 
 Each leg gives a ranked list of rows with a raw score: BM25 (`_score`, higher is better) for the
 lexical leg, cosine distance (`_distance`, lower is better) for the vector leg. Scores are

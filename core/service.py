@@ -8,28 +8,28 @@ modules: `remember`, `recall`, `reflect`, `forget`, `links`, `history`, `undo`, 
 
 from __future__ import annotations
 
-import json
 import logging
 import os
-from collections import Counter
 from collections.abc import Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from habitus.store import Store
 
-from . import decay, erasure, redaction
+from . import decay, erasure
 from .access import AccessLog
+from .annotate import annotate
 from .config import Settings
 from .embedding import Embedder, load_embedder
 from .encoder import Encoder
-from .errors import InvalidInput, NotFound
-from .filters import live, read_scopes, require_live
+from .errors import NotFound
+from .filters import live, read_scopes
 from .forget import Forget
-from .history import supersede, timeline
-from .journal import Journal, operation
-from .links import add_link, links_of
-from .llm import ChatModel, ModelUnavailable
+from .history import timeline
+from .journal import Journal
+from .linking import link
+from .links import links_of
+from .llm import configured_model
 from .models import (
     CallContext,
     ForgetResult,
@@ -48,8 +48,9 @@ from .plugin_hooks import PluginHooks, ServiceHooks
 from .recall import Recall
 from .reflect import Reflect
 from .remember import Remember
+from .stats import store_stats
 from .undo import undo
-from .validation import LIMITS, check_ids, check_relation
+from .validation import check_ids
 from .views import memory_of
 
 if TYPE_CHECKING:
@@ -70,15 +71,8 @@ class MemoryService:
         self.journal = Journal(store)
         self.access = AccessLog(store)
         self.plugins = PluginHooks()
-        # The optional configured language model (core.llm), used by reflect; None: none.
-        self.llm: ChatModel | None = None
-        self.llm_error: str | None = None
-        try:
-            self.llm = ChatModel.from_config(settings.llm_url, settings.llm_model,
-                                             settings.llm_api_key, timeout=settings.llm_timeout)
-        except ModelUnavailable as exc:
-            log.error("configured model ignored: %s", exc)
-            self.llm_error = str(exc)
+        # The optional configured language model, used by reflect (None: none, or why not).
+        self.llm, self.llm_error = configured_model(settings)
         self._remember = Remember(store, self.journal, self.encoder, self.plugins,
                                   redact_secrets=settings.redact_secrets)
         self._recall = Recall(store, self.encoder, self.access, self.plugins)
@@ -98,11 +92,7 @@ class MemoryService:
         store = await Store.open(settings.resolved_db(), dimension=dimension,
                                  embedding_model=model, storage_options=settings.storage_options)
         service = cls(store, embedder, settings)
-        if embedder and (store.embedding_model, store.dimension) != (model, dimension):
-            service.encoder.disable(
-                f"the store was built with {store.embedding_model or 'no model'} "
-                f"({store.dimension}-d) but {model} ({dimension}-d) is configured"
-            )
+        service.encoder.check_store(dimension)
         return service
 
     async def close(self) -> None:
@@ -248,24 +238,8 @@ class MemoryService:
         weight: float = 1.0, ctx: CallContext | None = None,
     ) -> LinkResult:
         """Add a typed edge between two live memories; the same edge twice is merged."""
-        ctx = ctx or CallContext()
-        source, target = check_ids([source])[0], check_ids([target])[0]
-        if source == target:
-            raise InvalidInput("a memory cannot be linked to itself")
-        check_relation(relation)
-        if len(note) > LIMITS["note_chars"]:
-            raise InvalidInput(f"note is longer than {LIMITS['note_chars']} characters")
-        if self.settings.redact_secrets:
-            note, _ = redaction.redact(note)
-        if not 0.0 <= weight <= 1.0:
-            raise InvalidInput("weight must be between 0 and 1")
-        await require_live(self.store, [source, target])
-        with operation():
-            result = await add_link(self.store, self.journal, source, target, relation, note,
-                                    weight, ctx)
-            if relation == "supersedes":
-                await supersede(self.store, self.journal, source, [target], ctx, add_links=False)
-        return result
+        return await link(self.store, self.journal, source, target, relation, note, weight,
+                          ctx or CallContext(), redact_secrets=self.settings.redact_secrets)
 
     async def links_of(self, memory_id: str) -> list[LinkResult]:
         """Every edge that starts or ends at a memory."""
@@ -301,19 +275,7 @@ class MemoryService:
     ) -> Memory:
         """Set top-level keys of a live memory's metadata (a plugin's bookkeeping, such as a
         procedure's record of uses); the content is unchanged. Journaled with the old metadata."""
-        await require_live(self.store, [memory_id])
-        row = (await self.store.get_memories([memory_id]))[0]
-        before = row["metadata"] or "{}"
-        text = json.dumps({**json.loads(before), **metadata}, ensure_ascii=False, default=str)
-        if len(text) > LIMITS["metadata_chars"]:
-            raise InvalidInput(
-                f"metadata would be larger than {LIMITS['metadata_chars']} characters"
-            )
-        await self.store.update_memories(self.store.m.eq("id", memory_id), {"metadata": text})
-        await self.journal.append("annotate", [memory_id], ctx or CallContext(),
-                                  {"before": {memory_id: {"metadata": before}}})
-        row["metadata"] = text
-        return memory_of(row)
+        return await annotate(self.store, self.journal, memory_id, metadata, ctx or CallContext())
 
     async def recent(
         self, *, scope: str | None = None, limit: int = 20, ctx: CallContext | None = None
@@ -325,14 +287,4 @@ class MemoryService:
 
     async def stats(self) -> StoreStats:
         """How much is stored, where, and by which model."""
-        rows = await self.store.scan(None, columns=["kind", "scope", "deleted_at"])
-        alive = [r for r in rows if r["deleted_at"] is None]
-        counts = await self.store.table_counts()
-        return StoreStats(
-            path=self.store.uri, memories=len(alive), deleted=len(rows) - len(alive),
-            by_kind=dict(Counter(r["kind"] for r in alive)),
-            by_scope=dict(Counter(r["scope"] for r in alive)),
-            links=counts["links"], journal=counts["journal"],
-            embedding_model=self.store.embedding_model or "none",
-            fragments=await self.store.fragments(),
-        )
+        return await store_stats(self.store)
