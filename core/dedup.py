@@ -152,39 +152,29 @@ async def reinforce(
 async def _neighbours(
     store: Store, fresh: list[dict[str, Any]], vectors: np.ndarray
 ) -> list[list[tuple[dict[str, Any], float]]]:
-    """For each new memory, the closest current memories of its scope, most similar first."""
+    """For each new memory, the closest current memories of its scope, most similar first (a
+    large batch: candidates from the in-memory vectors, read back in one query per chunk)."""
     m = store.m
     base = m.is_null("deleted_at") & m.is_null("valid_until")
-    out: list[list[tuple[dict[str, Any], float]]] = []
-    if len(fresh) > BULK:
-        by_scope: dict[str, tuple[list[dict[str, Any]], np.ndarray]] = {}
-        for scope in {r["scope"] for r in fresh}:
-            rows = await store.scan(
-                base & m.eq("scope", scope) & m.not_null("vector"),
-                limit=200_000,
-                columns=[*NEIGHBOUR_COLUMNS, "vector"],
-            )
-            matrix = (
-                np.asarray([r["vector"] for r in rows], dtype=np.float32)
-                if rows
-                else np.zeros((0, vectors.shape[1]), dtype=np.float32)
-            )
-            by_scope[scope] = (rows, matrix)
+    if len(fresh) <= BULK:
+        out = []
         for r, vec in zip(fresh, vectors, strict=True):
-            rows, matrix = by_scope[r["scope"]]
-            if not rows:
-                out.append([])
-                continue
-            sims = matrix @ vec
-            best = np.argsort(-sims)[:NEIGHBOURS]
-            out.append([(rows[int(j)], float(sims[j])) for j in best])
+            rows = await store.vector_search(vec, base & m.eq("scope", r["scope"]), NEIGHBOURS,
+                                             columns=NEIGHBOUR_COLUMNS, scopes=[r["scope"]])
+            out.append([(row, 1.0 - float(row.get("_distance", 1.0))) for row in rows])
         return out
-    for r, vec in zip(fresh, vectors, strict=True):
-        rows = await store.vector_search(
-            vec, base & m.eq("scope", r["scope"]), NEIGHBOURS, columns=NEIGHBOUR_COLUMNS
-        )
-        out.append([(row, 1.0 - float(row.get("_distance", 1.0))) for row in rows])
-    return out
+    candidates: list[list[tuple[str, float]]] = [[] for _ in fresh]
+    for scope in {r["scope"] for r in fresh}:
+        members = [i for i, r in enumerate(fresh) if r["scope"] == scope]
+        found = await store.nearest_ids(vectors[members], [scope], 2 * NEIGHBOURS)
+        for i, near in zip(members, found, strict=True):
+            candidates[i] = near
+    wanted = list({memory_id for near in candidates for memory_id, _ in near})
+    rows: dict[str, dict[str, Any]] = {}
+    for start in range(0, len(wanted), 2000):
+        chunk = m.isin("id", wanted[start:start + 2000]) & base
+        rows.update((r["id"], r) for r in await store.scan(chunk, columns=NEIGHBOUR_COLUMNS))
+    return [[(rows[i], sim) for i, sim in near if i in rows][:NEIGHBOURS] for near in candidates]
 
 
 async def resolve(

@@ -129,7 +129,8 @@ async def run_legs(store: Store, encoder: Encoder, query: RecallQuery) -> Legs:
             return [], False
         wheres = [query.where] + ([_within(store, query)] if query.period is not None else [])
         runs = [
-            store.vector_search(vectors[0], where, query.depth, columns=COLUMNS, exact=not ann)
+            store.vector_search(vectors[0], where, query.depth, columns=COLUMNS, exact=not ann,
+                                scopes=query.scopes)
             for where in wheres
         ]
         return [row for rows in await asyncio.gather(*runs) for row in rows], True

@@ -33,6 +33,7 @@ from .schema import (
     memories_schema,
     vector_model,
 )
+from .vectors import VectorCache
 from .writer import Writer
 
 __all__ = ["Store"]
@@ -46,6 +47,11 @@ SEARCH_COLUMN = "search_text"
 ANN_MIN_ROWS = 20_000
 ANN_NPROBES = 20
 REFINE_FACTOR = 10
+# In-memory vector search reads back the results wanted and this many more at first, then four
+# times as many per round, and leaves a filter to LanceDB once this many candidates did not
+# give enough results.
+FETCH_MARGIN = 16
+MAX_CANDIDATES = 4096
 
 
 class Store:
@@ -72,6 +78,9 @@ class Store:
         self.embedding_model = embedding_model
         self.writer = writer
         self._vector_index = False
+        # Exact vector search in memory (see `vectors`); kept in step by the writer's commits.
+        self.vectors = VectorCache(memories, dimension, embedding_model)
+        writer.on_commit = self._committed
         self.m = Where(memories_schema(dimension, embedding_model))
         self.l = Where(links_schema())
         self.j = Where(journal_schema())
@@ -142,9 +151,14 @@ class Store:
 
     # --- memories -----------------------------------------------------------------------
 
+    def _committed(self, table: str, version: int) -> None:
+        if table == MEMORIES:
+            self.vectors.note_version(version)
+
     async def add_memories(self, rows: list[dict[str, Any]]) -> None:
         try:
             await self.writer.add(self.memories, rows)
+            self.vectors.add(rows)
         except Exception:
             # Another process may have re-embedded the store (`habitus reindex`) since this one
             # opened it: keep the memories, without vectors of the wrong model.
@@ -168,6 +182,7 @@ class Store:
             return False
         self.embedding_model, self.dimension = model, dimension
         self.m = Where(memories_schema(dimension, model))
+        self.vectors.reset(dimension, model)
         return True
 
     async def update_memories(self, where: Predicate, values: dict[str, Any]) -> int:
@@ -243,9 +258,17 @@ class Store:
         q = self.memories.query().nearest_to_text(query).limit(limit)
         if where is not None:
             q = q.where(where.sql)
+        cached = columns is not None and "vector" in columns and len(self.vectors) > 0
+        if cached:  # vectors from memory rather than from disk
+            await self.vectors.sync()
+            columns, _ = self._columns_without_vector(columns)
         if columns is not None:
             q = q.select([*(self.m.col(c) for c in columns), "_score"])
-        return await q.to_list()
+        rows = await q.to_list()
+        if cached:
+            for row in rows:
+                row["vector"] = self.vectors.vector_of(row["id"])
+        return rows
 
     async def vector_search(
         self,
@@ -255,8 +278,14 @@ class Store:
         *,
         columns: Sequence[str] | None = None,
         exact: bool = False,
+        scopes: Sequence[str] | None = None,
     ) -> list[dict[str, Any]]:
         """Cosine nearest neighbours; each row carries `_distance` (lower is better).
+
+        Answered from the in-memory vectors (`vectors.VectorCache`) when they can: the best
+        candidates of `scopes` (a hint: `where` must imply it; None: every scope) are read back
+        by id under `where`, as many rounds as the filter needs. A filter that keeps too few of
+        them is left to LanceDB, as below.
 
         Rows without a vector never match (LanceDB drops null distances; a `vector IS NOT NULL`
         filter would read the whole vector column to prefilter: ~100 ms at 100k rows).
@@ -265,6 +294,9 @@ class Store:
         `REFINE_FACTOR` times as many, so recall stays at the exact search's level.
         `columns` limits what is read for each hit (default: every column).
         """
+        found = await self._cached_search(vector, where, limit, columns, scopes)
+        if found is not None:
+            return found
         q = self.memories.query().nearest_to(vector.astype(np.float32)).distance_type("cosine")
         if where is not None:
             q = q.where(where.sql)
@@ -277,11 +309,59 @@ class Store:
             q = q.nprobes(ANN_NPROBES).refine_factor(REFINE_FACTOR)
         return await q.to_list()
 
+    async def nearest_ids(
+        self, vectors: np.ndarray, scopes: Sequence[str] | None, count: int
+    ) -> list[list[tuple[str, float]]]:
+        """For each row of `vectors`, the ids of the `count` most similar memories with a
+        vector (of `scopes`; live or not), best first, with their cosine similarity."""
+        await self.vectors.sync()
+        return self.vectors.nearest_many(vectors, scopes, count)
+
+    async def _cached_search(
+        self, vector: np.ndarray, where: Predicate | None, limit: int,
+        columns: Sequence[str] | None, scopes: Sequence[str] | None,
+    ) -> list[dict[str, Any]] | None:
+        await self.vectors.sync()
+        read, with_vector = self._columns_without_vector(columns)
+        found: list[dict[str, Any]] = []
+        size, seen = limit + FETCH_MARGIN, 0
+        while True:
+            candidates = self.vectors.nearest(vector, scopes, size)
+            batch = candidates[seen:]
+            if batch:
+                chosen = self.m.isin("id", [i for i, _ in batch])
+                rows = await self.scan(chosen & where if where is not None else chosen,
+                                       columns=read)
+                by_id = {r["id"]: r for r in rows}
+                for memory_id, similarity in batch:
+                    row = by_id.get(memory_id)
+                    if row is not None:
+                        row["_distance"] = 1.0 - similarity
+                        if with_vector:
+                            row["vector"] = self.vectors.vector_of(memory_id)
+                        found.append(row)
+                        if len(found) == limit:
+                            return found
+            if len(candidates) < size:  # every candidate seen
+                return found
+            if size >= MAX_CANDIDATES:  # a filter this selective is LanceDB's to apply
+                return None
+            seen, size = len(candidates), size * 4
+
+    def _columns_without_vector(
+        self, columns: Sequence[str] | None
+    ) -> tuple[list[str] | None, bool]:
+        """What to read of rows whose vector the cache holds (the id always), and whether the
+        caller wants the vector (then taken from the cache)."""
+        if columns is None:
+            return None, False
+        return [c for c in dict.fromkeys(["id", *columns]) if c != "vector"], "vector" in columns
+
     async def ann_worthwhile(self, where: Predicate | None) -> bool:
         """Whether a vector search under `where` should use the ANN index: only if there is
         one and the filter keeps at least `ANN_MIN_ROWS` rows (a small scope stays exact, and
         exact over few rows is faster than probing partitions that hold few of them)."""
-        if not self._vector_index:
+        if not self._vector_index or len(self.vectors):  # the in-memory search needs none
             return False
         return await self.memories.count_rows(where.sql if where is not None else None) >= (
             ANN_MIN_ROWS

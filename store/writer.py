@@ -65,6 +65,8 @@ class Writer:
         self._deferred: dict[str, tuple[AsyncTable, list[dict[str, Any]]]] = {}
         self._deferred_since = 0.0
         self.stats = {"requests": 0, "commits": 0, "compactions": 0}
+        # Told of each table version a commit of this process made: (table name, version).
+        self.on_commit: Callable[[str, int], None] | None = None
 
     def start(self) -> None:
         if self._task is None:
@@ -201,6 +203,9 @@ class Writer:
         self._tables[table.name] = table
         self._commits[table.name] = self._commits.get(table.name, 0) + 1
         self.stats["commits"] += 1
+        version = getattr(result, "version", None)
+        if self.on_commit is not None and isinstance(version, int):
+            self.on_commit(table.name, version)
         for r in group:
             if not r.done.done():
                 r.done.set_result(result)

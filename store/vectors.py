@@ -1,0 +1,176 @@
+"""The memories' vectors held in memory, for exact cosine search in numpy instead of a scan.
+
+Only what never changes for a row is cached: its id, scope and vector. Whatever else a search
+filters on (deleted, superseded, kind, tags, time) is applied by LanceDB when the best
+candidates are read back by id, so the answer is the same as an exact LanceDB search.
+
+The cache follows the table's version. Commits of this process report the version they made
+(`note_version`) and its appends are added directly (`add`), so a process's own writes cost
+nothing; a version it did not make (another process wrote, or a compaction) costs one read of
+the id column and the vectors of the rows that are new. A change of embedding model reloads all.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+from lancedb.table import AsyncTable
+from lancedb.util import value_to_sql
+
+__all__ = ["VectorCache"]
+
+log = logging.getLogger("habitus.store")
+
+_CHUNK = 2000
+
+
+class VectorCache:
+    """Ids, scopes and unit vectors of one table's rows, kept in step with its versions."""
+
+    def __init__(self, table: AsyncTable, dimension: int, model: str) -> None:
+        self.table = table
+        self.version: int | None = None  # the table version the cache reflects
+        self._own: set[int] = set()  # versions this process made since
+        self._clear(dimension, model)
+
+    def _clear(self, dimension: int, model: str) -> None:
+        self.dimension, self.model = dimension, model
+        self._n = 0
+        self._ids: list[str] = []
+        self._row: dict[str, int] = {}
+        self._codes: dict[str, int] = {}
+        self._scope_codes = np.zeros(0, dtype=np.int32)
+        self._matrix = np.zeros((0, dimension), dtype=np.float32)
+        self._alive = np.zeros(0, dtype=bool)  # False once a row left the table
+
+    def __len__(self) -> int:
+        return self._n
+
+    def note_version(self, version: int) -> None:
+        """A commit of this process made `version`."""
+        self._own.add(version)
+
+    def reset(self, dimension: int, model: str) -> None:
+        """Forget every vector (the store was re-embedded, or rows rewritten in place)."""
+        self._clear(dimension, model)
+        self.version = None
+
+    def add(self, rows: Sequence[dict[str, Any]]) -> None:
+        """Rows appended to the table (those with a vector of the cached model)."""
+        fresh = [r for r in rows if r.get("vector") is not None and r["id"] not in self._row
+                 and (r.get("embedding_model") or self.model) == self.model]
+        if not fresh:
+            return
+        vectors = np.asarray([r["vector"] for r in fresh], dtype=np.float32)
+        if vectors.ndim != 2 or vectors.shape[1] != self.dimension:
+            return
+        self._reserve(self._n + len(fresh))
+        end = self._n + len(fresh)
+        self._matrix[self._n:end] = vectors
+        self._scope_codes[self._n:end] = [self._code(r["scope"]) for r in fresh]
+        self._alive[self._n:end] = True
+        for offset, r in enumerate(fresh):
+            self._ids.append(r["id"])
+            self._row[r["id"]] = self._n + offset
+        self._n = end
+
+    def vector_of(self, memory_id: str) -> np.ndarray | None:
+        """The cached vector of a memory (None: not cached)."""
+        n = self._row.get(memory_id)
+        return self._matrix[n] if n is not None and self._alive[n] else None
+
+    async def sync(self) -> None:
+        """Catch up with the table: nothing to do when every new version is this process's."""
+        version = await self.table.version()
+        if version == self.version:
+            return
+        if self.version is not None and all(
+            v in self._own for v in range(self.version + 1, version + 1)
+        ):
+            self._own = {v for v in self._own if v > version}
+            self.version = version
+            return
+        await self._catch_up(version)
+
+    def nearest(
+        self, vector: np.ndarray, scopes: Sequence[str] | None, count: int
+    ) -> list[tuple[str, float]]:
+        """The `count` cached rows (of `scopes`, None: any) most similar to `vector`, best
+        first, as (id, cosine similarity)."""
+        return self.nearest_many(np.asarray(vector, dtype=np.float32)[None, :], scopes, count)[0]
+
+    def nearest_many(
+        self, vectors: np.ndarray, scopes: Sequence[str] | None, count: int
+    ) -> list[list[tuple[str, float]]]:
+        """`nearest` for each row of `vectors`, in one matrix product."""
+        mask = self._alive[:self._n]
+        if scopes is not None:
+            wanted = [self._codes[s] for s in scopes if s in self._codes]
+            mask = mask & np.isin(self._scope_codes[:self._n], np.asarray(wanted, dtype=np.int32))
+        rows = np.flatnonzero(mask)
+        if len(rows) == 0:
+            return [[] for _ in range(len(vectors))]
+        sims = np.asarray(vectors, dtype=np.float32) @ self._matrix[rows].T
+        count = min(count, len(rows))
+        out = []
+        for line in sims:
+            best = np.argpartition(-line, count - 1)[:count]
+            best = best[np.argsort(-line[best], kind="stable")]
+            out.append([(self._ids[rows[i]], float(line[i])) for i in best])
+        return out
+
+    def _reserve(self, size: int) -> None:
+        if size <= len(self._matrix):
+            return
+        capacity = max(size, 2 * len(self._matrix), 1024)
+        matrix = np.zeros((capacity, self.dimension), dtype=np.float32)
+        matrix[:self._n] = self._matrix[:self._n]
+        codes = np.zeros(capacity, dtype=np.int32)
+        codes[:self._n] = self._scope_codes[:self._n]
+        alive = np.zeros(capacity, dtype=bool)
+        alive[:self._n] = self._alive[:self._n]
+        self._matrix, self._scope_codes, self._alive = matrix, codes, alive
+
+    def _code(self, scope: str) -> int:
+        code = self._codes.get(scope)
+        if code is None:
+            code = self._codes[scope] = len(self._codes)
+        return code
+
+    async def _catch_up(self, version: int) -> None:
+        """Read the ids now in the table; drop the gone, read the vectors of the new."""
+        present = await self.table.query().where("embedding_model != ''").select(
+            ["id", "embedding_model"]).to_list()
+        if any(r["embedding_model"] != self.model for r in present):
+            # Re-embedded meanwhile (`habitus reindex`): the store tells the core, which turns
+            # vector search off; nothing of the old model is worth keeping.
+            self.reset(self.dimension, self.model)
+            self.version = version
+            return
+        current = {r["id"] for r in present}
+        gone = [n for memory_id, n in self._row.items() if memory_id not in current]
+        self._alive[gone] = False
+        new = [r["id"] for r in present if r["id"] not in self._row]
+        for start in range(0, len(new), _CHUNK):
+            chunk = new[start:start + _CHUNK]
+            rows = await self.table.query().where(
+                f"id IN ({', '.join(value_to_sql(i) for i in chunk)})"
+            ).select(["id", "scope", "vector", "embedding_model"]).to_list()
+            self.add(rows)
+        self.version = version
+        self._own = {v for v in self._own if v > version}
+        if len(gone) > self._n // 2:  # mostly rows that left: rebuild without them
+            self._compact()
+
+    def _compact(self) -> None:
+        keep = np.flatnonzero(self._alive[:self._n])
+        ids = [self._ids[i] for i in keep]
+        matrix, codes = self._matrix[keep], self._scope_codes[keep]
+        self._n = len(keep)
+        self._ids = ids
+        self._row = {memory_id: n for n, memory_id in enumerate(ids)}
+        self._matrix, self._scope_codes = matrix, codes
+        self._alive = np.ones(len(keep), dtype=bool)

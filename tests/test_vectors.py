@@ -1,0 +1,104 @@
+"""In-memory vector search (`store/vectors.py`) against LanceDB's own exact search, on a real
+store: the same answers, own writes without a reload, other handles' writes seen at once."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from habitus.store import Store
+
+from .test_store import row
+
+pytestmark = pytest.mark.anyio
+
+DIM = 16
+
+
+def unit(rng: np.random.Generator, n: int) -> np.ndarray:
+    v = rng.normal(size=(n, DIM)).astype(np.float32)
+    return v / np.linalg.norm(v, axis=1, keepdims=True)
+
+
+def rows(vectors: np.ndarray, start: int, scope: str) -> list[dict[str, Any]]:
+    return [row(f"m{start + i:05d}", f"note {start + i}", scope=scope, vector=v.tolist(),
+                content_hash=f"h{start + i}") for i, v in enumerate(vectors)]
+
+
+async def open_store(path: Path) -> Store:
+    return await Store.open(str(path), dimension=DIM, embedding_model="t")
+
+
+async def lance_exact(store: Store, query: np.ndarray, where: Any, k: int) -> list[str]:
+    q = store.memories.query().nearest_to(query).distance_type("cosine").where(where.sql)
+    return [r["id"] for r in await q.limit(k).bypass_vector_index().select(["id"]).to_list()]
+
+
+async def test_same_answers_as_lancedb_exact_search(db_path: Path) -> None:
+    rng = np.random.default_rng(3)
+    store = await open_store(db_path)
+    try:
+        await store.add_memories(rows(unit(rng, 300), 0, "repo:a"))
+        await store.add_memories(rows(unit(rng, 200), 300, "repo:b"))
+        m = store.m
+        dead = [f"m{i:05d}" for i in range(0, 300, 3)]
+        await store.update_memories(m.isin("id", dead), {"deleted_at": row(0)["created_at"]})
+        where = m.is_null("deleted_at") & m.eq("scope", "repo:a")
+        for query in unit(rng, 20):
+            cached = await store.vector_search(query, where, 10, columns=["id"],
+                                               scopes=["repo:a"])
+            assert [r["id"] for r in cached] == await lance_exact(store, query, where, 10)
+            assert all(r["id"] not in dead for r in cached)
+            assert cached[0]["_distance"] == pytest.approx(
+                1.0 - float(np.dot(query, np.asarray(
+                    (await store.get_memories([cached[0]["id"]]))[0]["vector"]))), abs=1e-5)
+        # A filter that keeps a handful of rows: still the exact answer (LanceDB applies it).
+        rare = where & m.isin("id", ["m00001", "m00002", "m00004"])
+        query = unit(rng, 1)[0]
+        found = await store.vector_search(query, rare, 10, columns=["id", "vector"],
+                                          scopes=["repo:a"])
+        assert [r["id"] for r in found] == await lance_exact(store, query, rare, 10)
+        assert all(len(r["vector"]) == DIM for r in found)
+    finally:
+        await store.close()
+
+
+async def test_own_writes_need_no_reload_and_other_handles_are_seen(db_path: Path) -> None:
+    rng = np.random.default_rng(5)
+    store = await open_store(db_path)
+    other = await open_store(db_path)
+    reloads: list[int] = []
+    catch_up = store.vectors._catch_up
+
+    async def counted(version: int) -> None:
+        reloads.append(version)
+        await catch_up(version)
+
+    store.vectors._catch_up = counted  # type: ignore[method-assign]
+    try:
+        await store.add_memories(rows(unit(rng, 50), 0, "global"))
+        await store.vector_search(unit(rng, 1)[0], store.m.is_null("deleted_at"), 5)
+        first = len(reloads)
+        for i in range(5):  # single writes and updates of this process
+            await store.add_memories(rows(unit(rng, 1), 100 + i, "global"))
+            await store.update_memories(store.m.eq("id", "m00001"), {"importance": 0.9})
+            await store.vector_search(unit(rng, 1)[0], store.m.is_null("deleted_at"), 5)
+        assert len(reloads) == first, "own commits are applied without reading the table"
+        assert len(store.vectors) == 55
+
+        target = unit(rng, 1)[0]
+        await other.add_memories(rows(target[None, :], 900, "global"))
+        found = await store.vector_search(target, store.m.is_null("deleted_at"), 1)
+        assert found[0]["id"] == "m00900", "another process's memory is found on the next call"
+        assert len(reloads) == first + 1
+
+        await other.delete_memories(other.m.eq("id", "m00900"))
+        found = await store.vector_search(target, store.m.is_null("deleted_at"), 1)
+        assert found[0]["id"] != "m00900"
+        assert store.vectors.vector_of("m00900") is None
+    finally:
+        await other.close()
+        await store.close()
