@@ -24,18 +24,20 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from functools import cached_property
+from functools import cached_property, lru_cache
 from typing import Any
 
 import numpy as np
 
 from .decay import rank_factor
 from .meta import branch_of
-from .text import metadata_dict, own_text, word_stems
+from .text import metadata_dict, own_text, search_text, word_stems
 
 __all__ = ["Candidate", "Weights", "fuse", "diversify", "DEFAULT_WEIGHTS"]
 
 RRF_K = 60.0
+# Memories longer than this have their own words read afresh at each recall, not kept.
+OWN_WORDS_CACHED_CHARS = 4_000
 
 
 @dataclass(frozen=True)
@@ -170,7 +172,7 @@ def _weigh_own_words(cands: list[Candidate], query: str, weight: float) -> None:
     wanted = word_stems(query)
     if not wanted or not cands:
         return
-    owns = [word_stems(own_text(c.row, c.metadata)) for c in cands]
+    owns = [_own_stems(c) for c in cands]
     n = len(cands)
     idf = {}
     for term in wanted:
@@ -181,6 +183,21 @@ def _weigh_own_words(cands: list[Candidate], query: str, weight: float) -> None:
         share = sum(w for term, w in idf.items() if term in words) / total
         cand.parts["own_words"] = share
         cand.relevance *= 1 + weight * share
+
+
+def _own_stems(cand: Candidate) -> frozenset[str]:
+    row = cand.row
+    metadata = row.get("metadata")
+    if isinstance(metadata, str) and len(row["content"]) <= OWN_WORDS_CACHED_CHARS:
+        return _cached_own_stems(row["content"], tuple(row.get("tags") or ()), metadata)
+    return frozenset(word_stems(own_text(row, cand.metadata)))
+
+
+@lru_cache(maxsize=4096)
+def _cached_own_stems(content: str, tags: tuple[str, ...], metadata: str) -> frozenset[str]:
+    """The stems of a memory's own words, kept for the memories recall meets again and again
+    (bounded: 4,096 memories of at most `OWN_WORDS_CACHED_CHARS` characters)."""
+    return frozenset(word_stems(search_text(content, list(tags), metadata_dict(metadata))))
 
 
 def diversify(
