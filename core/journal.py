@@ -64,8 +64,8 @@ class Journal:
         detail["operation"] = current_operation() or entry
         try:  # the table versions this operation produced, for audit and time travel
             detail["versions"] = {
-                "memories": await self.store.memories.version(),
-                "links": await self.store.links.version(),
+                "memories": await self.store.version(self.store.memories),
+                "links": await self.store.version(self.store.links),
             }
         except Exception:  # a closed or remote table: the journal row matters more
             log.debug("table versions unavailable", exc_info=True)

@@ -80,6 +80,7 @@ class Store:
         self._vector_index = False
         # Exact vector search in memory (see `vectors`); kept in step by the writer's commits.
         self.vectors = VectorCache(memories, dimension, embedding_model)
+        self._versions: dict[str, int] = {}
         writer.on_commit = self._committed
         self.m = Where(memories_schema(dimension, embedding_model))
         self.l = Where(links_schema())
@@ -152,8 +153,14 @@ class Store:
     # --- memories -----------------------------------------------------------------------
 
     def _committed(self, table: str, version: int) -> None:
+        self._versions[table] = version
         if table == MEMORIES:
             self.vectors.note_version(version)
+
+    async def version(self, table: AsyncTable) -> int:
+        """The table's version after this process's last commit to it (else its latest)."""
+        known = self._versions.get(table.name)
+        return known if known is not None else await table.version()
 
     async def add_memories(self, rows: list[dict[str, Any]]) -> None:
         try:
