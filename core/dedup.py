@@ -50,10 +50,11 @@ MAX_GENERATION = 2
 NEIGHBOURS = 8
 # Batches larger than this compare against the whole scope with one matrix product.
 BULK = 32
-# What deciding and reinforcing need of a neighbour (its vector is read only by the bulk path).
+# What deciding and reinforcing need of a neighbour (its search text, long with the windows of
+# episodes, is read only when reinforcing adds tags to it).
 NEIGHBOUR_COLUMNS = (
     "id", "kind", "content", "scope", "metadata", "tags", "importance", "access_count",
-    "search_text", "updated_at",
+    "updated_at",
 )
 MAX_VARIANTS = 5
 
@@ -138,6 +139,9 @@ async def reinforce(
     }
     tags = list(dict.fromkeys(list(row["tags"] or []) + draft["tags"]))
     if tags != list(row["tags"] or []):
+        if "search_text" not in row:
+            row["search_text"] = (await store.scan(store.m.eq("id", row["id"]),
+                                                   columns=["search_text"]))[0]["search_text"]
         values["tags"] = tags
         values["search_text"] = with_tags(
             row.get("search_text") or search_text(row["content"]), tags)
