@@ -31,7 +31,7 @@ async def _distill(manager: Any, trajectory: Any) -> list[Any]:
 
 def register(cli: click.Group) -> None:
     """Add the plugin and procedural-memory commands to the `habitus` group."""
-    from habitus.cli import (
+    from habitus.cli.common import (
         State,
         emit,
         json_option,

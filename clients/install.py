@@ -21,8 +21,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from habitus.clients import jsonc
 from habitus.clients.formats import CLIENTS, ClientFormat, Scope, resolve_client
+from habitus.clients.jsonc import JSONCEditError, loads, set_member
 from habitus.core.errors import HabitusError, InvalidInput
 
 __all__ = ["Transport", "InstallPlan", "plan_install", "apply_install", "default_server_command"]
@@ -120,7 +120,7 @@ def _render(
         document = {fmt.servers_key: {name: entry}}
         return json.dumps(document, ensure_ascii=False, indent=2) + "\n", None
     try:
-        document = jsonc.loads(text, default={})
+        document = loads(text, default={})
     except json.JSONDecodeError as exc:
         raise InvalidInput(
             f"{path} is not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg}); "
@@ -138,8 +138,8 @@ def _render(
     if previous == entry:
         return text, previous
     try:
-        return jsonc.set_member(text, (fmt.servers_key, name), entry), previous
-    except jsonc.JSONCEditError as exc:
+        return set_member(text, (fmt.servers_key, name), entry), previous
+    except JSONCEditError as exc:
         raise HabitusError(
             f"could not edit {path} safely ({exc}); nothing was written. Add this entry under "
             f'"{fmt.servers_key}" by hand: {json.dumps({name: entry})}'

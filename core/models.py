@@ -7,9 +7,11 @@ are, and the CLI can print them as JSON.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal, get_args
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field, PrivateAttr
+
+from .kinds import KINDS, RELATIONS, Kind, Relation
 
 __all__ = [
     "Kind",
@@ -34,19 +36,6 @@ __all__ = [
     "ConsolidationAction",
 ]
 
-Kind = Literal["episodic", "semantic", "procedural"]
-KINDS: tuple[str, ...] = get_args(Kind)
-
-Relation = Literal[
-    "related_to",
-    "supersedes",
-    "derived_from",
-    "contradicts",
-    "part_of",
-    "depends_on",
-    "example_of",
-]
-RELATIONS: tuple[str, ...] = get_args(Relation)
 
 
 class CallContext(BaseModel):

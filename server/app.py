@@ -7,12 +7,10 @@ results the calling model can read and correct.
 
 import json
 import logging
-from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Annotated, Any, TypeVar
 
 from mcp.server.mcpserver import Context, ListRoots, MCPServer, Resolve, Sample
-from mcp.server.mcpserver.exceptions import ToolError
 from mcp.types import (
     CreateMessageResult,
     ListRootsResult,
@@ -22,7 +20,6 @@ from mcp.types import (
 )
 from pydantic import BaseModel, Field
 
-from habitus.core.errors import HabitusError
 from habitus.core.models import (
     CallContext,
     ForgetResult,
@@ -34,6 +31,7 @@ from habitus.core.models import (
     RememberResult,
 )
 
+from .calls import call_context, connection_key, guard
 from .runtime import Runtime
 
 __all__ = ["build_server", "INSTRUCTIONS"]
@@ -73,38 +71,6 @@ class LinkSpec(BaseModel):
     relation: Relation = "related_to"
 
 
-def _caller(
-    ctx: Context, runtime: Runtime, tool: str, roots: ListRootsResult | None
-) -> CallContext:
-    session = ctx.session
-    connection = _connection_key(ctx)
-    uris = [str(r.uri) for r in roots.roots] if roots is not None else None
-    params = getattr(session, "client_params", None)
-    client = params.client_info.name if params is not None and params.client_info else "mcp"
-    if uris:
-        from habitus.core.scope import scope_from_roots
-
-        found = scope_from_roots(uris)
-        if found is not None and found.root is not None:
-            _WORKDIRS[id(connection)] = str(found.root)
-    from habitus.core.scope import current_branch
-
-    default_root = runtime.default_scope.root
-    workdir = _WORKDIRS.get(id(connection), str(default_root) if default_root else "")
-    return CallContext(
-        project_scope=runtime.scope_for(connection, uris),
-        client=client,
-        session=f"{id(connection):x}",
-        tool=tool,
-        workdir=workdir,
-        branch=current_branch(workdir) or "",
-    )
-
-
-# Working tree of each client connection (from its MCP roots): code anchors resolve there.
-_WORKDIRS: dict[int, str] = {}
-
-
 def _hints(title: str, *, read_only: bool = False, destructive: bool = False) -> ToolAnnotations:
     """Tool annotations: every habitus tool is idempotent and touches nothing outside the store."""
     return ToolAnnotations(
@@ -114,25 +80,6 @@ def _hints(title: str, *, read_only: bool = False, destructive: bool = False) ->
         idempotent_hint=True,
         open_world_hint=False,
     )
-
-
-def _connection_key(ctx: Context) -> object:
-    """The client connection of a request: stable across its requests, unlike `ctx.session`,
-    which mcp 2.3 builds anew for each request (it keeps the connection as `_connection`)."""
-    return getattr(ctx.session, "_connection", ctx.session)
-
-
-async def _guard(call: Callable[[], Awaitable[T]]) -> T:
-    """Turn habitus errors into clear tool errors and anything else into a logged one."""
-    try:
-        return await call()
-    except HabitusError as exc:
-        raise ToolError(str(exc)) from exc
-    except Exception as exc:
-        log.exception("tool failed")
-        raise ToolError(
-            f"internal error ({type(exc).__name__}): {exc}; the server keeps running"
-        ) from exc
 
 
 def build_server(runtime: Runtime) -> MCPServer[Any]:
@@ -147,7 +94,7 @@ def build_server(runtime: Runtime) -> MCPServer[Any]:
 
     def roots_for(ctx: Context) -> ListRoots | ListRootsResult | None:
         """Ask a handshake-era client for its roots once per session, when it has them."""
-        if runtime.knows_roots(_connection_key(ctx)):
+        if runtime.knows_roots(connection_key(ctx)):
             return None
         caps = ctx.client_capabilities
         if caps is None or caps.roots is None:
@@ -207,9 +154,9 @@ def build_server(runtime: Runtime) -> MCPServer[Any]:
         supersedes the old one (given in `supersedes`, or detected), which stays as history.
         Credentials in it (API keys, tokens, passwords, private keys) are replaced with a
         `[redacted: …]` marker before anything is stored; `redacted` lists what was taken out."""
-        caller = _caller(ctx, runtime, "remember", roots)
+        caller = call_context(ctx, runtime, "remember", roots)
         service = await runtime.service()
-        return await _guard(
+        return await guard(
             lambda: service.remember(
                 content,
                 kind=kind,
@@ -279,9 +226,9 @@ def build_server(runtime: Runtime) -> MCPServer[Any]:
     ) -> RecallResult:
         """Search long-term memory, best match first. Combines keyword and meaning search over
         the current project and global scope; every result says its scope, age and size."""
-        caller = _caller(ctx, runtime, "recall", roots)
+        caller = call_context(ctx, runtime, "recall", roots)
         service = await runtime.service()
-        return await _guard(
+        return await guard(
             lambda: service.recall(
                 query,
                 kinds=kinds,
@@ -311,7 +258,7 @@ def build_server(runtime: Runtime) -> MCPServer[Any]:
         from habitus.core import consolidate as consolidation
 
         service = await runtime.service()
-        caller = _caller(ctx, runtime, "reflect", None)
+        caller = call_context(ctx, runtime, "reflect", None)
         bundle = await service.reflect(
             scope=scope, topic=topic, since=since, use_model=False, ctx=caller
         )
@@ -359,14 +306,14 @@ def build_server(runtime: Runtime) -> MCPServer[Any]:
         available (`mode` says who). By default changes nothing: write the conclusions back with
         remember(derived_from=…). consolidate=true plans consolidations; with dry_run=false they
         are written. Sources are never deleted."""
-        caller = _caller(ctx, runtime, "reflect", roots)
+        caller = call_context(ctx, runtime, "reflect", roots)
         service = await runtime.service()
         text = (
             draft.content.text
             if draft is not None and isinstance(draft.content, TextContent)
             else None
         )
-        return await _guard(
+        return await guard(
             lambda: service.reflect(
                 scope=scope,
                 topic=topic,
@@ -424,9 +371,9 @@ def build_server(runtime: Runtime) -> MCPServer[Any]:
         """Forget memories that are wrong or obsolete. By default a soft delete, undone by
         forget(ids, restore=true); purge=true erases them from disk and every old version
         (cannot be undone). A query, or decayed=true, first previews what it would remove."""
-        caller = _caller(ctx, runtime, "forget", roots)
+        caller = call_context(ctx, runtime, "forget", roots)
         service = await runtime.service()
-        return await _guard(
+        return await guard(
             lambda: service.forget(
                 ids,
                 query=query,
@@ -453,9 +400,9 @@ def build_server(runtime: Runtime) -> MCPServer[Any]:
     ) -> LinkResult:
         """Connect two memories with a typed edge, e.g. a new decision 'supersedes' an old one,
         or a fix 'depends_on' a convention. Adding the same edge twice merges it."""
-        caller = _caller(ctx, runtime, "link", roots)
+        caller = call_context(ctx, runtime, "link", roots)
         service = await runtime.service()
-        return await _guard(lambda: service.link(source, target, relation, note, ctx=caller))
+        return await guard(lambda: service.link(source, target, relation, note, ctx=caller))
 
     @server.resource(
         "memory://recent",

@@ -16,6 +16,7 @@ from mcp.types import SamplingMessage, TextContent, ToolAnnotations
 from habitus.plugins.api import current_call, current_model, maybe_await
 from habitus.plugins.manager import ToolSpec
 
+from .calls import call_context, guard  # the same caller scope and error handling as core tools
 from .runtime import Runtime
 
 __all__ = ["install_plugin_tools", "reload_plugin_tools", "watch_plugins"]
@@ -45,8 +46,6 @@ class SamplingModel:
 
 
 def _wrap(spec: ToolSpec, runtime: Runtime) -> Any:
-    from .app import _caller, _guard  # the same caller scope and error handling as core tools
-
     fn = spec.fn
     hints = typing.get_type_hints(fn, include_extras=True)
     signature = inspect.signature(fn)
@@ -58,12 +57,12 @@ def _wrap(spec: ToolSpec, runtime: Runtime) -> Any:
     async def tool(*args: Any, **kwargs: Any) -> Any:
         ctx: Context = kwargs.pop(_CONTEXT_PARAM)
         caps = ctx.client_capabilities
-        call = current_call.set(_caller(ctx, runtime, spec.name, None))
+        call = current_call.set(call_context(ctx, runtime, spec.name, None))
         model = current_model.set(
             SamplingModel(ctx) if caps is not None and caps.sampling is not None else None)
         try:
             await runtime.service()  # open the store for the plugin's memory operations
-            return await _guard(lambda: maybe_await(fn(*args, **kwargs)))
+            return await guard(lambda: maybe_await(fn(*args, **kwargs)))
         finally:
             current_model.reset(model)
             current_call.reset(call)

@@ -73,3 +73,111 @@ def test_nothing_prints_at_import_time() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout == ""
+
+
+def _module_name(path: Path) -> str:
+    parts = list(path.relative_to(ROOT).with_suffix("").parts)
+    if parts[-1] == "__init__":
+        parts.pop()
+    return ".".join(["habitus", *parts])
+
+
+def import_graph() -> dict[str, set[str]]:
+    """Each module of the package → the package's modules it imports (anywhere in the file,
+    type-checking and function-level imports included: the layout must not loop either)."""
+    paths = [p for folder in PACKAGE_FOLDERS for p in sorted((ROOT / folder).rglob("*.py"))]
+    modules = {_module_name(p): p for p in paths}
+    graph: dict[str, set[str]] = {}
+    for name, path in modules.items():
+        package = name if path.name == "__init__.py" else name.rsplit(".", 1)[0]
+        targets: set[str] = set()
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Import):
+                targets.update(alias.name for alias in node.names)
+            elif isinstance(node, ast.ImportFrom):
+                if node.level:
+                    base = package.rsplit(".", node.level - 1)[0] if node.level > 1 else package
+                    base = f"{base}.{node.module}" if node.module else base
+                else:
+                    base = node.module or ""
+                targets.add(base)
+                targets.update(f"{base}.{alias.name}" for alias in node.names)
+        graph[name] = {t for t in targets if t in modules and t != name}
+    return graph
+
+
+def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """The strongly connected components of more than one module (Tarjan)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    found: list[list[str]] = []
+
+    def visit(node: str) -> None:
+        index[node] = low[node] = len(index)
+        stack.append(node)
+        on_stack.add(node)
+        for nxt in sorted(graph[node]):
+            if nxt not in index:
+                visit(nxt)
+                low[node] = min(low[node], low[nxt])
+            elif nxt in on_stack:
+                low[node] = min(low[node], index[nxt])
+        if low[node] == index[node]:
+            component = []
+            while True:
+                member = stack.pop()
+                on_stack.discard(member)
+                component.append(member)
+                if member == node:
+                    break
+            if len(component) > 1:
+                found.append(sorted(component))
+
+    for node in sorted(graph):
+        if node not in index:
+            visit(node)
+    return found
+
+
+PACKAGE_FOLDERS = ("store", "core", "server", "cli", "clients", "plugins")
+
+
+def test_no_import_cycles() -> None:
+    graph = import_graph()
+    assert len(graph) > 50, "the walk found the package's modules"
+    assert cycles({"a": {"b"}, "b": {"a"}, "c": {"a"}}) == [["a", "b"]], "the check can fail"
+    found = cycles(graph)
+    assert not found, "import cycles:\n" + "\n".join(" → ".join(c) for c in found)
+
+
+def test_nothing_outside_core_imports_a_private_name_of_it() -> None:
+    offences = []
+    for folder in ("server", "cli", "clients", "plugins", "store"):
+        for path in sorted((ROOT / folder).rglob("*.py")):
+            for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+                if isinstance(node, ast.ImportFrom) and (node.module or "").startswith(
+                    "habitus.core"
+                ):
+                    offences += [f"{path.relative_to(ROOT)} imports {node.module}.{a.name}"
+                                 for a in node.names if a.name.startswith("_")]
+    assert not offences, "\n".join(offences)
+
+
+def test_the_command_line_starts_without_heavy_imports() -> None:
+    """`habitus --help` (and every command until it runs) loads no storage, model or protocol
+    library: a shell command starts in tens of milliseconds."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, habitus.cli\n"
+        "from click.testing import CliRunner\n"
+        "assert CliRunner().invoke(habitus.cli.cli, ['--help']).exit_code == 0\n"
+        "heavy = ('lancedb', 'pyarrow', 'numpy', 'onnxruntime', 'pydantic', 'mcp', 'tiktoken',\n"
+        "         'habitus.store', 'habitus.core.service', 'habitus.core.models')\n"
+        "print([m for m in heavy if m in sys.modules])\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
