@@ -174,7 +174,7 @@ async def measure_floors(service: MemoryService, queries: list[str]) -> dict[str
         fts.append(1000 * (time.perf_counter() - t))
         t = time.perf_counter()
         await (store.memories.query().nearest_to(vec).distance_type("cosine").where(where.sql)
-               .limit(50).select(["id"]).bypass_vector_index().to_list())
+               .limit(50).select(["id", "_distance"]).bypass_vector_index().to_list())
         lance.append(1000 * (time.perf_counter() - t))
         t = time.perf_counter()
         await store.vector_search(vec, where, 50, columns=["id"], scopes=[SCOPE])
