@@ -26,12 +26,30 @@ def register(group: click.Group) -> None:
     )
     @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
     @click.option("--port", default=8765, show_default=True, type=click.IntRange(1, 65535))
+    @click.option(
+        "--allow-host",
+        "allow_hosts",
+        multiple=True,
+        help="Beyond loopback: another name clients may reach this server by (repeatable).",
+    )
     @pass_state
-    def serve(state: State, transport: str, host: str, port: int) -> None:
-        """Run the MCP server."""
+    def serve(
+        state: State, transport: str, host: str, port: int, allow_hosts: tuple[str, ...]
+    ) -> None:
+        """Run the MCP server.
+
+        Beyond 127.0.0.1 every request needs the access token (`habitus token`)."""
         from habitus.server import serve as run
 
-        run(state.settings, transport, host, port)  # type: ignore[arg-type]
+        run(state.settings, transport, host, port, allow_hosts)  # type: ignore[arg-type]
+
+    @group.command()
+    def token() -> None:
+        """Print the access token that requests to a server listening beyond this machine
+        must carry (Authorization: Bearer TOKEN); created on first use, readable only by you."""
+        from habitus.core.access_token import access_token
+
+        click.echo(access_token())
 
     @group.command()
     @click.argument("client")

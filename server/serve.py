@@ -6,15 +6,17 @@ import contextlib
 import importlib
 import logging
 import sys
-from typing import Any, Literal
+from collections.abc import Sequence
+from typing import Literal
 
 import anyio
-from mcp.server import MCPServer
 
 from habitus.core import endpoint
+from habitus.core.access_token import access_token, token_file
 from habitus.core.config import Settings
 
 from .app import build_server
+from .http import is_loopback, serve_http
 from .plugin_tools import watch_plugins
 from .runtime import Runtime
 
@@ -26,15 +28,19 @@ Transport = Literal["stdio", "sse", "http"]
 
 
 def serve(
-    settings: Settings, transport: Transport = "stdio", host: str = "127.0.0.1", port: int = 8765
+    settings: Settings, transport: Transport = "stdio", host: str = "127.0.0.1", port: int = 8765,
+    allow_hosts: Sequence[str] = (),
 ) -> None:
     """Serve until the client disconnects (stdio) or the process is interrupted (HTTP)."""
-    anyio.run(_serve, settings, transport, host, port, backend="asyncio")
+    anyio.run(_serve, settings, transport, host, port, tuple(allow_hosts), backend="asyncio")
 
 
-async def _serve(settings: Settings, transport: Transport, host: str, port: int) -> None:
+async def _serve(
+    settings: Settings, transport: Transport, host: str, port: int, allow_hosts: tuple[str, ...]
+) -> None:
     runtime = Runtime(settings)
     server = build_server(runtime)
+    token = None
     if transport != "stdio":
         path = "/sse" if transport == "sse" else "/mcp"
         print(
@@ -43,37 +49,33 @@ async def _serve(settings: Settings, transport: Transport, host: str, port: int)
             file=sys.stderr,
             flush=True,
         )
-        if host not in ("127.0.0.1", "localhost", "::1"):
-            log.warning(
-                "listening on %s: anyone who can reach this address can read and write "
-                "your memories",
-                host,
+        if not is_loopback(host):
+            token = access_token()
+            print(
+                f"habitus: listening beyond this machine ({host}): every request needs "
+                f"'Authorization: Bearer TOKEN' (the token is in {token_file()}, or "
+                "HABITUS_TOKEN), and a Host of this machine or --allow-host",
+                file=sys.stderr,
+                flush=True,
             )
     with contextlib.ExitStack() as published:
         if transport != "stdio":  # light clients (CLI, hooks) find this server by its store
             local = "127.0.0.1" if host in ("0.0.0.0", "", "::") else host
             published.enter_context(endpoint.publish(
                 settings.resolved_db(), f"http://{local}:{port}", transport=transport))
-        await _run(server, runtime, transport, host, port)
-
-
-async def _run(
-    server: MCPServer[Any], runtime: Runtime, transport: Transport, host: str, port: int
-) -> None:
-    async with anyio.create_task_group() as tasks:
-        tasks.start_soon(_warm_up, runtime)
-        tasks.start_soon(watch_plugins, server, runtime)  # hot reload of folder plugins
-        try:
-            if transport == "stdio":
-                await server.run_stdio_async()
-            elif transport == "sse":
-                await server.run_sse_async(host=host, port=port)
-            else:
-                await server.run_streamable_http_async(host=host, port=port)
-        finally:
-            tasks.cancel_scope.cancel()
-            with anyio.CancelScope(shield=True):
-                await runtime.close()
+        async with anyio.create_task_group() as tasks:
+            tasks.start_soon(_warm_up, runtime)
+            tasks.start_soon(watch_plugins, server, runtime)  # hot reload of folder plugins
+            try:
+                if transport == "stdio":
+                    await server.run_stdio_async()
+                else:
+                    await serve_http(server, transport, host, port, allow_hosts=allow_hosts,
+                                     token=token)
+            finally:
+                tasks.cancel_scope.cancel()
+                with anyio.CancelScope(shield=True):
+                    await runtime.close()
 
 
 async def _warm_up(runtime: Runtime) -> None:

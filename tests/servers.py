@@ -40,8 +40,12 @@ def free_port() -> int:
 
 
 @contextmanager
-def http_server(db: Path, transport: str = "http", timeout: float = 30.0) -> Iterator[str]:
-    """Run `habitus serve --transport http|sse` on a free loopback port; yields its URL."""
+def http_server(
+    db: Path, transport: str = "http", timeout: float = 30.0, *, host: str = "127.0.0.1",
+    args: tuple[str, ...] = (), env: dict[str, str] | None = None,
+) -> Iterator[str]:
+    """Run `habitus serve --transport http|sse` on a free port (bound to `host`, reached on
+    127.0.0.1); yields its URL."""
     port = free_port()
     cmd = [
         *habitus_command(),
@@ -52,8 +56,12 @@ def http_server(db: Path, transport: str = "http", timeout: float = 30.0) -> Ite
         transport,
         "--port",
         str(port),
+        "--host",
+        host,
+        *args,
     ]
-    proc = subprocess.Popen(cmd, env=server_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(cmd, env=server_env(**(env or {})), stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE)
     try:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:

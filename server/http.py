@@ -1,0 +1,93 @@
+"""Serving over HTTP (streamable HTTP or SSE): the MCP app, guarded for where it listens.
+
+On a loopback address the SDK's own checks apply (the Host and Origin of every request must be
+this machine: no web page can reach the server through DNS rebinding). Beyond loopback, every
+request must also carry the user's access token (`Authorization: Bearer …`, see
+`core.access_token`), and Host and Origin must be this machine or a name allowed with
+`--allow-host`. Idle connections are closed after a few seconds.
+"""
+
+from __future__ import annotations
+
+import hmac
+import ipaddress
+import json
+import socket
+from collections.abc import Sequence
+from typing import Any
+
+from mcp.server import MCPServer
+from mcp.server.transport_security import TransportSecuritySettings
+
+__all__ = ["is_loopback", "transport_security", "BearerAuth", "serve_http"]
+
+# Seconds an idle keep-alive connection is held open.
+IDLE_TIMEOUT = 5
+
+ASGIApp = Any
+
+
+def is_loopback(host: str) -> bool:
+    """Whether `host` only accepts connections from this machine."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def transport_security(host: str, allow_hosts: Sequence[str] = ()) -> TransportSecuritySettings:
+    """Host and Origin checks: this machine's names, the bound address and `allow_hosts`."""
+    names = ["127.0.0.1", "localhost", "[::1]", socket.gethostname(), *allow_hosts]
+    if host not in ("0.0.0.0", "::", ""):
+        names.append(f"[{host}]" if ":" in host else host)
+    names = list(dict.fromkeys(names))
+    return TransportSecuritySettings(
+        enable_dns_rebinding_protection=True,
+        allowed_hosts=[f"{n}:*" for n in names] + names,
+        allowed_origins=[f"{scheme}://{n}{port}" for n in names for scheme in ("http", "https")
+                         for port in (":*", "")],
+    )
+
+
+class BearerAuth:
+    """Refuses (401) every HTTP request that does not carry the access token."""
+
+    def __init__(self, app: ASGIApp, token: str) -> None:
+        self.app = app
+        self.expected = f"Bearer {token}".encode()
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] == "http":
+            given = dict(scope.get("headers") or []).get(b"authorization", b"")
+            if not hmac.compare_digest(given, self.expected):
+                body = json.dumps({"error": "missing or wrong access token: send "
+                                   "'Authorization: Bearer TOKEN' (habitus token prints it)"})
+                await send({"type": "http.response.start", "status": 401, "headers": [
+                    (b"content-type", b"application/json"),
+                    (b"www-authenticate", b'Bearer realm="habitus"')]})
+                await send({"type": "http.response.body", "body": body.encode()})
+                return
+        await self.app(scope, receive, send)
+
+
+async def serve_http(
+    server: MCPServer[Any], transport: str, host: str, port: int, *,
+    allow_hosts: Sequence[str] = (), token: str | None = None,
+) -> None:
+    """Serve `server` on `host:port` until cancelled; `token` is required beyond loopback."""
+    import uvicorn
+
+    security = None if is_loopback(host) else transport_security(host, allow_hosts)
+    if transport == "sse":
+        app = server.sse_app(host=host, transport_security=security)
+    else:
+        app = server.streamable_http_app(host=host, transport_security=security)
+    if not is_loopback(host):
+        if not token:
+            raise ValueError("serving beyond loopback needs an access token")
+        app = BearerAuth(app, token)
+    config = uvicorn.Config(app, host=host, port=port, log_level="warning",
+                            timeout_keep_alive=IDLE_TIMEOUT)
+    await uvicorn.Server(config).serve()
