@@ -56,6 +56,8 @@ def parse_spec(spec: str | dict[str, Any]) -> dict[str, Any]:
         lines = [int(m["start"]), int(m["end"] or m["start"])] if m["start"] else None
     if not isinstance(path, str) or not path.strip():
         raise InvalidInput("an anchor needs a repository-relative path")
+    if any(ord(c) < 32 for c in path + (symbol if isinstance(symbol, str) else "")):
+        raise InvalidInput("an anchor's path and symbol cannot hold control characters")
     clean = PurePosixPath(path.strip().replace("\\", "/"))
     if clean.is_absolute() or ".." in clean.parts:
         raise InvalidInput(

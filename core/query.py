@@ -8,12 +8,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from .clock import as_utc, utc_now
+from .clock import utc_now
 from .errors import InvalidInput
 from .filters import read_scopes, recall_filter
 from .models import CallContext
 from .timeparse import TimeRange, parse_time, strip_time
-from .validation import check_kinds, check_limit, check_query, check_tags
+from .validation import check_kinds, check_limit, check_query, check_tags, check_time
 
 if TYPE_CHECKING:
     from habitus.store import Predicate, Store
@@ -66,7 +66,8 @@ def parse_query(
     text = check_query(query)
     check_limit(limit, token_budget)
     scopes = read_scopes(scope, ctx)
-    when = as_utc(as_of)
+    when = check_time(as_of, "as_of")
+    since, until = check_time(since, "since"), check_time(until, "until")
     where = recall_filter(
         store, scopes, check_kinds(kinds), check_tags(tags), since, until,
         when=when, include_history=include_history,

@@ -11,7 +11,7 @@ import numpy as np
 
 from . import anchors
 from . import consolidate as consolidation
-from .clock import as_utc, utc_now
+from .clock import utc_now
 from .consolidate import RememberFn
 from .filters import current, live, read_scopes
 from .llm import ChatModel
@@ -19,7 +19,7 @@ from .models import CallContext, ReflectBundle, ReflectGroup
 from .plugin_hooks import PluginHooks
 from .recall import Recall
 from .tokens import count_many
-from .validation import check_limit
+from .validation import check_limit, check_time
 from .views import hit_of
 
 if TYPE_CHECKING:
@@ -69,7 +69,8 @@ class Reflect:
             groups.extend(await self.topic(topic, scope, limit, ctx))
         groups.extend(await self.near_duplicates(scopes, limit, now))
         groups.extend(await self.stale(scopes, limit, now, ctx))
-        groups.extend(await self.recent_episodes(scopes, as_utc(since), limit, now))
+        since = check_time(since, "since")
+        groups.extend(await self.recent_episodes(scopes, since, limit, now))
         bundle = ReflectBundle(
             scope=", ".join(scopes or ["all"]),
             topic=topic,

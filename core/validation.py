@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 from .clock import as_utc
@@ -25,6 +26,7 @@ __all__ = [
     "check_relation",
     "check_query",
     "check_limit",
+    "check_time",
     "draft_of",
 ]
 
@@ -109,6 +111,19 @@ def check_limit(limit: int, token_budget: int | None = None) -> None:
         raise InvalidInput(f"token_budget must be between 1 and {LIMITS['token_budget']}")
 
 
+def check_time(value: datetime | None, name: str) -> datetime | None:
+    """A time as aware UTC, within the years 1000–9999 (None stays None)."""
+    if value is None:
+        return None
+    try:
+        when = as_utc(value).astimezone(UTC)  # type: ignore[union-attr]
+    except (OverflowError, ValueError) as exc:
+        raise InvalidInput(f"{name} is out of range: {value}") from exc
+    if not 1000 <= when.year <= 9999:
+        raise InvalidInput(f"{name} must fall within the years 1000–9999, got {when.year}")
+    return when
+
+
 def draft_of(item: NewMemory, ctx: CallContext) -> Draft:
     """Check one new memory and return the fields of its row (scope resolved for `ctx`)."""
     content = item.content.strip() if isinstance(item.content, str) else ""
@@ -137,6 +152,6 @@ def draft_of(item: NewMemory, ctx: CallContext) -> Draft:
         "links": [(check_ids([t])[0], r) for t, r in item.links],
         "metadata": meta_text,
         "content_hash": content_hash(content),
-        "occurred_at": as_utc(item.occurred_at),
+        "occurred_at": check_time(item.occurred_at, "occurred_at"),
         "redacted": list(item._redacted),
     }

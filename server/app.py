@@ -18,7 +18,7 @@ from mcp.types import (
     TextContent,
     ToolAnnotations,
 )
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, Strict
 
 from habitus.core.models import (
     CallContext,
@@ -127,7 +127,7 @@ def build_server(runtime: Runtime) -> MCPServer[Any]:
         tags: Annotated[list[TagStr], Field(max_length=32)] = [],  # noqa: B006
         scope: ScopeArg = None,
         importance: Annotated[
-            float, Field(ge=0, le=1, description="0 trivial … 1 critical.")
+            float, Strict(), Field(ge=0, le=1, description="0 trivial … 1 critical.")
         ] = 0.5,
         derived_from: Annotated[
             list[IdStr], Field(max_length=100, description="Ids this memory was distilled from.")
@@ -197,9 +197,9 @@ def build_server(runtime: Runtime) -> MCPServer[Any]:
         until: Annotated[
             datetime | None, Field(description="Only memories stored before this time (ISO 8601).")
         ] = None,
-        limit: Annotated[int, Field(ge=1, le=100)] = 10,
+        limit: Annotated[int, Strict(), Field(ge=1, le=100)] = 10,
         token_budget: Annotated[
-            int | None,
+            int | None, Strict(),
             Field(
                 ge=1,
                 le=200_000,
@@ -211,13 +211,13 @@ def build_server(runtime: Runtime) -> MCPServer[Any]:
             Field(description="Answer from memory as it was at this time (ISO 8601)."),
         ] = None,
         include_history: Annotated[
-            bool,
+            bool, Strict(),
             Field(
                 description="Also return superseded versions (ranked lower, with superseded_by)."
             ),
         ] = False,
         follow_links: Annotated[
-            bool,
+            bool, Strict(),
             Field(
                 description="Add memories linked to the top "
                 "results (one hop, lower score, with via)."
@@ -284,7 +284,7 @@ def build_server(runtime: Runtime) -> MCPServer[Any]:
             datetime | None, Field(description="Recent episodes since this time (default: 7 days).")
         ] = None,
         consolidate: Annotated[
-            bool,
+            bool, Strict(),
             Field(
                 description="Also plan consolidations (merged "
                 "near-duplicates, summaries of related episodes, or "
@@ -293,7 +293,7 @@ def build_server(runtime: Runtime) -> MCPServer[Any]:
             ),
         ] = False,
         dry_run: Annotated[
-            bool,
+            bool, Strict(),
             Field(
                 description="With consolidate: only show the planned "
                 "actions. false writes them (sources are kept and "
@@ -345,27 +345,29 @@ def build_server(runtime: Runtime) -> MCPServer[Any]:
         tags: Annotated[list[TagStr] | None, Field(max_length=32)] = None,
         scope: ScopeArg = None,
         purge: Annotated[
-            bool, Field(description="Erase for good instead of the default, undoable soft delete.")
+            bool, Strict(),
+            Field(description="Erase for good instead of the default, undoable soft delete."),
         ] = False,
         dry_run: Annotated[
-            bool | None,
+            bool | None, Strict(),
             Field(
                 description="Only show what would be forgotten. "
                 "Default: true for a query, false for ids."
             ),
         ] = None,
         decayed: Annotated[
-            bool,
+            bool, Strict(),
             Field(
                 description="Archive memories whose strength has faded "
                 "below threshold (previewed unless dry_run=false)."
             ),
         ] = False,
         threshold: Annotated[
-            float, Field(gt=0, lt=1, description="Strength threshold for decayed.")
+            float, Strict(), Field(gt=0, lt=1, description="Strength threshold for decayed.")
         ] = 0.1,
         restore: Annotated[
-            bool, Field(description="Bring back the memories `ids` forgotten by a soft delete.")
+            bool, Strict(),
+            Field(description="Bring back the memories `ids` forgotten by a soft delete."),
         ] = False,
     ) -> ForgetResult:
         """Forget memories that are wrong or obsolete. By default a soft delete, undone by

@@ -117,11 +117,24 @@ async def assert_bad_calls_are_clear_errors(client: Client) -> None:
         ("forget", {"restore": True}),
         ("forget", {"query": "webhooks", "restore": True}),
         ("recall", {"query": "x", "scope": "bad scope!"}),
+        # Booleans are not numbers, numbers and strings are not booleans.
+        ("recall", {"query": "x", "limit": True}),
+        ("recall", {"query": "x", "limit": "5"}),
+        ("recall", {"query": "x", "token_budget": True}),
+        ("recall", {"query": "x", "include_history": 1}),
+        ("remember", {"content": "x", "importance": True}),
+        ("forget", {"ids": ["x"], "purge": "yes"}),
+        # Times out of range and control characters: validation errors, not internal ones.
+        ("recall", {"query": "x", "as_of": "0500-01-01T00:00:00Z"}),
+        ("recall", {"query": "x", "since": "0001-01-01T00:00:00+14:00"}),
+        ("recall", {"query": "x", "until": "9999-12-31T23:59:59-14:00"}),
+        ("remember", {"content": "x", "anchors": ["src/a\x00b.py"]}),
     ]
     for name, args in bad_calls:
         result = await client.call_tool(name, args)
         assert result.is_error, (name, args)
         assert result.content and result.content[0].text.strip(), (name, args)
+        assert "internal error" not in result.content[0].text, (name, args, result.content)
     ok = await client.call_tool("recall", {"query": "still serving"})
     assert not ok.is_error
 
