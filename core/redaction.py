@@ -44,6 +44,13 @@ _FORMATS: tuple[_Rule, ...] = (
     ("Google API key", re.compile(r"\bAIza[0-9A-Za-z_-]{35}"), 0),
     ("Hugging Face token", re.compile(r"\bhf_[A-Za-z0-9]{30,255}\b"), 0),
     ("npm token", re.compile(r"\bnpm_[A-Za-z0-9]{36}\b"), 0),
+    ("PyPI token", re.compile(r"\bpypi-AgE[A-Za-z0-9_-]{50,512}"), 0),
+    ("SendGrid API key", re.compile(r"\bSG\.[A-Za-z0-9_-]{16,64}\.[A-Za-z0-9_-]{16,128}"), 0),
+    ("Azure storage key", re.compile(
+        r"(?i)\b(?:AccountKey|SharedAccessKey)=([A-Za-z0-9+/]{20,256}={0,2})"), 1),
+    ("Azure SAS signature", re.compile(r"[?&;]sig=([A-Za-z0-9%+/]{20,256}(?:=|%3D){0,2})"), 1),
+    ("Mailgun API key", re.compile(r"\bkey-[0-9a-z]{32}\b"), 0),
+    ("Twilio API key", re.compile(r"\bSK[0-9a-f]{32}\b"), 0),
     ("JSON web token", re.compile(
         r"\beyJ[A-Za-z0-9_-]{8,512}\.eyJ[A-Za-z0-9_-]{8,4096}\.[A-Za-z0-9_-]{8,1024}"), 0),
     ("password in URL", re.compile(r"(?<=://)[^\s:/@]{1,256}:([^\s@/]{1,256})(?=@)"), 1),

@@ -25,6 +25,9 @@ from .test_erasure import files_containing
 CTX = CallContext(project_scope="repo:example.com/acme/app", client="pytest")
 GITHUB = "ghp_" + "Vq8rT2mX9kL4pZ7wN1cB6yH3jD5fG0sA2eR8"
 OPENAI = "sk-proj-" + "Qm4Rt7Yb2Nc9Xw3Lp6Kd8Hs1"
+SENDGRID = "SG." + "ngeVfQFYQlKU0ufo8x5d1A" + "." + "TwL2iGABf9DHoTf-09kqeF8tAmbihYzrnopKc-1s5cr"
+AZURE_KEY = ("Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq"
+             "/K1SZFPTOtr/KBHBeksoGMGw==")
 
 SECRETS = [
     # (text, the secret it holds, the kind reported)
@@ -48,6 +51,19 @@ SECRETS = [
     ("slack xoxb-" + "2048-5096-Zk3Lm8Qp", "xoxb-2048-5096-Zk3Lm8Qp", "Slack token"),
     ("stripe sk_live_" + "4eC39HqLyjWDarjtT1zdp7dc", "sk_live_4eC39HqLyjWDarjtT1zdp7dc",
      "Stripe key"),
+    # SendGrid: SG. + 22 + . + 43 characters of base64url.
+    ("SENDGRID_KEY " + SENDGRID, SENDGRID, "SendGrid API key"),
+    ("DefaultEndpointsProtocol=https;AccountName=acmelogs;AccountKey=" + AZURE_KEY
+     + ";EndpointSuffix=core.windows.net", AZURE_KEY, "Azure storage key"),
+    ("https://acmelogs.blob.core.windows.net/c/x.txt?sv=2022-11-02&ss=b&sig="
+     + "Xk2L9mQp7RtY4wNz8Bv3Cd6Fg1Hj5Ks0%3D", "Xk2L9mQp7RtY4wNz8Bv3Cd6Fg1Hj5Ks0",
+     "Azure SAS signature"),
+    ("pypi upload with pypi-AgEIcHlwaS5vcmc" + "CJGQ2ZTk4YjU0LWNkZWEtNDc3My1iZWUzLTQ5NjE",
+     "pypi-AgEIcHlwaS5vcmcCJGQ2ZTk4YjU0LWNkZWEtNDc3My1iZWUzLTQ5NjE", "PyPI token"),
+    ("mailgun key-" + "3ax6xnjp29jd6fds4gc373sgvjxteol0", "key-3ax6xnjp29jd6fds4gc373sgvjxteol0",
+     "Mailgun API key"),
+    ("twilio SK" + "2a1f0e9d8c7b6a5f4e3d2c1b0a9f8e7d", "SK2a1f0e9d8c7b6a5f4e3d2c1b0a9f8e7d",
+     "Twilio API key"),
 ]
 
 HARMLESS = [
@@ -66,6 +82,9 @@ HARMLESS = [
     'private_key_path = "~/.ssh/id_ed25519"',
     "secret_name = prod-db-password-2",
     "access_token_ttl = 86400sec",
+    "SG.example is the SendGrid module; see sendgrid.SG.send",
+    "set AccountKey=<your key> in the connection string",
+    "key-value store and SKU numbers like SK1234",
 ]
 
 
