@@ -35,6 +35,12 @@ DUPLICATE_COSINE_LEXICAL = 0.80
 DUPLICATE_JACCARD = 0.5
 # Below this similarity two memories are not about the same subject at all.
 SAME_SUBJECT_COSINE = 0.60
+# `name: value` is a setting only when the value is short; a colon before a longer text labels
+# it ("Melanie: Hey Caroline! …" is something Melanie said, not the new value of Melanie).
+MAX_VALUE_TOKENS = 8
+# A text with more content words than this is prose, not one fact: it is never detected as a
+# new version of another (an explicit `supersedes` still is).
+MAX_FACT_WORDS = 24
 
 _TOKEN = re.compile(
     r"`[^`]+`|\"[^\"]+\"|[A-Za-z0-9][A-Za-z0-9_./+#-]*[A-Za-z0-9+#]|[A-Za-z0-9]|[:=]|->"
@@ -267,6 +273,11 @@ _DETERMINERS = frozenset(
 
 
 _CUE_STEMS = frozenset(_stem(c) for c in CUES)
+_SEPARATORS = frozenset([":", "=", "->"])
+# Sentence punctuation inside a text: a question or exclamation, or a full stop before more.
+_SENTENCES = re.compile(r"[!?]|\.\s+\S")
+# A number with its unit is a number ("10MB", "30s", "2x"), not an identifier.
+_UNIT = re.compile(r"\d+(?:[.,]\d+)*(?:[a-z]{1,3}|%)")
 
 
 @dataclass(frozen=True)
@@ -297,7 +308,9 @@ class Claim:
 @lru_cache(maxsize=4096)
 def parse(text: str) -> Claim:
     """Read one memory's text (cached: the same texts are compared again and again)."""
-    tokens = _TOKEN.findall(text[:4000])
+    text = text[:4000]
+    matches = list(_TOKEN.finditer(text))
+    tokens = [m.group() for m in matches]
     words: list[str] = []
     content: list[str] = []
     positions: list[int] = []
@@ -313,6 +326,7 @@ def parse(text: str) -> Claim:
             and low in PREDICATES
             and i > 0
             and tokens[i - 1].lower() not in _DETERMINERS
+            and (low not in _SEPARATORS or _is_value(text[matches[i].end():]))
         ):
             predicate_at, predicate = i, _stem(low)
             content.append(predicate)
@@ -329,6 +343,8 @@ def parse(text: str) -> Claim:
             found.add(low)  # a path or an identifier
         elif any(c.isdigit() for c in raw):
             found.update(_NUMBER.findall(raw))  # "10MB" and "10 MB" are the same value
+            if any(c.isalpha() for c in raw) and not _UNIT.fullmatch(low):
+                found.add(low)  # an identifier with digits: `a7`, `v2beta`, `sha256`
         elif (i > 0 and raw[0].isupper()) or (len(raw) > 1 and raw.isupper()):
             found.add(low)  # a name
         values |= found
@@ -353,6 +369,11 @@ def parse(text: str) -> Claim:
     )
 
 
+def _is_value(rest: str) -> bool:
+    """Whether what follows a `:` or `=` reads as a setting's value: short, one statement."""
+    return len(_TOKEN.findall(rest)) <= MAX_VALUE_TOKENS and not _SENTENCES.search(rest)
+
+
 def _jaccard(a: set[str] | frozenset[str], b: set[str] | frozenset[str]) -> float:
     if not a and not b:
         return 1.0
@@ -368,16 +389,22 @@ def classify(new_text: str, old_text: str, cosine: float) -> Relation:
         return "unrelated"
     new, old = parse(new_text), parse(old_text)
     overlap = _jaccard(new.content, old.content)
+    # A question, several sentences or prose of many words state no single fact that another
+    # could replace.
+    fact_sized = max(len(new.words), len(old.words)) <= MAX_FACT_WORDS and not any(
+        _SENTENCES.search(t.strip().rstrip(".!")) for t in (new_text, old_text))
     # A negation flip over the same words is a new version, never a duplicate.
     if new.negated != old.negated:
         rest = _jaccard(new.content - CUES, old.content - CUES)
-        return "supersedes" if rest >= 0.6 else "related"
+        return "supersedes" if rest >= 0.6 and fact_sized else "related"
     gained = new.values - old.values
     lost = old.values - new.values
     subject_new, subject_old = new.subject(), old.subject()
     other_subject = bool(subject_new - old.content) and bool(subject_old - new.content)
+    # Texts that differ in a name, number, version, path or identifier state different facts.
     if (
         not gained
+        and not lost
         and not other_subject
         and (
             cosine >= DUPLICATE_COSINE
@@ -385,7 +412,7 @@ def classify(new_text: str, old_text: str, cosine: float) -> Relation:
         )
     ):
         return "duplicate"
-    if new.predicate_at is None or old.predicate_at is None:
+    if new.predicate_at is None or old.predicate_at is None or not fact_sized:
         return "related"
     # The same subject, possibly more or less specific ("API timeout" / "API request timeout");
     # "billing service port" and "search service port" are two subjects.
