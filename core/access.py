@@ -9,6 +9,8 @@ from collections import Counter
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
+from habitus.store.writer import is_conflict
+
 from .clock import utc_now
 
 if TYPE_CHECKING:
@@ -65,12 +67,22 @@ class AccessLog:
                     store.memories,
                     lambda ids=ids, n=n: store.memories.update(
                         where=m.isin("id", ids).sql,
-                        updates_sql={"access_count": f"access_count + {int(n)}"},
+                        updates_sql={
+                            "access_count": f"access_count + {int(n)}",
+                            "last_access": m.literal(now),
+                        },
                     ),
                 )
-                await store.update_memories(m.isin("id", ids), {"last_access": now})
-            except Exception:
-                log.warning("could not record recall counts", exc_info=True)
+            except Exception as exc:
+                if not is_conflict(exc):
+                    log.warning("could not record recall counts", exc_info=True)
+                    continue
+                # Another process committed first: keep the counts for the next flush.
+                log.info("recall counts deferred: another process is writing")
+                for memory_id in ids:
+                    self._pending[memory_id] += n
+        if self._pending and (self._flusher is None or self._flusher.done()):
+            self._flusher = asyncio.get_running_loop().create_task(self._flush_soon())
 
     async def close(self) -> None:
         """Stop the background flush and write what is pending."""

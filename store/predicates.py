@@ -55,6 +55,11 @@ class Where:
     def __init__(self, schema: pa.Schema) -> None:
         self._columns = frozenset(schema.names)
 
+    @staticmethod
+    def literal(value: Any) -> str:
+        """`value` as an escaped SQL literal (for computed updates)."""
+        return _literal(value)
+
     def col(self, name: str) -> str:
         if name not in self._columns:
             raise ValueError(f"unknown column {name!r}")

@@ -23,7 +23,7 @@ from typing import Any
 
 from lancedb.table import AsyncTable
 
-__all__ = ["Writer"]
+__all__ = ["Writer", "is_conflict"]
 
 log = logging.getLogger("habitus.store.writer")
 
@@ -39,6 +39,13 @@ MAX_BATCH = 1024
 DEFER_IDLE = 0.25
 DEFER_ROWS = 256
 DEFER_AGE = 1.0
+
+
+def is_conflict(exc: BaseException) -> bool:
+    """Whether `exc` is LanceDB refusing a commit because another process committed first
+    (expected with several processes on one store, and retried)."""
+    text = str(exc).lower()
+    return "conflict" in text or "concurrent" in text or "retryable" in text
 
 
 @dataclass
@@ -215,8 +222,12 @@ class Writer:
             if commits >= self._compact_after:
                 try:
                     await self._optimize(self._tables[name], VERSION_RETENTION)
-                except Exception:  # another process may be compacting: try again later
-                    log.warning("compaction of %s failed; will retry", name, exc_info=True)
+                except Exception as exc:  # another process may be compacting: try again later
+                    if is_conflict(exc):
+                        log.info("compaction of %s met another process's commit; will retry",
+                                 name)
+                    else:
+                        log.warning("compaction of %s failed; will retry", name, exc_info=True)
 
     async def _optimize(self, table: AsyncTable, cleanup_older_than: timedelta | None) -> None:
         started = time.perf_counter()
