@@ -344,6 +344,17 @@ def register(group: click.Group) -> None:
         )
 
     @group.command()
+    @click.argument("ids", nargs=-1, required=True)
+    @json_option
+    @pass_state
+    def confirm(state: State, ids: tuple[str, ...], as_json: bool) -> None:
+        """Vouch for memories IDS: trusted from now on (the brief, compiled files) even if a
+        tool wrote them or they were flagged suspicious. Undo reverts it."""
+        ctx = state.context()
+        result = run_service(state, lambda s: s.confirm(list(ids), ctx=ctx))
+        emit(result, as_json, lambda r: "\n".join(f"confirmed {m.id}  {m.content[:70]}" for m in r))
+
+    @group.command()
     @click.argument("memory_id")
     @json_option
     @pass_state

@@ -114,6 +114,8 @@ def register(group: click.Group) -> None:
                 f"wrote {len(b.ids)} memories ({b.tokens} tokens) of {b.scope} to {file}"
                 + (f"; {b.omitted} left out by the budget" if b.omitted else "")
                 + (f"; {b.stale} left out as stale" if b.stale else "")
+                + (f"; {b.held} held out until you confirm them (habitus reflect lists them, "
+                   "habitus confirm ID)" if b.held else "")
             ),
         )
 

@@ -28,6 +28,7 @@ from .meta import branch_of, meta_of
 from .models import CallContext
 from .scope import validate_scope
 from .tokens import count_many, count_tokens
+from .trust import suspicion, trusted
 from .validation import check_kinds
 
 if TYPE_CHECKING:
@@ -54,6 +55,8 @@ class Brief(BaseModel):
     tokens: int
     omitted: int = Field(description="Memories left out by the token budget.")
     stale: int = Field(description="Memories left out because their code anchor changed.")
+    held: int = Field(0, description="Memories held out until a person confirms them: written "
+                      "by an assistant or captured from tools, or suspicious.")
 
 
 def _score(row: dict[str, Any], now: datetime) -> float:
@@ -113,11 +116,13 @@ async def build_brief(
     now = datetime.now(UTC)
     workdir = ctx.workdir or None
     overruled = await _overruled(store, rows, ctx.branch)
+    held = [r for r in rows if not _trusted(r)]
+    rows = [r for r in rows if _trusted(r)]
     fresh = [r for r in rows if not _stale(r, workdir) and r["id"] not in overruled]
     fresh.sort(key=lambda r: (-_score(r, now), r["id"]))
     lines = [_line(r["content"]) for r in fresh]
-    heading = (f"## Project memory\n\nWhat habitus remembers for `{scope_id}`, strongest first. "
-               "Recall more with the `recall` tool.\n")
+    heading = (f"## Project memory\n\nWhat habitus remembers for `{scope_id}`, strongest first: "
+               "only memories a person wrote or confirmed. Recall more with the `recall` tool.\n")
     used = count_tokens(f"{BEGIN}\n{heading}\n{END}")
     kept: list[int] = []
     for i, tokens in enumerate(count_many([f"- {line}" for line in lines])):
@@ -137,7 +142,15 @@ async def build_brief(
     return Brief(
         scope=scope_id, text=text, ids=[fresh[i]["id"] for g in groups.values() for i in g],
         tokens=count_tokens(text), omitted=len(fresh) - len(kept), stale=len(rows) - len(fresh),
+        held=len(held),
     )
+
+
+def _trusted(row: dict[str, Any]) -> bool:
+    """A person wrote or confirmed it, and (unless confirmed) it does not instruct the model —
+    checked again here for memories written before provenance was recorded."""
+    section = meta_of(row)[1]
+    return trusted(section) and (bool(section.get("confirmed")) or not suspicion(row["content"]))
 
 
 def merge_brief(existing: str | None, block: str, *, cursor_rule: bool = False) -> str:

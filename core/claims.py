@@ -293,6 +293,8 @@ class Claim:
     negated: bool
     cue: bool
     content: frozenset[str] = field(default_factory=frozenset)
+    tokens: frozenset[str] = field(default_factory=frozenset)  # every token, lower-case
+    acronyms: frozenset[str] = field(default_factory=frozenset)  # URL, API, CI: words, not values
 
     def subject(self) -> set[str]:
         if self.predicate_at is None:
@@ -366,6 +368,9 @@ def parse(text: str) -> Claim:
         negated=negated,
         cue=cue,
         content=frozenset(content),
+        tokens=frozenset(t.lower() for t in tokens),
+        acronyms=frozenset(t.lower() for t in tokens if t.isalpha() and t.isupper()
+                           and len(t) <= 4),
     )
 
 
@@ -397,14 +402,16 @@ def classify(new_text: str, old_text: str, cosine: float) -> Relation:
     if new.negated != old.negated:
         rest = _jaccard(new.content - CUES, old.content - CUES)
         return "supersedes" if rest >= 0.6 and fact_sized else "related"
-    gained = new.values - old.values
-    lost = old.values - new.values
+    # A value counts as new only when the other text does not say it at all (a name that starts
+    # one sentence and sits mid-sentence in the other is the same name).
+    gained = {v for v in new.values - old.values if v not in old.tokens}
+    lost = {v for v in old.values - new.values if v not in new.tokens}
     subject_new, subject_old = new.subject(), old.subject()
     other_subject = bool(subject_new - old.content) and bool(subject_old - new.content)
     # Texts that differ in a name, number, version, path or identifier state different facts.
     if (
         not gained
-        and not lost
+        and not (lost - old.acronyms)
         and not other_subject
         and (
             cosine >= DUPLICATE_COSINE

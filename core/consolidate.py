@@ -221,7 +221,7 @@ async def _apply(
                     metadata={"habitus": {"consolidation": action.action, "reflected_by": tier}},
                     # Never absorbed into, nor superseding, the sources it consolidates.
                     dedup=False,
-                    ctx=ctx,
+                    ctx=ctx.model_copy(update={"source": "consolidated"}),
                 )
             except HabitusError as exc:
                 action.action, action.reason = "skip", f"not written: {exc}"

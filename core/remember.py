@@ -25,6 +25,7 @@ from .links import add_link, add_links_bulk
 from .models import CallContext, NewMemory, RememberResult
 from .plugin_hooks import PluginHooks
 from .text import embedding_text, metadata_dict
+from .trust import stamp
 from .validation import LIMITS, Draft, draft_of
 from .write import write_new
 
@@ -92,6 +93,8 @@ class Remember:
             + [t for d in drafts for t, _ in d["links"]],
         )
         await dedup.prepare(self.store, items, drafts, ctx)
+        for d in drafts:  # where it comes from, and whether it tries to instruct the model
+            d["metadata"] = stamp(d["metadata"], d["content"], ctx.source)
         return Batch(drafts=drafts, results=[], now=utc_now())
 
     async def reinforce_exact(self, batch: Batch, ctx: CallContext) -> None:

@@ -18,7 +18,7 @@ from habitus.store import Store
 
 from . import decay, erasure
 from .access import AccessLog
-from .annotate import annotate
+from .annotate import annotate, confirm
 from .config import Settings
 from .embedding import Embedder, load_embedder
 from .encoder import Encoder
@@ -276,6 +276,13 @@ class MemoryService:
         """Set top-level keys of a live memory's metadata (a plugin's bookkeeping, such as a
         procedure's record of uses); the content is unchanged. Journaled with the old metadata."""
         return await annotate(self.store, self.journal, memory_id, metadata, ctx or CallContext())
+
+    async def confirm(
+        self, ids: Sequence[str], *, ctx: CallContext | None = None
+    ) -> list[Memory]:
+        """A person vouches for memories: trusted from now on, even if written by a tool or
+        flagged suspicious (see `trust`); undoable."""
+        return await confirm(self.store, self.journal, ids, ctx or CallContext())
 
     async def recent(
         self, *, scope: str | None = None, limit: int = 20, ctx: CallContext | None = None

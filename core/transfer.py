@@ -65,6 +65,7 @@ async def export_jsonl(
 
 async def import_jsonl(service: MemoryService, path: Path, *, ctx: CallContext) -> dict[str, int]:
     """Read a habitus export or a reference-server graph; returns what was stored."""
+    imported = ctx.model_copy(update={"source": "imported"})
     if not path.is_file():
         raise InvalidInput(f"{path} is not a file")
     if path.stat().st_size > MAX_IMPORT_BYTES:
@@ -110,7 +111,7 @@ async def import_jsonl(service: MemoryService, path: Path, *, ctx: CallContext) 
             old_ids.append(f"entity:{record['name']}")
     results = []
     for start in range(0, len(items), 256):
-        results += await service.remember_many(items[start : start + 256], ctx=ctx)
+        results += await service.remember_many(items[start : start + 256], ctx=imported)
     new_id = dict(zip(old_ids, (r.id for r in results), strict=True))
 
     links = 0

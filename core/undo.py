@@ -92,7 +92,7 @@ async def _revert(store: Store, entry: dict[str, Any]) -> list[str]:
         if back:
             await store.update_memories(m.isin("id", back), {"deleted_at": utc_now()})
         return ids
-    if op == "reinforce":
+    if op in ("reinforce", "annotate"):
         for memory_id, values in before.items():
             if memory_id not in present:
                 continue

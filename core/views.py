@@ -11,6 +11,7 @@ from . import anchors, decay
 from .clock import age
 from .meta import meta_of
 from .models import Memory, RecallHit
+from .trust import provenance_of
 
 __all__ = ["hit_of", "memory_of"]
 
@@ -37,6 +38,7 @@ def hit_of(row: dict[str, Any], score: float, tokens: int, now: datetime) -> Rec
         strength=round(decay.strength(row, now), 3) if row.get("updated_at") else None,
         anchors=[anchors.describe(a) for a in section.get("anchors", [])],
         branch=section.get("branch") or None,
+        **_provenance(section),
     )
     if section.get("anchors"):
         hit._anchors = section["anchors"]
@@ -54,4 +56,10 @@ def memory_of(row: dict[str, Any]) -> Memory:
         derived_from=list(row["derived_from"] or []),
         metadata=json.loads(row["metadata"] or "{}"),
         embedding_model=row["embedding_model"] or "", deleted=row["deleted_at"] is not None,
+        **_provenance(meta_of(row)[1]),
     )
+
+
+def _provenance(section: dict[str, Any]) -> dict[str, Any]:
+    source, trust, suspicious = provenance_of(section)
+    return {"source": source, "trust": trust, "suspicious": suspicious}

@@ -51,6 +51,7 @@ def call_context(
         tool=tool,
         workdir=workdir,
         branch=current_branch(workdir) or "",
+        source="assistant",
     )
 
 

@@ -89,6 +89,10 @@ class Where:
     def not_null(self, column: str) -> Predicate:
         return Predicate(f"{self.col(column)} IS NOT NULL")
 
+    def contains(self, column: str, text: str) -> Predicate:
+        """True when the string column holds `text` (literally: no wildcards)."""
+        return Predicate(f"strpos({self.col(column)}, {_literal(text)}) > 0")
+
     def has_any(self, column: str, values: Sequence[str]) -> Predicate:
         """True when the list column shares at least one element with `values`."""
         if not values:

@@ -124,7 +124,14 @@ async def test_the_brief_is_a_resource(tmp_path: Path) -> None:
     runtime = Runtime(Settings(db=str(tmp_path / "store"), embedder="minilm"), scope,
                       plugins=PluginManager(entry_points=()))
     async with Client(build_server(runtime)) as client:
-        await client.call_tool("remember", {"content": "Use pnpm, never npm, in this repo"})
+        stored = await client.call_tool(
+            "remember", {"content": "Use pnpm, never npm, in this repo"})
+        resource = await client.read_resource("memory://brief")
+        text = resource.contents[0].text  # type: ignore[union-attr]
+        # Written by an assistant: held out of the brief until a person confirms it.
+        assert text.startswith(BEGIN) and "pnpm" not in text
+        service = await runtime.service()
+        await service.confirm([stored.structured_content["id"]])
         resource = await client.read_resource("memory://brief")
         text = resource.contents[0].text  # type: ignore[union-attr]
         assert text.startswith(BEGIN) and "- Use pnpm, never npm, in this repo" in text

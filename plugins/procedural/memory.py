@@ -193,7 +193,8 @@ async def store_procedures(
 ) -> list[RememberResult]:
     """Store procedures (one batch); a procedure already stored gains the new source ids."""
     items = new_memories(procedures, scope=scope)
-    results = await ops.remember_many(items, ctx=ctx)
+    distilled = ctx.model_copy(update={"source": "distilled"}) if ctx is not None else None
+    results = await ops.remember_many(items, ctx=distilled)
     for item, result in zip(items, results, strict=True):
         if result.status != "reinforced":
             continue
