@@ -109,8 +109,6 @@ class MemoryService:
     def hooks(self, manager: ServiceHooks | None) -> None:
         self.plugins.manager = manager
 
-    # --- embedder -----------------------------------------------------------------------
-
     @property
     def embedding_model(self) -> str:
         return self.encoder.model_id
@@ -128,8 +126,6 @@ class MemoryService:
         """Unit vectors of `texts` (one row each) from the store's embedder, computed in a
         worker thread; None when vector search is off."""
         return await self.encoder.embed(list(texts))
-
-    # --- the operations ------------------------------------------------------------------
 
     async def remember(
         self, content: str, *, kind: str = "semantic", tags: Sequence[str] | None = None,
@@ -260,8 +256,6 @@ class MemoryService:
     async def operations(self, limit: int = 20) -> list[Operation]:
         """The most recent journaled operations, newest first, with the table versions made."""
         return await self.journal.operations(limit)
-
-    # --- reading and annotating single memories ------------------------------------------
 
     async def get(self, memory_id: str) -> Memory:
         """One memory by id, deleted or not."""

@@ -48,8 +48,8 @@ ANN_MIN_ROWS = 20_000
 ANN_NPROBES = 20
 REFINE_FACTOR = 10
 # In-memory vector search reads back the results wanted and this many more at first, then four
-# times as many per round, and leaves a filter to LanceDB once this many candidates did not
-# give enough results.
+# times as many per round while at least half the candidates pass the filter; a filter that
+# keeps fewer, or this many candidates without enough results, is left to LanceDB.
 FETCH_MARGIN = 16
 MAX_CANDIDATES = 4096
 
@@ -351,8 +351,8 @@ class Store:
                             return found
             if len(candidates) < size:  # every candidate seen
                 return found
-            if size >= MAX_CANDIDATES:  # a filter this selective is LanceDB's to apply
-                return None
+            if size >= MAX_CANDIDATES or len(found) < len(candidates) // 2:
+                return None  # a selective filter (a period, a tag): LanceDB's to apply
             seen, size = len(candidates), size * 4
 
     def _columns_without_vector(
