@@ -42,6 +42,12 @@ def eval_group() -> None:
     show_default=True,
     help="Comma-separated configurations: full, lexical, vector.",
 )
+@click.option(
+    "--turn-by-turn",
+    is_flag=True,
+    help="Store one remember call per turn ('Speaker: text'), as an assistant would over MCP, "
+    "and count turns superseded by later ones.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 @click.pass_context
 def locomo(
@@ -50,6 +56,7 @@ def locomo(
     store: str | None,
     conversations: int | None,
     runs: str,
+    turn_by_turn: bool,
     as_json: bool,
 ) -> None:
     """Turn-level recall@k, NDCG@10 and MRR on LoCoMo, full ranking beside each single leg.
@@ -93,7 +100,8 @@ def locomo(
     async def main() -> dict[str, Any]:
         service = await MemoryService.open(Settings(db=folder, embedder=embedder_name))
         try:
-            return await evaluate(service, convs, runs=chosen, progress=progress)
+            return await evaluate(service, convs, runs=chosen, progress=progress,
+                                  turn_by_turn=turn_by_turn)
         finally:
             await service.close()
 

@@ -275,6 +275,25 @@ async def ingest(
     return mapping
 
 
+async def ingest_turn_by_turn(
+    service: Any, conversations: Sequence[Conversation]
+) -> tuple[dict[str, dict[str, set[str]]], int]:
+    """Write every turn as an assistant would over MCP: one `remember` call per turn, its text
+    led by the speaker, as a semantic memory, undated. Returns the mapping (as `ingest`) and how
+    many stored turns were superseded by a later one (each a fact recall then hides)."""
+    mapping: dict[str, dict[str, set[str]]] = {}
+    superseded = 0
+    for conv in conversations:
+        ids: dict[str, set[str]] = mapping.setdefault(conv.scope, {})
+        ctx = CallContext(project_scope=conv.scope, client="locomo-eval", tool="remember",
+                          source="assistant")
+        for turn in conv.turns:
+            result = await service.remember(f"{turn.speaker}: {turn.text}", ctx=ctx)
+            ids.setdefault(result.id, set()).add(turn.dia_id)
+            superseded += len(result.supersedes)
+    return mapping, superseded
+
+
 async def evaluate(
     service: Any,
     conversations: Sequence[Conversation],
@@ -283,12 +302,17 @@ async def evaluate(
     ks: Sequence[int] = DEFAULT_KS,
     mapping: dict[str, dict[str, set[str]]] | None = None,
     progress: Any = None,
+    turn_by_turn: bool = False,
 ) -> dict[str, Any]:
-    """Ingest (unless `mapping` is given) and ask every question under each configuration."""
+    """Ingest (unless `mapping` is given) and ask every question under each configuration;
+    `turn_by_turn` stores one `remember` call per turn, as an assistant would."""
     runs = runs if runs is not None else DEFAULT_RUNS
     depth = max(ks)
     started = time.perf_counter()
-    if mapping is None:
+    superseded = None
+    if mapping is None and turn_by_turn:
+        mapping, superseded = await ingest_turn_by_turn(service, conversations)
+    elif mapping is None:
         mapping = await ingest(service, conversations)
     ingest_seconds = time.perf_counter() - started
     report: dict[str, Any] = {
@@ -302,6 +326,8 @@ async def evaluate(
                 {f"{c.sample_id}:{e}" for c in conversations for e in c.dropped_evidence}
             ),
             "ingest_seconds": round(ingest_seconds, 2),
+            "ingest": "turn by turn (remember)" if turn_by_turn else "batches (remember_many)",
+            "superseded_turns": superseded,
             "embedder": service.embedding_model or "none",
         },
         "runs": {},
@@ -360,8 +386,11 @@ def format_report(report: dict[str, Any], ks: Sequence[int] = DEFAULT_KS) -> str
         f"LoCoMo: {data['conversations']} conversations, {data['turns']} turns "
         f"({data['memories']} memories), {data['questions']} questions with evidence "
         f"({data['skipped_questions']} skipped), embedder {data['embedder']}, "
-        f"ingest {data['ingest_seconds']} s",
+        f"ingest {data['ingest_seconds']} s, {data['ingest']}",
     ]
+    if data["superseded_turns"] is not None:
+        lines.append(f"turns superseded by a later turn: {data['superseded_turns']} "
+                     f"of {data['turns']} (hidden from recall)")
     if data["dropped_evidence"]:
         lines.append(
             f"evidence ids naming no turn (dropped): {', '.join(data['dropped_evidence'])}"

@@ -121,6 +121,16 @@ async def test_evaluate_through_recall(service: Any, tiny: Path) -> None:
     assert min(r["created_at"] for r in rows).year == 2023
 
 
+@pytest.mark.anyio
+async def test_turn_by_turn_as_an_assistant_would(service: Any, tiny: Path) -> None:
+    report = await evaluate(service, load_locomo(tiny), runs={"full": None}, turn_by_turn=True)
+    assert report["data"]["superseded_turns"] == 0
+    assert report["runs"]["full"]["overall"]["questions"] == 3
+    rows = await service.store.scan(None)
+    assert {r["kind"] for r in rows} == {"semantic"} and len(rows) == 5
+    assert all(":" in r["content"] for r in rows)  # led by the speaker
+
+
 def test_cli(tiny: Path, tmp_path: Path) -> None:
     from habitus.cli import cli
 
