@@ -32,6 +32,7 @@ from typing import Any
 
 from .errors import InvalidInput
 from .models import CallContext, NewMemory
+from .scope import validate_scope
 
 __all__ = [
     "CATEGORIES",
@@ -285,7 +286,8 @@ async def ingest_turn_by_turn(
     superseded = 0
     for conv in conversations:
         ids: dict[str, set[str]] = mapping.setdefault(conv.scope, {})
-        ctx = CallContext(project_scope=conv.scope, client="locomo-eval", tool="remember",
+        ctx = CallContext(project_scope=validate_scope(conv.scope), client="locomo-eval",
+                          tool="remember",
                           source="assistant")
         for turn in conv.turns:
             result = await service.remember(f"{turn.speaker}: {turn.text}", ctx=ctx)

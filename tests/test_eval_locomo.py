@@ -126,7 +126,9 @@ async def test_turn_by_turn_as_an_assistant_would(service: Any, tiny: Path) -> N
     report = await evaluate(service, load_locomo(tiny), runs={"full": None}, turn_by_turn=True)
     assert report["data"]["superseded_turns"] == 0
     assert report["runs"]["full"]["overall"]["questions"] == 3
+    assert report["runs"]["full"]["overall"]["recall@5"] == 100.0  # stored where recall looks
     rows = await service.store.scan(None)
+    assert {r["scope"] for r in rows} == {"repo:locomo-tiny-1"}
     assert {r["kind"] for r in rows} == {"semantic"} and len(rows) == 5
     assert all(":" in r["content"] for r in rows)  # led by the speaker
 
