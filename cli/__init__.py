@@ -1,59 +1,29 @@
-"""The `habitus` command: serve the MCP server, and script the memory from a shell.
-
-Every command that prints data takes `--json`. Each group of commands lives in its own module
-(`memory_commands`, `store_commands`, `server_commands`, `plugin_commands`, `eval_commands`,
-`reindex_commands`) and is added to the group here.
-"""
+"""The `habitus` command. The click group lives in `app`; `habitus hook`, which an assistant
+runs on every lifecycle event, starts without it (see `habitus.lifecycle.entry`)."""
 
 from __future__ import annotations
 
-import click
-
-from habitus.core.config import default_db_path
-
-from . import (
-    eval_commands,
-    memory_commands,
-    plugin_commands,
-    reindex_commands,
-    server_commands,
-    store_commands,
-)
-from .common import State
+import sys
+from typing import Any
 
 __all__ = ["main", "cli"]
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(package_name="habitus")
-@click.option(
-    "--db",
-    envvar="HABITUS_DB",
-    default=default_db_path,
-    show_default="user data dir",
-    help="Store location: a directory, or an s3:// / gs:// / az:// / db:// URI.",
-)
-@click.option(
-    "--embedder",
-    envvar="HABITUS_EMBEDDER",
-    default="minilm",
-    show_default=True,
-    help="Embedding model: minilm (offline) or none (lexical only).",
-)
-@click.pass_context
-def cli(ctx: click.Context, db: str, embedder: str) -> None:
-    """habitus: long-term memory for coding assistants, over MCP."""
-    ctx.obj = State(db, embedder)
-
-
-for _commands in (server_commands, memory_commands, store_commands, plugin_commands,
-                  eval_commands, reindex_commands):
-    _commands.register(cli)
-
-
 def main() -> None:
     """Entry point of the `habitus` command."""
-    from habitus.core.logs import configure_logging
+    args = sys.argv[1:]
+    if args[:1] == ["hook"] and not {"-h", "--help"} & set(args):
+        from habitus.lifecycle.entry import main as hook
 
-    configure_logging()
-    cli(prog_name="habitus")
+        sys.exit(hook(args[1:]))
+    from .app import main as run
+
+    run()
+
+
+def __getattr__(name: str) -> Any:
+    if name == "cli":  # the click group, loaded on first use
+        from .app import cli
+
+        return cli
+    raise AttributeError(name)

@@ -13,6 +13,36 @@ from .common import State, emit, json_option, pass_state
 __all__ = ["register"]
 
 
+def _install_hooks(
+    state: State, client: str, project_dir: Path | None, command: str, args: list[str], *,
+    dry_run: bool, local: bool, url: str | None, remove: bool, as_json: bool, hooks: bool,
+) -> None:
+    """Add (or remove) habitus's lifecycle hooks in Claude Code's settings file."""
+    from habitus.clients.hooks import apply_hooks, plan_hooks, settings_path
+
+    if not hooks:
+        raise click.UsageError("--local, --hooks-url and --remove go with --hooks")
+    if client != "claude-code":
+        raise click.UsageError("lifecycle hooks are installed for claude-code; other clients "
+                               "get the MCP tools and `habitus compile`")
+    scope = "local" if local else ("project" if project_dir else "user")
+    db = args[args.index("--db") + 1: args.index("--db") + 2] if "--db" in args else []
+    prefix = args[: args.index("--db")] if "--db" in args else args[: args.index("serve")]
+    hook_command = [command, *prefix, "hook", *(["--db", *db] if db else [])]
+    try:
+        plan = plan_hooks(settings_path(scope, project_dir=project_dir),  # type: ignore[arg-type]
+                          command=None if url else hook_command, url=url, remove=remove)
+    except HabitusError as exc:
+        raise click.ClickException(str(exc)) from exc
+    if dry_run:
+        click.echo(plan.diff() or f"{plan.path} already as wanted")
+    else:
+        apply_hooks(plan)
+    verb = ("would " if dry_run else "") + ("remove hooks from" if remove else "add hooks to")
+    if not as_json:
+        click.echo(f"{verb} {plan.path}" + ("" if plan.changed else " (nothing to change)"))
+
+
 def register(group: click.Group) -> None:
     """Add the serving commands to the `habitus` group."""
 
@@ -32,16 +62,21 @@ def register(group: click.Group) -> None:
         multiple=True,
         help="Beyond loopback: another name clients may reach this server by (repeatable).",
     )
+    @click.option("--idle-exit", type=click.FloatRange(1), metavar="SECONDS",
+                  help="Over HTTP: leave after this long without a request.")
     @pass_state
     def serve(
-        state: State, transport: str, host: str, port: int, allow_hosts: tuple[str, ...]
+        state: State, transport: str, host: str, port: int, allow_hosts: tuple[str, ...],
+        idle_exit: float | None,
     ) -> None:
         """Run the MCP server.
 
+        Over HTTP, assistants' lifecycle hooks are taken at /hooks (see `habitus hook`).
         Beyond 127.0.0.1 every request needs the access token (`habitus token`)."""
         from habitus.server import serve as run
 
-        run(state.settings, transport, host, port, allow_hosts)  # type: ignore[arg-type]
+        run(state.settings, transport, host, port, allow_hosts,  # type: ignore[arg-type]
+            idle_exit=idle_exit)
 
     @group.command()
     def token() -> None:
@@ -65,6 +100,14 @@ def register(group: click.Group) -> None:
     @click.option(
         "--print", "print_only", is_flag=True, help="Print the resulting file; write nothing."
     )
+    @click.option("--hooks", is_flag=True,
+                  help="claude-code: also add lifecycle hooks (automatic memory) to its settings.")
+    @click.option("--local", is_flag=True,
+                  help="With --hooks --project: the local settings file (not committed).")
+    @click.option("--hooks-url", metavar="URL",
+                  help="With --hooks: post events to the server at URL instead of running "
+                  "a command per event.")
+    @click.option("--remove", is_flag=True, help="With --hooks: take habitus's hooks out.")
     @json_option
     @pass_state
     def install(
@@ -75,13 +118,23 @@ def register(group: click.Group) -> None:
         name: str,
         dry_run: bool,
         print_only: bool,
+        hooks: bool,
+        local: bool,
+        hooks_url: str | None,
+        remove: bool,
         as_json: bool,
     ) -> None:
         """Register habitus in CLIENT's MCP configuration (claude-desktop, claude-code, cursor,
-        vscode, windsurf, zed)."""
+        vscode, windsurf, zed); with --hooks, Claude Code also captures and recalls by itself."""
         from habitus.clients import apply_install, default_server_command, plan_install
 
         command, args = default_server_command(state.settings.db)
+        if hooks or remove or local or hooks_url:
+            _install_hooks(state, client, project_dir, command, args, dry_run=dry_run,
+                           local=local, url=hooks_url, remove=remove, as_json=as_json,
+                           hooks=hooks)
+            if remove:
+                return
         try:
             plan = plan_install(
                 client,

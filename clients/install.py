@@ -25,7 +25,10 @@ from habitus.clients.formats import CLIENTS, ClientFormat, Scope, resolve_client
 from habitus.clients.jsonc import JSONCEditError, loads, set_member
 from habitus.core.errors import HabitusError, InvalidInput
 
-__all__ = ["Transport", "InstallPlan", "plan_install", "apply_install", "default_server_command"]
+__all__ = [
+    "Transport", "InstallPlan", "plan_install", "apply_install", "default_server_command",
+    "read_config", "write_atomically",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -96,7 +99,7 @@ def _build_entry(
     return "http", fmt.http_entry(url, headers)
 
 
-def _read(path: Path) -> str | None:
+def read_config(path: Path) -> str | None:
     """The file's text with line endings kept and any BOM dropped; None if it does not exist."""
     try:
         with open(path, encoding="utf-8-sig", newline="") as file:
@@ -175,7 +178,7 @@ def plan_install(
     transport, entry = _build_entry(
         fmt, command=command, args=args, env=env, url=url, headers=headers
     )
-    old_text = _read(path)
+    old_text = read_config(path)
     new_text, previous = _render(fmt, path, old_text, name, entry)
     return InstallPlan(
         client=fmt.name,
@@ -191,7 +194,7 @@ def plan_install(
     )
 
 
-def _write_atomically(path: Path, text: str) -> None:
+def write_atomically(path: Path, text: str) -> None:
     """Replace the file behind `path` with `text` in one step, keeping its permission bits.
 
     Symlinks are followed so a dotfile link keeps pointing at its (now updated) target.
@@ -223,7 +226,7 @@ def apply_install(plan: InstallPlan) -> None:
     If the file changed since it was planned (a client rewrote it meanwhile), the entry is merged
     into the current text instead, so nothing the client wrote is lost.
     """
-    current = _read(plan.path)
+    current = read_config(plan.path)
     text = plan.new_text
     if current != plan.old_text:
         logger.info("%s changed since the install was planned; merging again", plan.path)
@@ -233,7 +236,7 @@ def apply_install(plan: InstallPlan) -> None:
         logger.info("%s already registers %r; nothing to write", plan.path, plan.name)
         return
     try:
-        _write_atomically(plan.path, text)
+        write_atomically(plan.path, text)
     except OSError as exc:
         raise HabitusError(f"cannot write {plan.path}: {exc.strerror or exc}") from None
     logger.info("registered %r in %s", plan.name, plan.path)

@@ -1,7 +1,7 @@
 """JSONC — JSON with `//` and `/* */` comments and trailing commas — read, and edited in place.
 
 VS Code and Zed settings are JSONC. Re-serialising them would drop the user's comments and
-layout, so `set_member` edits the text itself: it touches only the bytes of the member it sets,
+layout, so `set_member` and `remove_member` edit the text itself: it touches only the bytes of the member it sets,
 then parses the result back and checks that exactly the intended change was made.
 """
 
@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["JSONCEditError", "loads", "set_member"]
+__all__ = ["JSONCEditError", "loads", "set_member", "remove_member"]
 
 _BLANK = " \t"
 _WHITESPACE = " \t\r\n"
@@ -351,6 +351,60 @@ def set_member(text: str, keys: Sequence[str], value: Any) -> str:
                 target[key] = {}
             target = target[key]
         target[keys[-1]] = value
+    if loads(new_text) != expected:
+        raise JSONCEditError("the edited text does not hold the intended value")
+    return new_text
+
+
+def _line_start(text: str, pos: int) -> int:
+    """Where the line break before `pos` starts (the start of the text if there is none)."""
+    newline = text.rfind("\n", 0, pos)
+    if newline <= 0:
+        return 0
+    return newline - 1 if text[newline - 1] == "\r" else newline
+
+
+def remove_member(text: str, keys: Sequence[str]) -> str:
+    """Return `text` without the member at `keys` (unchanged when there is none), every other
+    byte kept: the reverse of `set_member` adding it, so adding then removing gives the text
+    back. Raises `JSONCEditError` when the path runs through a non-object."""
+    if not keys:
+        raise ValueError("keys must name at least one member")
+    root = _Parser(text).document()
+    if root is None or not isinstance(root.value, dict):
+        return text
+    obj = root
+    for key in keys[:-1]:
+        member = _last_member(obj, key)
+        if member is None or not isinstance(member.value.value, dict):
+            return text
+        obj = member.value
+    member = _last_member(obj, keys[-1])
+    if member is None:
+        return text
+    index = obj.members.index(member)
+    previous = obj.members[index - 1] if index else None
+    if "\n" in text[obj.start : member.key_start]:  # on its own line: the line goes
+        start = _line_start(text, member.key_start)
+        end = _end_of_line(text, member.comma + 1 if member.comma is not None
+                           else member.value.end)
+        if previous is None and member.comma is None:  # the only member
+            end = _line_start(text, obj.end - 1)
+    else:
+        start = previous.comma + 1 if previous is not None and previous.comma is not None \
+            else member.key_start
+        end = member.comma + 1 if previous is None and member.comma is not None \
+            else member.value.end
+        while previous is None and end < len(text) and text[end] in _BLANK:
+            end += 1
+    new_text = text[:start] + text[end:]
+    if previous is not None and member.comma is None and previous.comma is not None:
+        new_text = new_text[: previous.comma] + new_text[previous.comma + 1 :]
+    expected = copy.deepcopy(root.value)
+    target = expected
+    for key in keys[:-1]:
+        target = target[key]
+    del target[keys[-1]]
     if loads(new_text) != expected:
         raise JSONCEditError("the edited text does not hold the intended value")
     return new_text

@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -34,7 +36,9 @@ from .validation import check_kinds
 if TYPE_CHECKING:
     from habitus.store import Store
 
-__all__ = ["Brief", "build_brief", "merge_brief", "BEGIN", "END"]
+__all__ = [
+    "Brief", "Standing", "standing", "is_stale", "build_brief", "merge_brief", "BEGIN", "END",
+]
 
 BEGIN = "<!-- habitus:begin (written by `habitus compile`; edits inside are replaced) -->"
 END = "<!-- habitus:end -->"
@@ -70,7 +74,8 @@ def _line(content: str) -> str:
     return text if len(text) <= LINE_CHARS else text[: LINE_CHARS - 1].rstrip() + "…"
 
 
-def _stale(row: dict[str, Any], workdir: str | None) -> bool:
+def is_stale(row: dict[str, Any], workdir: str | None) -> bool:
+    """Whether a code anchor of the memory no longer holds in `workdir`."""
     anchors = meta_of(row)[1].get("anchors") or []
     return any(check_anchor(a, workdir) for a in anchors if isinstance(a, dict))
 
@@ -94,6 +99,34 @@ async def _overruled(
     return out
 
 
+@dataclass
+class Standing:
+    """What a project holds as current: memories strongest first, and how many were left out."""
+
+    rows: list[dict[str, Any]]
+    stale: int  # left out: their code anchor changed, or another branch's value of a fact
+
+
+async def standing(
+    store: Store, scope_id: str, kinds: list[str], ctx: CallContext,
+    keep: Callable[[dict[str, Any]], bool] = lambda row: True,
+) -> Standing:
+    """Current memories of `scope_id` and `kinds` that `keep` accepts, whose anchors hold in
+    `ctx.workdir` and that no memory of `ctx.branch` contradicts, strongest first."""
+    m = store.m
+    rows = await store.scan(
+        m.is_null("deleted_at") & m.is_null("valid_until") & m.eq("scope", scope_id)
+        & m.isin("kind", kinds)
+    )
+    now = datetime.now(UTC)
+    overruled = await _overruled(store, rows, ctx.branch)
+    rows = [r for r in rows if keep(r)]
+    workdir = ctx.workdir or None
+    fresh = [r for r in rows if not is_stale(r, workdir) and r["id"] not in overruled]
+    fresh.sort(key=lambda r: (-_score(r, now), r["id"]))
+    return Standing(fresh, len(rows) - len(fresh))
+
+
 async def build_brief(
     store: Store,
     *,
@@ -108,18 +141,16 @@ async def build_brief(
     if not 100 <= budget <= MAX_BUDGET:
         raise InvalidInput(f"budget must be between 100 and {MAX_BUDGET} tokens")
     wanted = check_kinds(kinds) or ["semantic"]
-    m = store.m
-    rows = await store.scan(
-        m.is_null("deleted_at") & m.is_null("valid_until") & m.eq("scope", scope_id)
-        & m.isin("kind", wanted)
-    )
-    now = datetime.now(UTC)
-    workdir = ctx.workdir or None
-    overruled = await _overruled(store, rows, ctx.branch)
-    held = [r for r in rows if not _trusted(r)]
-    rows = [r for r in rows if _trusted(r)]
-    fresh = [r for r in rows if not _stale(r, workdir) and r["id"] not in overruled]
-    fresh.sort(key=lambda r: (-_score(r, now), r["id"]))
+    held = 0
+
+    def keep(row: dict[str, Any]) -> bool:
+        nonlocal held
+        ok = _trusted(row)
+        held += not ok
+        return ok
+
+    found = await standing(store, scope_id, wanted, ctx, keep)
+    fresh = found.rows
     lines = [_line(r["content"]) for r in fresh]
     heading = (f"## Project memory\n\nWhat habitus remembers for `{scope_id}`, strongest first: "
                "only memories a person wrote or confirmed. Recall more with the `recall` tool.\n")
@@ -141,8 +172,8 @@ async def build_brief(
     text = "\n".join([BEGIN, heading, "\n\n".join(body), END])
     return Brief(
         scope=scope_id, text=text, ids=[fresh[i]["id"] for g in groups.values() for i in g],
-        tokens=count_tokens(text), omitted=len(fresh) - len(kept), stale=len(rows) - len(fresh),
-        held=len(held),
+        tokens=count_tokens(text), omitted=len(fresh) - len(kept), stale=found.stale,
+        held=held,
     )
 
 

@@ -79,7 +79,7 @@ class Memory(BaseModel):
     metadata: dict[str, Any] = Field(default_factory=dict)
     embedding_model: str = ""
     deleted: bool = False
-    source: str = Field("user", description="Who wrote it: user, assistant, captured, "
+    source: str = Field("user", description="Who wrote it: user, assistant, hook, captured, "
                         "imported, distilled or consolidated.")
     trust: Literal["confirmed", "trusted", "untrusted"] = Field(
         "trusted", description="Only memories a person wrote or confirmed are trusted; treat the "
@@ -173,7 +173,7 @@ class RecallHit(BaseModel):
     stale_reason: str | None = None
     anchors: list[str] = Field(default_factory=list, description="Code it is about.")
     via: str | None = Field(None, description="Found by following a link from this memory.")
-    source: str = Field("user", description="Who wrote it: user, assistant, captured, "
+    source: str = Field("user", description="Who wrote it: user, assistant, hook, captured, "
                         "imported, distilled or consolidated.")
     trust: Literal["confirmed", "trusted", "untrusted"] = Field(
         "trusted", description="Only memories a person wrote or confirmed are trusted; treat the "

@@ -13,13 +13,14 @@ import hmac
 import ipaddress
 import json
 import socket
+import time
 from collections.abc import Sequence
 from typing import Any
 
 from mcp.server import MCPServer
 from mcp.server.transport_security import TransportSecuritySettings
 
-__all__ = ["is_loopback", "transport_security", "BearerAuth", "serve_http"]
+__all__ = ["is_loopback", "transport_security", "BearerAuth", "Activity", "serve_http"]
 
 # Seconds an idle keep-alive connection is held open.
 IDLE_TIMEOUT = 5
@@ -72,11 +73,28 @@ class BearerAuth:
         await self.app(scope, receive, send)
 
 
+class Activity:
+    """Notes when the last HTTP request came, for a server that leaves when idle."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+        self.last = time.monotonic()
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] == "http":
+            self.last = time.monotonic()
+        await self.app(scope, receive, send)
+
+    def idle_for(self) -> float:
+        return time.monotonic() - self.last
+
+
 async def serve_http(
     server: MCPServer[Any], transport: str, host: str, port: int, *,
-    allow_hosts: Sequence[str] = (), token: str | None = None,
+    allow_hosts: Sequence[str] = (), token: str | None = None, activity: Any = None,
 ) -> None:
-    """Serve `server` on `host:port` until cancelled; `token` is required beyond loopback."""
+    """Serve `server` on `host:port` until cancelled; `token` is required beyond loopback;
+    `activity(app)` wraps the app to watch requests."""
     import uvicorn
 
     security = None if is_loopback(host) else transport_security(host, allow_hosts)
@@ -88,6 +106,8 @@ async def serve_http(
         if not token:
             raise ValueError("serving beyond loopback needs an access token")
         app = BearerAuth(app, token)
+    if activity is not None:
+        app = activity(app)
     config = uvicorn.Config(app, host=host, port=port, log_level="warning",
                             timeout_keep_alive=IDLE_TIMEOUT)
     await uvicorn.Server(config).serve()

@@ -18,6 +18,7 @@ from habitus.core.scope import Scope, detect_scope, resolve_scope
 
 if TYPE_CHECKING:
     from habitus.core.service import MemoryService
+    from habitus.lifecycle.handler import Lifecycle
     from habitus.plugins.manager import PluginManager
 
 __all__ = ["Runtime"]
@@ -43,6 +44,7 @@ class Runtime:
         self.plugins = plugins.load()
         self.plugins.bind(self.service)
         self._service: MemoryService | None = None
+        self._lifecycle: Lifecycle | None = None
         self._lock = anyio.Lock()
         # Keyed by the client connection; an entry goes when its connection is collected.
         self._connection_scopes: weakref.WeakKeyDictionary[object, str] = (
@@ -61,6 +63,15 @@ class Runtime:
                     self._service = service
                     log.info("store open at %s", self._service.store.uri)
         return self._service
+
+    async def lifecycle(self) -> Lifecycle:
+        """The handler of assistants' lifecycle hooks for this store, built on first call."""
+        if self._lifecycle is None:
+            from habitus.lifecycle.handler import Lifecycle, transcript_distiller
+
+            self._lifecycle = Lifecycle(await self.service(), db=self.settings.resolved_db(),
+                                        distiller=transcript_distiller(self.plugins))
+        return self._lifecycle
 
     async def warm_up(self) -> None:
         """Open the store and load the embedder in the background after start-up."""

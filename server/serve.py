@@ -7,16 +7,18 @@ import importlib
 import logging
 import sys
 from collections.abc import Sequence
-from typing import Literal
+from typing import Any, Literal
 
 import anyio
+import anyio.abc
 
 from habitus.core import endpoint
 from habitus.core.access_token import access_token, token_file
 from habitus.core.config import Settings
 
 from .app import build_server
-from .http import is_loopback, serve_http
+from .hook_route import add_hook_route, drain_spool
+from .http import Activity, is_loopback, serve_http
 from .plugin_tools import watch_plugins
 from .runtime import Runtime
 
@@ -29,17 +31,21 @@ Transport = Literal["stdio", "sse", "http"]
 
 def serve(
     settings: Settings, transport: Transport = "stdio", host: str = "127.0.0.1", port: int = 8765,
-    allow_hosts: Sequence[str] = (),
+    allow_hosts: Sequence[str] = (), idle_exit: float | None = None,
 ) -> None:
-    """Serve until the client disconnects (stdio) or the process is interrupted (HTTP)."""
-    anyio.run(_serve, settings, transport, host, port, tuple(allow_hosts), backend="asyncio")
+    """Serve until the client disconnects (stdio), the process is interrupted (HTTP) or, with
+    `idle_exit`, no HTTP request came for that many seconds."""
+    anyio.run(_serve, settings, transport, host, port, tuple(allow_hosts), idle_exit,
+              backend="asyncio")
 
 
 async def _serve(
-    settings: Settings, transport: Transport, host: str, port: int, allow_hosts: tuple[str, ...]
+    settings: Settings, transport: Transport, host: str, port: int, allow_hosts: tuple[str, ...],
+    idle_exit: float | None,
 ) -> None:
     runtime = Runtime(settings)
     server = build_server(runtime)
+    add_hook_route(server, runtime)
     token = None
     if transport != "stdio":
         path = "/sse" if transport == "sse" else "/mcp"
@@ -66,16 +72,38 @@ async def _serve(
         async with anyio.create_task_group() as tasks:
             tasks.start_soon(_warm_up, runtime)
             tasks.start_soon(watch_plugins, server, runtime)  # hot reload of folder plugins
+            tasks.start_soon(drain_spool, runtime)  # hook events that came while none ran
             try:
                 if transport == "stdio":
                     await server.run_stdio_async()
                 else:
+                    activity = Activity
+                    if idle_exit:
+                        activity = _leave_when_idle(tasks, idle_exit)
                     await serve_http(server, transport, host, port, allow_hosts=allow_hosts,
-                                     token=token)
+                                     token=token, activity=activity)
             finally:
                 tasks.cancel_scope.cancel()
                 with anyio.CancelScope(shield=True):
                     await runtime.close()
+
+
+def _leave_when_idle(tasks: anyio.abc.TaskGroup, seconds: float) -> Any:
+    """An `Activity` wrapper whose watcher ends the server after `seconds` without requests."""
+
+    def wrap(app: Any) -> Activity:
+        activity = Activity(app)
+
+        async def watch() -> None:
+            while activity.idle_for() < seconds:
+                await anyio.sleep(min(seconds, 30.0))
+            log.info("no request for %.0f s; leaving", seconds)
+            tasks.cancel_scope.cancel()
+
+        tasks.start_soon(watch)
+        return activity
+
+    return wrap
 
 
 async def _warm_up(runtime: Runtime) -> None:

@@ -24,6 +24,8 @@ FORBIDDEN = {
     "core": ("mcp", "click", "habitus.server", "habitus.cli", "habitus.clients"),
     "clients": ("mcp", "lancedb", "habitus.store", "habitus.server", "habitus.core.service"),
     "plugins": ("habitus.store", "habitus.server", "habitus.cli"),
+    "lifecycle": ("mcp", "click", "habitus.store", "habitus.server", "habitus.cli",
+                  "habitus.clients"),
 }
 
 
@@ -100,8 +102,10 @@ def import_graph() -> dict[str, set[str]]:
                     base = f"{base}.{node.module}" if node.module else base
                 else:
                     base = node.module or ""
-                targets.add(base)
-                targets.update(f"{base}.{alias.name}" for alias in node.names)
+                submodules = {f"{base}.{alias.name}" for alias in node.names}
+                if node.module or not submodules <= modules.keys():
+                    targets.add(base)  # (`from . import a, b` of submodules: only a and b)
+                targets.update(submodules)
         graph[name] = {t for t in targets if t in modules and t != name}
     return graph
 
@@ -141,7 +145,7 @@ def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
     return found
 
 
-PACKAGE_FOLDERS = ("store", "core", "server", "cli", "clients", "plugins")
+PACKAGE_FOLDERS = ("store", "core", "server", "cli", "clients", "plugins", "lifecycle")
 
 
 def test_no_import_cycles() -> None:

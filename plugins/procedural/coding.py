@@ -25,6 +25,7 @@ __all__ = [
     "CodingStep",
     "classify",
     "observation_failed",
+    "command_key",
     "critical_path",
     "coding_task_type",
     "exception_names",
@@ -265,7 +266,7 @@ def observation_failed(action: str, observation: str) -> bool:
     return bool(_FAILURE_PATTERNS.search(head))
 
 
-def _command_key(tokens: Sequence[str]) -> str:
+def command_key(tokens: Sequence[str]) -> str:
     """What identifies "the same command" across reruns: the program and its first target."""
     if not tokens:
         return ""
@@ -344,7 +345,7 @@ def _parse(steps: Sequence[Step], generaliser: Generaliser) -> list[CodingStep]:
         elif kind == "search":
             target = " ".join(args[:2])
         elif kind in ("run", "setup", "other", "submit"):
-            target = _command_key(tokens)
+            target = command_key(tokens)
         parsed.append(CodingStep(index, kind, target, failed, verb, first, snippet.strip(), line))
     return parsed
 

@@ -1,0 +1,123 @@
+"""`habitus hook EVENT`: the command an assistant runs on a lifecycle event.
+
+It reads the event's JSON from standard input and answers on standard output in the client's
+format, in milliseconds: the event goes to the server running for the store when there is one;
+otherwise it is spooled for the next server (started now in the background), and a new session
+is answered from the context last computed for its project. A hook never breaks a session:
+whatever goes wrong, it exits 0 and prints nothing, and says why on standard error.
+Standard library only until it knows it has work.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import sys
+from typing import Any
+
+from .events import INJECTING, MAX_INPUT_BYTES, HookEvent, HookInputError, answer, parse_event
+
+__all__ = ["main", "run"]
+
+
+
+def _say(message: str) -> None:
+    """A line on standard error (the logging module costs more to import than a hook takes)."""
+    sys.stderr.write(f"habitus hook: {message}\n")
+
+TIMEOUT_INJECT = 5.0  # seconds a server may take to find context for the model
+TIMEOUT_CAPTURE = 2.0
+
+
+def _post(url: str, event: HookEvent, token: str | None) -> dict[str, Any] | None:
+    """Send `event` to the server at `url`; its answer (None: nothing to add). Raises OSError
+    when no server answers. Plain HTTP/1.1 over a socket: `http.client` alone costs more to
+    import than the whole answer takes."""
+    host, _, port = url.split("://", 1)[-1].rstrip("/").rpartition(":")
+    body = json.dumps(event.to_hook(), ensure_ascii=False).encode("utf-8")
+    head = (f"POST /hooks HTTP/1.1\r\nHost: {host}:{port}\r\nContent-Type: application/json\r\n"
+            f"Content-Length: {len(body)}\r\nConnection: close\r\n")
+    if token:
+        head += f"Authorization: Bearer {token}\r\n"
+    timeout = TIMEOUT_INJECT if event.name in INJECTING else TIMEOUT_CAPTURE
+    with socket.create_connection((host.strip("[]"), int(port)), timeout=timeout) as connection:
+        connection.sendall(head.encode("latin-1") + b"\r\n" + body)
+        chunks = []
+        while chunk := connection.recv(65536):
+            chunks.append(chunk)
+    status_line, _, rest = b"".join(chunks).partition(b"\r\n")
+    _, _, payload = rest.partition(b"\r\n\r\n")
+    status = status_line.split(b" ")[1:2]
+    if status != [b"200"]:
+        raise OSError(f"the server answered {status_line.decode('latin-1')!r}: {payload[:200]!r}")
+    data = json.loads(payload or b"{}")
+    return data if isinstance(data, dict) and data else None
+
+
+def _offline(db: str, event: HookEvent) -> dict[str, Any] | None:
+    """No server: spool the event, start one, and answer a new session from the cache."""
+    from . import daemon, files
+
+    if not files.append_event(db, event.to_hook()):
+        _say(f"the spool is full; the {event.name} event is dropped")
+    if os.environ.get("HABITUS_HOOKS_DAEMON", "1").strip().lower() not in ("0", "false", "no"):
+        daemon.spawn(db)
+    if event.name != "SessionStart":
+        return None
+    from habitus.core.scope import detect_scope
+
+    scope = detect_scope(event.cwd or None)
+    context, _ = files.read_context(db, f"{scope.id}\n{scope.branch or ''}")
+    return answer(event.name, context)
+
+
+def run(event_name: str | None, raw: bytes, db: str) -> dict[str, Any] | None:
+    """The answer to one hook call (None: print nothing)."""
+    event = parse_event(raw, event_name)
+    from habitus.core import endpoint
+
+    found = endpoint.find(db)
+    if found is not None:
+        try:
+            return _post(found["url"], event, found.get("token"))
+        except (OSError, ValueError) as exc:
+            _say(f"the server for {db} did not take the {event.name} event ({exc}); spooled")
+    return _offline(db, event)
+
+
+def _read_input() -> bytes:
+    data = sys.stdin.buffer.read(MAX_INPUT_BYTES)
+    while sys.stdin.buffer.read(1 << 20):  # the rest of an oversized input is dropped
+        pass
+    return data
+
+
+def main(argv: list[str]) -> int:
+    """Handle one hook call; always exit 0."""
+    args = list(argv)
+    db = os.environ.get("HABITUS_DB") or ""
+    if "--db" in args[:-1]:
+        at = args.index("--db")
+        db = args[at + 1]
+        del args[at: at + 2]
+    try:
+        if not db:
+            from habitus.core.config import default_db_path
+
+            db = default_db_path()
+        if "://" not in db:
+            db = os.path.realpath(os.path.expanduser(db))
+        out = run(args[0] if args else None, _read_input(), db)
+        if out:
+            sys.stdout.write(json.dumps(out, ensure_ascii=False))
+            sys.stdout.flush()
+    except HookInputError as exc:
+        _say(f"ignored: {exc}")
+    except Exception as exc:  # a hook never breaks the session
+        if os.environ.get("HABITUS_DEBUG"):
+            import traceback
+
+            traceback.print_exc()
+        _say(f"failed: {exc!r}")
+    return 0

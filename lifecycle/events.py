@@ -1,0 +1,137 @@
+"""Lifecycle hook events as habitus reads them: the assistant's JSON, bounded and cleaned.
+
+An assistant with lifecycle hooks (Claude Code first) hands each hook a JSON object on standard
+input, or as an HTTP POST body. `parse_event` turns it into a `HookEvent`: the fields memory
+uses, every string clipped to a bound, content between `<private>` and `</private>` removed and
+secrets redacted *before* anything is spooled, sent or stored. Standard library only: the hook
+entry point imports this before it knows whether it has work.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any, NamedTuple
+
+from habitus.core.redaction import redact_data
+
+__all__ = [
+    "EVENTS",
+    "INJECTING",
+    "MAX_INPUT_BYTES",
+    "HookEvent",
+    "HookInputError",
+    "parse_event",
+    "strip_private",
+    "answer",
+]
+
+# The events habitus acts on; the first two may add context to the conversation.
+INJECTING = ("SessionStart", "UserPromptSubmit")
+EVENTS = (*INJECTING, "PostToolUse", "PostToolUseFailure", "Stop", "SessionEnd", "PreCompact")
+
+MAX_INPUT_BYTES = 8 * 1024 * 1024  # more is read and dropped: a tool's output can be huge
+MAX_TEXT = 20_000  # one field; long outputs keep their head and tail
+MAX_SHORT = 2_000  # ids, paths, names
+_SESSION_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
+_PRIVATE = re.compile(r"<private>.*?(?:</private>|\Z)", re.S | re.I)
+
+
+class HookInputError(ValueError):
+    """The hook's input is not an event habitus can use."""
+
+
+def strip_private(text: str) -> str:
+    """`text` without what the user marked private (an unclosed tag hides the rest)."""
+    return _PRIVATE.sub("", text) if "<" in text else text
+
+
+def _clip(text: str, limit: int = MAX_TEXT) -> str:
+    if len(text) <= limit:
+        return text
+    half = limit // 2
+    return f"{text[:half]}\n[… {len(text) - limit} characters left out …]\n{text[-half:]}"
+
+
+def _clean(value: Any, depth: int = 0) -> Any:
+    """Strings clipped and stripped of private parts, containers bounded, at any depth."""
+    if isinstance(value, str):
+        return _clip(strip_private(value))
+    if depth > 6:
+        return None
+    if isinstance(value, dict):
+        return {str(k)[:200]: _clean(v, depth + 1) for k, v in list(value.items())[:200]}
+    if isinstance(value, list):
+        return [_clean(v, depth + 1) for v in value[:200]]
+    return value if isinstance(value, (int, float, bool)) or value is None else str(value)[:200]
+
+
+def _text(data: dict[str, Any], key: str, limit: int = MAX_SHORT) -> str:
+    value = data.get(key)
+    return _clip(strip_private(value), limit) if isinstance(value, str) else ""
+
+
+class HookEvent(NamedTuple):
+    """One lifecycle event: what happened, in which session and directory. (A named tuple:
+    `dataclasses` alone would double the hook's start-up time.)"""
+
+    name: str
+    session_id: str = ""
+    cwd: str = ""
+    transcript_path: str = ""
+    source: str = ""  # SessionStart: startup | resume | clear | compact
+    reason: str = ""  # SessionEnd
+    prompt: str = ""  # UserPromptSubmit
+    tool_name: str = ""
+    tool_input: dict[str, Any] = {}  # noqa: RUF012 (never mutated)
+    tool_response: Any = None
+    error: str = ""  # PostToolUseFailure
+
+    def to_hook(self) -> dict[str, Any]:
+        """The event in the hook's own format again (to spool it or pass it on)."""
+        data = self._asdict()
+        data["hook_event_name"] = data.pop("name")
+        return data
+
+
+def parse_event(raw: bytes | str | dict[str, Any], event: str | None = None) -> HookEvent:
+    """The event in `raw` (the hook's JSON), cleaned; `event` names it when the input does not.
+
+    Raises `HookInputError` for input that is not a JSON object or names no known event.
+    """
+    if isinstance(raw, (bytes, str)):
+        if not raw or not raw.strip():
+            raise HookInputError("empty input")
+        try:
+            data = json.loads(raw)
+        except (ValueError, RecursionError) as exc:
+            raise HookInputError(f"not JSON: {exc}") from None
+    else:
+        data = raw
+    if not isinstance(data, dict):
+        raise HookInputError("the input is not a JSON object")
+    name = event or data.get("hook_event_name")
+    if name not in EVENTS:
+        raise HookInputError(f"unknown event {name!r}; habitus handles {', '.join(EVENTS)}")
+    session = data.get("session_id")
+    session = session if isinstance(session, str) and _SESSION_ID.fullmatch(session) else ""
+    tool_input = data.get("tool_input")
+    cleaned, _ = redact_data({
+        "prompt": _text(data, "prompt", MAX_TEXT),
+        "tool_input": _clean(tool_input) if isinstance(tool_input, dict) else {},
+        "tool_response": _clean(data.get("tool_response")),
+        "error": _text(data, "error", MAX_TEXT),
+    })
+    assert isinstance(cleaned, dict)
+    return HookEvent(
+        name=name, session_id=session, cwd=_text(data, "cwd"),
+        transcript_path=_text(data, "transcript_path"), source=_text(data, "source", 40),
+        reason=_text(data, "reason", 200), tool_name=_text(data, "tool_name", 200), **cleaned,
+    )
+
+
+def answer(event: str, context: str | None) -> dict[str, Any] | None:
+    """The hook's answer in Claude Code's format: context added to the conversation, or None."""
+    if not context or event not in INJECTING:
+        return None
+    return {"hookSpecificOutput": {"hookEventName": event, "additionalContext": context}}

@@ -1,0 +1,136 @@
+"""What hook processes share on disk: the spool of events waiting for a server, and the last
+session-start context of each project.
+
+A hook must answer at once, and opening the store takes seconds; so when no server runs for the
+store, the hook appends its (already cleaned) event to the spool and returns, and the next server
+to start drains it in order. A new session with no server yet is answered from the context the
+server last computed for that project. Files live in the user's state directory, readable only
+by the user. Standard library only.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+__all__ = [
+    "state_dir", "store_key", "append_event", "spool_waiting", "take_events", "write_context",
+    "read_context",
+]
+
+MAX_SPOOL_BYTES = 64 * 1024 * 1024  # past this, events are dropped (and logged) until drained
+
+
+def state_dir() -> Path:
+    """The user's habitus state directory (created private on first use)."""
+    base = os.environ.get("XDG_STATE_HOME") or os.path.join(Path.home(), ".local", "state")
+    path = Path(base) / "habitus"
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    return path
+
+
+def store_key(db: str) -> str:
+    """A short name for the store `db` (an absolute path or a URI)."""
+    return hashlib.sha256(db.encode("utf-8")).hexdigest()[:16]
+
+
+def _spool(db: str) -> Path:
+    return state_dir() / f"spool-{store_key(db)}.jsonl"
+
+
+def append_event(db: str, event: dict[str, Any]) -> bool:
+    """Append one event to the store's spool; False when the spool is full."""
+    path = _spool(db)
+    line = (json.dumps(event, ensure_ascii=False) + "\n").encode("utf-8")
+    while True:
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            try:
+                current = os.stat(path).st_ino
+            except FileNotFoundError:
+                current = -1
+            if current != os.fstat(fd).st_ino:
+                continue  # taken by a server while we waited: write to the new spool
+            if os.fstat(fd).st_size + len(line) > MAX_SPOOL_BYTES:
+                return False
+            os.write(fd, line)
+            return True
+        finally:
+            os.close(fd)
+
+
+def _owner_alive(path: Path) -> bool:
+    try:
+        os.kill(int(path.suffixes[-2].lstrip(".")), 0)
+    except (ValueError, IndexError, ProcessLookupError):
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def spool_waiting(db: str) -> bool:
+    """Whether events wait in the spool of `db` (a cheap check, made often)."""
+    spool = _spool(db)
+    return spool.exists() or any(spool.parent.glob(f"{spool.name}.*.taken"))
+
+
+def take_events(db: str) -> tuple[list[dict[str, Any]], list[Path]]:
+    """The spooled events of `db`, oldest first, and the files to delete once they are handled.
+
+    The spool is renamed before it is read, so hooks keep appending to a fresh one and two
+    servers never take the same events; what a crashed server had taken is taken again.
+    """
+    spool = _spool(db)
+    taken: list[Path] = []
+    for stale in sorted(spool.parent.glob(f"{spool.name}.*.taken")):
+        if not _owner_alive(stale):
+            taken.append(stale)
+    if spool.exists():
+        mine = spool.with_name(f"{spool.name}.{os.getpid()}.taken")
+        with contextlib.suppress(FileNotFoundError):
+            fd = os.open(spool, os.O_RDONLY)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX)  # no hook is halfway through a line
+                os.replace(spool, mine)
+            finally:
+                os.close(fd)
+            taken.append(mine)
+    events: list[dict[str, Any]] = []
+    for path in taken:
+        with contextlib.suppress(OSError):
+            for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
+                with contextlib.suppress(ValueError):
+                    item = json.loads(line)
+                    if isinstance(item, dict):
+                        events.append(item)
+    return events, taken
+
+
+def _context_file(db: str, project: str) -> Path:
+    return state_dir() / f"context-{store_key(db)}-{store_key(project)}.json"
+
+
+def write_context(db: str, project: str, context: str, ids: list[str]) -> None:
+    """Keep the session-start context of `project` (a scope and branch) for the next session."""
+    path = _context_file(db, project)
+    tmp = path.with_suffix(f".{os.getpid()}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as out:
+        json.dump({"context": context, "ids": ids}, out, ensure_ascii=False)
+    os.replace(tmp, path)
+
+
+def read_context(db: str, project: str) -> tuple[str, list[str]]:
+    """The last session-start context kept for `project` ("" when there is none)."""
+    try:
+        data = json.loads(_context_file(db, project).read_text(encoding="utf-8"))
+        return str(data.get("context") or ""), [str(i) for i in data.get("ids") or []]
+    except (OSError, ValueError, AttributeError):
+        return "", []

@@ -1,0 +1,203 @@
+"""The lifecycle of an assistant session, event by event: follow it, capture what is worth
+keeping, and answer with context where the event allows.
+
+    SessionStart      → the project's standing knowledge (and the session begins)
+    UserPromptSubmit  → preferences stated in the prompt; memories that bear on it
+    PostToolUse(+Failure) → error → fix pairs, edits and test runs followed
+    Stop              → what the turn changed, and why
+    PreCompact        → the transcript so far distilled into a procedure
+    SessionEnd        → a summary with its outcome; the procedure, when the task succeeded
+
+Events of one session are handled one at a time, in order. Every memory written here records
+its source as `hook`, the event (`tool`) and the session.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import anyio
+
+from habitus.core.models import CallContext, NewMemory
+from habitus.core.scope import detect_scope
+
+from . import capture, files
+from .context import (
+    DEFAULT_BUDGET,
+    THRESHOLD,
+    Injection,
+    changed_files,
+    prompt_context,
+    session_context,
+)
+from .events import HookEvent, answer, parse_event
+from .sessions import Sessions, SessionState
+
+__all__ = ["Lifecycle", "Distiller", "transcript_distiller"]
+
+log = logging.getLogger("habitus.hooks")
+
+# A session transcript in, procedures to store out (the procedural plugin's distiller).
+Distiller = Callable[[Path, str], Awaitable[list[NewMemory]]]
+MIN_PROMPT_WORDS = 3
+
+
+def transcript_distiller(plugins: Any) -> Distiller:
+    """Distil a Claude Code transcript with the first plugin that answers `distill_trajectory`
+    (the procedural plugin's rules last)."""
+    from habitus.plugins.procedural import distill
+    from habitus.plugins.procedural.memory import ProcedureRecord, new_memories
+    from habitus.plugins.procedural.readers import read_claude_code
+
+    async def distil(path: Path, scope: str) -> list[NewMemory]:
+        trajectory = await anyio.to_thread.run_sync(read_claude_code, path)
+        if not trajectory.steps:
+            return []
+        found = await plugins.call("distill_trajectory", firstresult=True, trajectory=trajectory)
+        procedures = list(found) if found else [distill(trajectory)]
+        return new_memories(procedures, scope=scope, record=ProcedureRecord())
+
+    return distil
+
+
+class Lifecycle:
+    """Handles hook events for one store; `service` is the memory service of that store."""
+
+    def __init__(
+        self, service: Any, *, db: str, distiller: Distiller | None = None,
+        budget: int = DEFAULT_BUDGET, threshold: float = THRESHOLD, client: str = "claude-code",
+    ) -> None:
+        self.service = service
+        self.db = db
+        self.distiller = distiller
+        self.budget = budget
+        self.threshold = threshold
+        self.client = client
+        self.sessions = Sessions()
+        self._locks: dict[str, anyio.Lock] = {}
+        self.stages: dict[str, Callable[[SessionState, HookEvent, CallContext, bool],
+                                        Awaitable[Injection | None]]] = {
+            "SessionStart": self._session_start,
+            "UserPromptSubmit": self._prompt,
+            "PostToolUse": self._tool,
+            "PostToolUseFailure": self._tool,
+            "Stop": self._stop,
+            "PreCompact": self._pre_compact,
+            "SessionEnd": self._session_end,
+        }
+
+    async def handle(self, event: HookEvent, *, replay: bool = False) -> dict[str, Any] | None:
+        """Follow `event`; the hook's answer (context for the model) or None. A `replay` (an
+        event spooled while no server ran) is captured but answers nothing."""
+        key = event.session_id or "-"
+        lock = self._locks.setdefault(key, anyio.Lock())
+        async with lock:
+            state = self._state(event)
+            state.events += 1
+            ctx = CallContext(project_scope=state.scope, client=self.client,
+                              session=event.session_id, tool=f"hook:{event.name}",
+                              workdir=state.workdir, branch=state.branch, source="hook")
+            injection = await self.stages[event.name](state, event, ctx, replay)
+            if injection is not None:
+                state.injected.update(injection.ids)
+            if event.name == "SessionEnd":
+                self.sessions.end(key)
+                self._locks.pop(key, None)
+        return answer(event.name, injection.text) if injection is not None else None
+
+    async def drain(self) -> int:
+        """Handle the events hooks spooled while no server ran, in order; how many."""
+        events, taken = files.take_events(self.db)
+        for data in events:
+            try:
+                await self.handle(parse_event(data), replay=True)
+            except Exception:  # one bad event must not keep the others from memory
+                log.exception("spooled %s event not handled", data.get("hook_event_name"))
+        for path in taken:
+            path.unlink(missing_ok=True)
+        return len(events)
+
+    def _state(self, event: HookEvent) -> SessionState:
+        key = event.session_id or "-"
+        state = self.sessions.get(key)
+        if state is None:
+            scope = detect_scope(event.cwd or None)
+            state = self.sessions.add(SessionState(
+                session_id=key, scope=scope.id, branch=scope.branch or "",
+                workdir=str(scope.root) if scope.root else event.cwd))
+        return state
+
+    async def _remember(self, state: SessionState, ctx: CallContext,
+                        drafts: list[NewMemory]) -> None:
+        if not drafts:
+            return
+        results = await self.service.remember_many(drafts, ctx=ctx)
+        state.created += [r.id for r in results if r.status == "created"]
+
+    def project(self, state: SessionState) -> str:
+        """The key of the session-start context kept for a project and branch."""
+        return f"{state.scope}\n{state.branch}"
+
+    async def _session_start(self, state: SessionState, event: HookEvent, ctx: CallContext,
+                             replay: bool) -> Injection | None:
+        if event.source in ("clear", "compact"):
+            state.injected.clear()  # what was shown is no longer in the model's context
+        if replay:
+            return None
+        changed = await anyio.to_thread.run_sync(changed_files, state.workdir)
+        injection = await session_context(self.service.store, state, ctx, budget=self.budget,
+                                          changed=changed)
+        files.write_context(self.db, self.project(state), injection.text, injection.ids)
+        return injection
+
+    async def _prompt(self, state: SessionState, event: HookEvent, ctx: CallContext,
+                      replay: bool) -> Injection | None:
+        prompt = event.prompt.strip()
+        state.prompt = prompt
+        state.task = state.task or prompt
+        await self._remember(state, ctx, capture.prompt_memories(state, prompt))
+        if replay or len(prompt.split()) < MIN_PROMPT_WORDS:
+            return None
+        result = await self.service.recall(prompt, limit=8, ctx=ctx)
+        return await prompt_context(result.memories, self.service.store, self.service.encoder,
+                                    state, prompt, threshold=self.threshold)
+
+    async def _tool(self, state: SessionState, event: HookEvent, ctx: CallContext,
+                    replay: bool) -> None:
+        await self._remember(state, ctx, capture.tool_memories(state, event))
+
+    async def _stop(self, state: SessionState, event: HookEvent, ctx: CallContext,
+                    replay: bool) -> None:
+        await self._remember(state, ctx, capture.turn_memories(state))
+        state.end_turn()
+
+    async def _distil(self, state: SessionState, event: HookEvent, ctx: CallContext) -> None:
+        """The transcript so far as procedures, replacing what this session distilled before."""
+        if self.distiller is None or not event.transcript_path:
+            return
+        path = Path(event.transcript_path)
+        if not path.is_file():
+            log.info("no transcript at %s; nothing to distil", path)
+            return
+        items = await self.distiller(path, state.scope)
+        if state.procedures:
+            items = [i.model_copy(update={"supersedes": state.procedures}) for i in items]
+        results = await self.service.remember_many(items, ctx=ctx)
+        state.procedures = [r.id for r in results]
+        state.created += [r.id for r in results if r.status == "created"]
+
+    async def _pre_compact(self, state: SessionState, event: HookEvent, ctx: CallContext,
+                           replay: bool) -> None:
+        if capture.succeeded(state):
+            await self._distil(state, event, ctx)
+
+    async def _session_end(self, state: SessionState, event: HookEvent, ctx: CallContext,
+                           replay: bool) -> None:
+        drafts = capture.turn_memories(state) + capture.session_memories(state)
+        await self._remember(state, ctx, drafts)
+        if capture.succeeded(state):
+            await self._distil(state, event, ctx)
+        log.info("session %s ended: %s", state.session_id, capture.describe(state))

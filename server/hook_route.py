@@ -1,0 +1,94 @@
+"""Lifecycle hooks over HTTP: `POST /hooks` takes an assistant's hook event (from `habitus hook`,
+or straight from a client that posts hooks to a URL) and answers in the hook's format.
+
+Events that only capture are acknowledged at once and handled right after the answer; events
+that may add context wait for it. The route is local only: a request must name this machine as
+its Host, carry no browser Origin and send JSON, so no web page can post events or read
+answers. Hook events spooled while no server ran are drained here too.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import anyio
+from mcp.server import MCPServer
+from starlette.background import BackgroundTask
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from habitus.lifecycle.events import INJECTING, MAX_INPUT_BYTES, HookInputError, parse_event
+
+from .runtime import Runtime
+
+__all__ = ["add_hook_route", "drain_spool"]
+
+log = logging.getLogger("habitus.hooks")
+
+DRAIN_EVERY = 2.0  # seconds between looks at the spool
+_LOCAL_HOSTS = ("127.0.0.1", "localhost", "[::1]")
+
+
+def _host_name(header: str) -> str:
+    """`header` (a Host header) without its port."""
+    return header.split("]")[0] + "]" if header.startswith("[") else header.rsplit(":", 1)[0]
+
+
+def _refusal(request: Request) -> str | None:
+    if _host_name(request.headers.get("host") or "") not in _LOCAL_HOSTS:
+        return "hooks are taken from this machine only"
+    if request.headers.get("origin"):
+        return "hooks are not taken from web pages"
+    if not (request.headers.get("content-type") or "").startswith("application/json"):
+        return "send the event as application/json"
+    return None
+
+
+def add_hook_route(server: MCPServer[Any], runtime: Runtime) -> None:
+    """Serve `POST /hooks` (and `/hooks/EVENT`) on `server`'s HTTP app."""
+
+    async def hooks(request: Request) -> Response:
+        refusal = _refusal(request)
+        if refusal:
+            return JSONResponse({"error": refusal}, status_code=403)
+        body = await request.body()
+        if len(body) > MAX_INPUT_BYTES:
+            return JSONResponse({"error": "event too large"}, status_code=413)
+        try:
+            event = parse_event(body, request.path_params.get("event"))
+        except HookInputError as exc:
+            return JSONResponse({"error": str(exc)}, status_code=400)
+        lifecycle = await runtime.lifecycle()
+        if event.name not in INJECTING:
+            return JSONResponse({}, background=BackgroundTask(_handle, lifecycle, event))
+        try:
+            return JSONResponse(await lifecycle.handle(event) or {})
+        except Exception:  # the session goes on without context
+            log.exception("%s hook failed", event.name)
+            return JSONResponse({})
+
+    server.custom_route("/hooks", methods=["POST"], include_in_schema=False)(hooks)
+    server.custom_route("/hooks/{event}", methods=["POST"], include_in_schema=False)(hooks)
+
+
+async def _handle(lifecycle: Any, event: Any) -> None:
+    try:
+        await lifecycle.handle(event)
+    except Exception:
+        log.exception("%s hook failed", event.name)
+
+
+async def drain_spool(runtime: Runtime) -> None:
+    """Handle spooled hook events now and whenever more arrive, until cancelled."""
+    from habitus.lifecycle.files import spool_waiting
+
+    db = runtime.settings.resolved_db()
+    while True:
+        if spool_waiting(db):
+            try:
+                count = await (await runtime.lifecycle()).drain()
+                log.info("handled %d spooled hook events", count)
+            except Exception:
+                log.exception("spooled hook events not handled; retrying")
+        await anyio.sleep(DRAIN_EVERY)
