@@ -46,6 +46,7 @@ _PREFERENCE = re.compile(
     r"|the convention (?:here )?is|i (?:always )?(?:prefer|want you to always|like to keep)"
     r"|prefer\s+\S+\s+(?:over|to)\b|use\s+\S+(?:\s+\S+)?\s+(?:instead of|rather than)\b"
     r"|(?:do not|don'?t) ever\b)", re.I)
+_EXCEPTION_LINE = re.compile(r"^.*\b[A-Z]\w*(?:Error|Exception)\b:.*$", re.M)
 _SENTENCE = re.compile(r"(?<=[.!?\n])\s+")
 
 
@@ -92,10 +93,12 @@ def is_test_command(command: str) -> bool:
 
 
 def _error_of(output: str) -> str:
-    """The line of `output` that best says what went wrong."""
-    lines = _ERROR_LINE.findall(output[-8000:])
+    """The line of `output` that best says what went wrong: the last exception named, else
+    the last line that reads as an error, else the first line."""
+    tail = output[-8000:]
+    lines = _EXCEPTION_LINE.findall(tail) or _ERROR_LINE.findall(tail)
     line = lines[-1] if lines else next((x for x in output.splitlines() if x.strip()), "")
-    return _short(line, 240)
+    return _short(line.strip(" E>"), 240)
 
 
 def _test_summary(output: str, passed: bool) -> str:

@@ -31,6 +31,13 @@ def _isolated_cache(
         monkeypatch.delenv(name, raising=False)  # no user model or redaction setting
     # No user plugins from the real configuration folder (spawned servers inherit this too).
     monkeypatch.setenv("HABITUS_PLUGINS_DIR", str(tmp_path_factory.getbasetemp() / "plugins"))
+    # Hook spools, cached contexts and published server addresses stay in the test's folders;
+    # hooks start no background server unless a test asks for one.
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path_factory.getbasetemp() / "state"))
+    runtime = tmp_path_factory.getbasetemp() / "run"
+    runtime.mkdir(mode=0o700, exist_ok=True)
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(runtime))
+    monkeypatch.setenv("HABITUS_HOOKS_DAEMON", "0")
 
 
 @pytest.fixture
