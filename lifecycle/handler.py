@@ -43,6 +43,7 @@ log = logging.getLogger("habitus.hooks")
 # A session transcript in, procedures to store out (the procedural plugin's distiller).
 Distiller = Callable[[Path, str], Awaitable[list[NewMemory]]]
 MIN_PROMPT_WORDS = 3
+QUERY_CHARS = 1000
 
 
 def transcript_distiller(plugins: Any) -> Distiller:
@@ -161,9 +162,10 @@ class Lifecycle:
         await self._remember(state, ctx, capture.prompt_memories(state, prompt))
         if replay or len(prompt.split()) < MIN_PROMPT_WORDS:
             return None
-        result = await self.service.recall(prompt, limit=8, ctx=ctx)
+        query = prompt[:QUERY_CHARS]  # a pasted log or issue: its opening says what it is about
+        result = await self.service.recall(query, limit=8, ctx=ctx)
         return await prompt_context(result.memories, self.service.store, self.service.encoder,
-                                    state, prompt, threshold=self.threshold)
+                                    state, query, threshold=self.threshold)
 
     async def _tool(self, state: SessionState, event: HookEvent, ctx: CallContext,
                     replay: bool) -> None:
