@@ -95,6 +95,7 @@ def is_test_command(command: str) -> bool:
 def _error_of(output: str) -> str:
     """The line of `output` that best says what went wrong: the last exception named, else
     the last line that reads as an error, else the first line."""
+    output = re.sub(r"^\s*Exit code \d+\s*", "", output)
     tail = output[-8000:]
     lines = _EXCEPTION_LINE.findall(tail) or _ERROR_LINE.findall(tail)
     line = lines[-1] if lines else next((x for x in output.splitlines() if x.strip()), "")

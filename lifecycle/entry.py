@@ -43,11 +43,16 @@ def _post(url: str, event: HookEvent, token: str | None) -> dict[str, Any] | Non
     timeout = TIMEOUT_INJECT if event.name in INJECTING else TIMEOUT_CAPTURE
     with socket.create_connection((host.strip("[]"), int(port)), timeout=timeout) as connection:
         connection.sendall(head.encode("latin-1") + b"\r\n" + body)
-        chunks = []
-        while chunk := connection.recv(65536):
-            chunks.append(chunk)
-    status_line, _, rest = b"".join(chunks).partition(b"\r\n")
-    _, _, payload = rest.partition(b"\r\n\r\n")
+        received = b""
+        while b"\r\n\r\n" not in received and (chunk := connection.recv(65536)):
+            received += chunk
+        header, _, payload = received.partition(b"\r\n\r\n")
+        length = next((int(line.split(b":", 1)[1]) for line in header.split(b"\r\n")
+                       if line.lower().startswith(b"content-length:")), None)
+        # Read the answer's length, not until the server closes: it may go on working.
+        while (length is None or len(payload) < length) and (chunk := connection.recv(65536)):
+            payload += chunk
+    status_line = header.split(b"\r\n", 1)[0]
     status = status_line.split(b" ")[1:2]
     if status != [b"200"]:
         raise OSError(f"the server answered {status_line.decode('latin-1')!r}: {payload[:200]!r}")
