@@ -1,8 +1,9 @@
 """JSONC — JSON with `//` and `/* */` comments and trailing commas — read, and edited in place.
 
 VS Code and Zed settings are JSONC. Re-serialising them would drop the user's comments and
-layout, so `set_member` and `remove_member` edit the text itself: it touches only the bytes of the member it sets,
-then parses the result back and checks that exactly the intended change was made.
+layout, so `set_member` and `remove_member` edit the text itself: each touches only the bytes of
+the member it sets or removes, then parses the result back and checks that exactly the intended
+change was made.
 """
 
 from __future__ import annotations

@@ -4,8 +4,9 @@ model, and a person's confirmation.
 Whatever is stored is read back into a model that can run commands, and `compile` writes it into
 files assistants follow. So every memory records its source — `user` (the CLI or the web view),
 `assistant` (an MCP tool call), `hook` (captured by lifecycle hooks), `captured` (tool
-output), `imported`, `distilled`, `consolidated` — and content that addresses the model (an override attempt, a role
-claim, a command to fetch and run code or to destroy data, an order to send secrets away) is
+output), `imported`, `distilled`, `consolidated` — and content that addresses the model (an
+override attempt, a role claim, a command to fetch and run code or to destroy data, an order to
+send secrets away) is
 flagged `suspicious` with the reason when it is written. Such memories are kept and found, but
 held out of the brief and `compile` until a person confirms them; only memories a person wrote
 or confirmed are trusted with those.

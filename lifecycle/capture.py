@@ -25,7 +25,7 @@ from .events import HookEvent
 from .sessions import Failure, SessionState, TestRun
 
 __all__ = ["tool_memories", "turn_memories", "session_memories", "prompt_memories",
-           "is_test_command"]
+           "succeeded", "describe", "is_test_command"]
 
 EDIT_TOOLS = frozenset({"Edit", "Write", "MultiEdit", "NotebookEdit"})
 MAX_FILES = 10
@@ -77,7 +77,8 @@ def _output(event: HookEvent) -> str:
 
 def _failed(event: HookEvent, command: str, output: str) -> bool:
     response = event.tool_response if isinstance(event.tool_response, dict) else {}
-    if event.name == "PostToolUseFailure" or response.get("is_error") or response.get("interrupted"):
+    if event.name == "PostToolUseFailure" or response.get("is_error") \
+            or response.get("interrupted"):
         return True
     code = response.get("exit_code", response.get("exitCode", response.get("returncode")))
     if isinstance(code, int) and code != 0:
@@ -151,7 +152,8 @@ def tool_memories(state: SessionState, event: HookEvent) -> list[NewMemory]:
         return []
     state.fixed += 1
     if failure.edits:
-        how = f"fixed by editing {', '.join(failure.edits[:MAX_FILES])}, then `{_short(command, 300)}` worked"
+        edited = ", ".join(failure.edits[:MAX_FILES])
+        how = f"fixed by editing {edited}, then `{_short(command, 300)}` worked"
     elif failure.command == _short(command, 300):
         how = "it worked when run again (a flaky or environment failure)"
     else:
@@ -169,7 +171,8 @@ def turn_memories(state: SessionState) -> list[NewMemory]:
     content = f"Edited {', '.join(files)} for: {reason}"
     if state.turn_tests:
         last = state.turn_tests[-1]
-        content += f" Tests: `{last.command}` {'passed' if last.passed else 'failed'} ({last.summary})."
+        outcome = "passed" if last.passed else "failed"
+        content += f" Tests: `{last.command}` {outcome} ({last.summary})."
     return [_memory(state, content, tags=["edit"], anchors=files)]
 
 

@@ -72,7 +72,7 @@ def _usable(row: dict[str, Any]) -> bool:
 
 
 def changed_files(workdir: str, limit: int = 30) -> list[str]:
-    """Files changed in the working tree and in the last commits of `workdir` (git), newest first."""
+    """Files changed in the working tree and the last commits of `workdir` (git), newest first."""
     if not workdir:
         return []
     found: list[str] = []
@@ -136,7 +136,9 @@ async def session_context(
     return Injection("\n".join(parts), ids)
 
 
-async def _similarities(store: Any, encoder: Encoder, text: str, ids: list[str]) -> dict[str, float]:
+async def _similarities(
+    store: Any, encoder: Encoder, text: str, ids: list[str]
+) -> dict[str, float]:
     query = await encoder.embed([text])
     if query is None:
         return {}
@@ -158,10 +160,8 @@ async def prompt_context(
     if not fresh:
         return Injection()
     close = await _similarities(store, encoder, prompt, [h.id for h in fresh])
-    if close:
-        fresh = [h for h in fresh if close.get(h.id, 0.0) >= threshold]
-    else:  # no embeddings: only the best lexical match
-        fresh = fresh[:1]
+    # Without embeddings, only the best lexical match.
+    fresh = [h for h in fresh if close.get(h.id, 0.0) >= threshold] if close else fresh[:1]
     lines, ids, used = [], [], count_tokens(NOTICE)
     for hit in fresh[:PROMPT_LIMIT]:
         text = " ".join(hit.content.split())
