@@ -1,6 +1,6 @@
-"""Annotating: what is set in a memory's metadata with its content unchanged — a plugin's
-bookkeeping (such as a procedure's record of uses), a person's confirmation — journaled with the
-old metadata so undo puts it back."""
+"""Annotating: what is set on a memory with its content unchanged — a plugin's bookkeeping (such
+as a procedure's record of uses), a person's confirmation, tags and importance edited by hand —
+journaled with the old values so undo puts them back."""
 
 from __future__ import annotations
 
@@ -8,18 +8,20 @@ import json
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from .clock import utc_now
 from .errors import InvalidInput
 from .filters import require_live
 from .journal import Journal
 from .meta import meta_of, with_meta
 from .models import CallContext, Memory
-from .validation import LIMITS, check_ids
+from .text import search_text, with_tags
+from .validation import LIMITS, check_ids, check_importance, check_tags
 from .views import memory_of
 
 if TYPE_CHECKING:
     from habitus.store import Store
 
-__all__ = ["annotate", "confirm"]
+__all__ = ["annotate", "confirm", "edit"]
 
 
 async def annotate(
@@ -57,3 +59,28 @@ async def confirm(
     await journal.append("annotate", wanted, ctx, {"before": before, "confirmed": True})
     return [memory_of(r) for r in rows]
 
+
+
+async def edit(
+    store: Store, journal: Journal, memory_id: str, ctx: CallContext, *,
+    tags: Sequence[str] | None = None, importance: float | None = None,
+) -> Memory:
+    """Set a live memory's tags and/or importance (a person correcting it); undoable."""
+    await require_live(store, [memory_id])
+    row = (await store.scan(store.m.eq("id", memory_id)))[0]
+    values: dict[str, Any] = {}
+    if tags is not None:
+        values["tags"] = check_tags(list(tags))
+        values["search_text"] = with_tags(row.get("search_text") or search_text(row["content"]),
+                                          values["tags"])
+    if importance is not None:
+        values["importance"] = check_importance(importance)
+    if not values:
+        return memory_of(row)
+    before = {k: row.get(k) for k in values}
+    before["updated_at"] = row["updated_at"].isoformat() if row.get("updated_at") else None
+    values["updated_at"] = utc_now()
+    await store.update_memories(store.m.eq("id", memory_id), values)
+    await journal.append("annotate", [memory_id], ctx, {"before": {memory_id: before}})
+    row.update(values)
+    return memory_of(row)

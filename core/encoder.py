@@ -4,6 +4,7 @@ vector search turned off (loudly, lexical search going on) when embedder and sto
 from __future__ import annotations
 
 import logging
+from collections import OrderedDict
 from typing import TYPE_CHECKING
 
 import anyio
@@ -20,6 +21,8 @@ __all__ = ["Encoder"]
 
 log = logging.getLogger("habitus.core")
 
+RECENT_QUERIES = 32
+
 
 class Encoder:
     """Embeds for one store; `None` from `embed` means vector search is off (see `status`)."""
@@ -29,6 +32,9 @@ class Encoder:
         self.embedder = embedder
         self._configured = configured  # the embedder setting, "none" when turned off on purpose
         self._error: str | None = None if embedder else "no embedder configured"
+        # The last few single texts embedded: a query is often embedded twice in a row (a
+        # recall, then a hook measuring how close its hits are).
+        self._recent: OrderedDict[str, np.ndarray] = OrderedDict()
 
     def check_store(self, dimension: int) -> None:
         """Turn vector search off when the store was built with another model or dimension."""
@@ -74,11 +80,19 @@ class Encoder:
                 f"({self.store.dimension}-d) but {embedder.model_id} is configured"
             )
             return None
+        if len(texts) == 1 and texts[0] in self._recent:
+            self._recent.move_to_end(texts[0])
+            return self._recent[texts[0]]
         try:
-            return await anyio.to_thread.run_sync(embedder.embed, texts)
+            vectors = await anyio.to_thread.run_sync(embedder.embed, texts)
         except EmbedderUnavailable as exc:
             self.disable(str(exc))
             return None
+        if len(texts) == 1:
+            self._recent[texts[0]] = vectors
+            while len(self._recent) > RECENT_QUERIES:
+                self._recent.popitem(last=False)
+        return vectors
 
     async def reembedded(self) -> bool:
         """After a failure: was the store re-embedded by another process (`habitus reindex`)?

@@ -18,12 +18,12 @@ from habitus.store import Store
 
 from . import decay, erasure
 from .access import AccessLog
-from .annotate import annotate, confirm
+from .annotate import annotate, confirm, edit
+from .browse import newest, one
 from .config import Settings
 from .embedding import Embedder, load_embedder
 from .encoder import Encoder
-from .errors import NotFound
-from .filters import live, read_scopes
+from .filters import read_scopes
 from .forget import Forget
 from .history import timeline
 from .journal import Journal
@@ -51,7 +51,6 @@ from .remember import Remember
 from .stats import store_stats
 from .undo import undo
 from .validation import check_ids
-from .views import memory_of
 
 if TYPE_CHECKING:
     import numpy as np
@@ -259,10 +258,7 @@ class MemoryService:
 
     async def get(self, memory_id: str) -> Memory:
         """One memory by id, deleted or not."""
-        rows = await self.store.get_memories(check_ids([memory_id]))
-        if not rows:
-            raise NotFound(f"no memory with id {memory_id!r}")
-        return memory_of(rows[0])
+        return await one(self.store, check_ids([memory_id])[0])
 
     async def annotate(
         self, memory_id: str, metadata: dict[str, Any], *, ctx: CallContext | None = None
@@ -278,13 +274,22 @@ class MemoryService:
         flagged suspicious (see `trust`); undoable."""
         return await confirm(self.store, self.journal, ids, ctx or CallContext())
 
+    async def edit(
+        self, memory_id: str, *, tags: Sequence[str] | None = None,
+        importance: float | None = None, ctx: CallContext | None = None,
+    ) -> Memory:
+        """A person sets a memory's tags or importance; undoable."""
+        return await edit(self.store, self.journal, check_ids([memory_id])[0],
+                          ctx or CallContext(), tags=tags, importance=importance)
+
     async def recent(
-        self, *, scope: str | None = None, limit: int = 20, ctx: CallContext | None = None
+        self, *, scope: str | None = None, limit: int = 20, kinds: Sequence[str] | None = None,
+        tags: Sequence[str] | None = None, ctx: CallContext | None = None,
     ) -> list[Memory]:
-        """The most recently stored live memories of the read scopes."""
-        rows = await self.store.scan(live(self.store, read_scopes(scope, ctx or CallContext())))
-        rows.sort(key=lambda r: r["created_at"], reverse=True)
-        return [memory_of(r) for r in rows[:limit]]
+        """The most recently stored live memories of the read scopes (of `kinds`, with any of
+        `tags`)."""
+        scopes = read_scopes(scope, ctx or CallContext())
+        return await newest(self.store, scopes, kinds=kinds, tags=tags, limit=limit)
 
     async def stats(self) -> StoreStats:
         """How much is stored, where, and by which model."""

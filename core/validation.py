@@ -65,6 +65,13 @@ def check_tags(tags: Sequence[str] | None) -> list[str]:
     return clean
 
 
+def check_importance(value: float) -> float:
+    """An importance between 0 and 1."""
+    if not isinstance(value, (int, float)) or isinstance(value, bool) or not 0.0 <= value <= 1.0:
+        raise InvalidInput("importance must be between 0 and 1")
+    return float(value)
+
+
 def check_kinds(kinds: Sequence[str] | None) -> list[str] | None:
     """Known memory kinds, de-duplicated; None for no filter."""
     if not kinds:
@@ -135,8 +142,7 @@ def draft_of(item: NewMemory, ctx: CallContext) -> Draft:
             "store the essentials or split it into several memories"
         )
     check_kinds([item.kind])
-    if not 0.0 <= item.importance <= 1.0:
-        raise InvalidInput("importance must be between 0 and 1")
+    check_importance(item.importance)
     meta_text = json.dumps(item.metadata, ensure_ascii=False, default=str)
     if len(meta_text) > LIMITS["metadata_chars"]:
         raise InvalidInput(f"metadata is larger than {LIMITS['metadata_chars']} characters")
