@@ -79,6 +79,27 @@ def register(group: click.Group) -> None:
             idle_exit=idle_exit)
 
     @group.command()
+    @click.option("--no-browser", is_flag=True, help="Print the address; open nothing.")
+    @pass_state
+    def ui(state: State, no_browser: bool) -> None:
+        """Open the web view of the store: on its running server, or on one started now in the
+        background. The address carries your access token; keep it to yourself."""
+        import webbrowser
+
+        from habitus.core import endpoint
+        from habitus.core.access_token import access_token
+        from habitus.lifecycle import daemon
+
+        db = state.settings.resolved_db()
+        found = endpoint.find(db) or daemon.start(db)
+        if found is None:
+            raise click.ClickException(f"no server started; see {daemon.log_file(db)}")
+        url = f"{found['url']}/search?token={access_token()}"
+        click.echo(url)
+        if not no_browser:
+            webbrowser.open(url)
+
+    @group.command()
     def token() -> None:
         """Print the access token that requests to a server listening beyond this machine
         must carry (Authorization: Bearer TOKEN); created on first use, readable only by you."""

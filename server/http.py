@@ -53,14 +53,19 @@ def transport_security(host: str, allow_hosts: Sequence[str] = ()) -> TransportS
 
 
 class BearerAuth:
-    """Refuses (401) every HTTP request that does not carry the access token."""
+    """Refuses (401) every request to the MCP endpoints that does not carry the access token
+    (the web view checks the same token itself, through a session cookie)."""
+
+    PATHS = ("/mcp", "/sse", "/messages")
 
     def __init__(self, app: ASGIApp, token: str) -> None:
         self.app = app
         self.expected = f"Bearer {token}".encode()
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
-        if scope["type"] == "http":
+        path = str(scope.get("path", ""))
+        if scope["type"] == "http" and any(path == p or path.startswith(p + "/")
+                                           for p in self.PATHS):
             given = dict(scope.get("headers") or []).get(b"authorization", b"")
             if not hmac.compare_digest(given, self.expected):
                 body = json.dumps({"error": "missing or wrong access token: send "

@@ -11,6 +11,7 @@ from typing import Any, Literal
 
 import anyio
 import anyio.abc
+from mcp.server import MCPServer
 
 from habitus.core import endpoint
 from habitus.core.access_token import access_token, token_file
@@ -46,6 +47,8 @@ async def _serve(
     runtime = Runtime(settings)
     server = build_server(runtime)
     add_hook_route(server, runtime)
+    if transport != "stdio":
+        _add_web_view(server, runtime, host, allow_hosts)
     token = None
     if transport != "stdio":
         path = "/sse" if transport == "sse" else "/mcp"
@@ -86,6 +89,21 @@ async def _serve(
                 tasks.cancel_scope.cancel()
                 with anyio.CancelScope(shield=True):
                     await runtime.close()
+
+
+def _add_web_view(
+    server: MCPServer[Any], runtime: Runtime, host: str, allow_hosts: Sequence[str]
+) -> None:
+    """The web view's pages on the HTTP app, behind the user's access token."""
+    from habitus.web.guard import Guard
+    from habitus.web.pages import WebView
+
+    names = [*allow_hosts, *([] if host in ("0.0.0.0", "::", "") else [host])]
+    root = runtime.default_scope.root
+    view = WebView(runtime.service, Guard(access_token(), names),
+                   workdir=str(root) if root else None)
+    for path, methods, handler in view.routes():
+        server.custom_route(path, methods=methods, include_in_schema=False)(handler)
 
 
 def _leave_when_idle(tasks: anyio.abc.TaskGroup, seconds: float) -> Any:

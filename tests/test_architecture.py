@@ -26,6 +26,8 @@ FORBIDDEN = {
     "plugins": ("habitus.store", "habitus.server", "habitus.cli"),
     "lifecycle": ("mcp", "click", "habitus.store", "habitus.server", "habitus.cli",
                   "habitus.clients"),
+    "web": ("mcp", "click", "habitus.store", "habitus.server", "habitus.cli", "habitus.clients",
+            "habitus.lifecycle"),
 }
 
 
@@ -145,7 +147,9 @@ def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
     return found
 
 
-PACKAGE_FOLDERS = ("store", "core", "server", "cli", "clients", "plugins", "lifecycle")
+PACKAGE_FOLDERS = (
+    "store", "core", "server", "cli", "clients", "plugins", "lifecycle", "web",
+)
 
 
 def test_no_import_cycles() -> None:
