@@ -42,7 +42,7 @@ def free_port() -> int:
 @contextmanager
 def http_server(
     db: Path, transport: str = "http", timeout: float = 30.0, *, host: str = "127.0.0.1",
-    args: tuple[str, ...] = (), env: dict[str, str] | None = None,
+    args: tuple[str, ...] = (), env: dict[str, str] | None = None, cwd: Path | None = None,
 ) -> Iterator[str]:
     """Run `habitus serve --transport http|sse` on a free port (bound to `host`, reached on
     127.0.0.1); yields its URL."""
@@ -61,7 +61,7 @@ def http_server(
         *args,
     ]
     proc = subprocess.Popen(cmd, env=server_env(**(env or {})), stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE)
+                            stderr=subprocess.PIPE, cwd=cwd)
     try:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:

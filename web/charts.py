@@ -68,12 +68,16 @@ def outcomes(results: Sequence[tuple[datetime, bool]], *, label: str) -> str:
             f' height="12" role="img" aria-label="{escape(label)}">{cells}</svg>')
 
 
-def curve(values: Sequence[float], *, label: str) -> str:
-    """A line of values between 0 and 1 over equal steps (a memory's strength ahead)."""
+def curve(values: Sequence[float], *, label: str, start: str = "", end: str = "") -> str:
+    """A line of values between 0 and 1 over equal steps (a memory's strength ahead), with the
+    first and last step named."""
     if len(values) < 2:
         return ""
-    step = WIDTH / (len(values) - 1)
-    points = " ".join(f"{i * step:.1f},{(HEIGHT - 10) * (1 - v) + 5:.1f}"
+    step = (WIDTH - 30) / (len(values) - 1)
+    points = " ".join(f"{30 + i * step:.1f},{(HEIGHT - 25) * (1 - v) + 5:.1f}"
                       for i, v in enumerate(values))
     return (f'<svg class="chart" viewBox="0 0 {WIDTH} {HEIGHT}" role="img" '
-            f'aria-label="{escape(label)}"><polyline points="{points}" class="line"/></svg>')
+            f'aria-label="{escape(label)}"><polyline points="{points}" class="line"/>'
+            f'<text x="0" y="12">1.0</text><text x="0" y="{HEIGHT - 18}">0</text>'
+            f'<text x="30" y="{HEIGHT - 2}">{escape(start)}</text>'
+            f'<text x="{WIDTH}" y="{HEIGHT - 2}" text-anchor="end">{escape(end)}</text></svg>')

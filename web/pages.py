@@ -195,7 +195,8 @@ class WebView:
         return self._render(
             request, "memory.html", m=memory, history=history, links=links, anchors=anchors,
             section=section, strength_now=strength[0], diff=diff,
-            strength_chart=charts.curve(strength, label="strength over the next 60 days"),
+            strength_chart=charts.curve(strength, label="strength over the next 60 days",
+                                        start="today", end="in 60 days"),
             timeline=charts.timeline(versions, label="versions of this fact"),
             metadata=json.dumps({k: v for k, v in memory.metadata.items() if k != "habitus"},
                                 indent=2, ensure_ascii=False, default=str))
