@@ -1,9 +1,8 @@
 """The memory service: remember, recall, reflect, forget and link, over one store.
 
 A thin facade: it builds the pipelines from their collaborators (store, encoder, journal,
-access log, plugin hooks) and exposes the public operations. Both the MCP server and the CLI
-are adapters over this class; it holds no MCP types. Each operation's steps live in their own
-modules: `remember`, `recall`, `reflect`, `forget`, `links`, `history`, `undo`, `erasure`.
+access log, plugin hooks) and exposes the public operations to its adapters (MCP server, CLI,
+hooks, web view); it holds no MCP types. Each operation's steps live in their own modules.
 """
 
 from __future__ import annotations
@@ -19,7 +18,7 @@ from habitus.store import Store
 from . import decay, erasure
 from .access import AccessLog
 from .annotate import annotate, confirm, edit
-from .browse import newest, one
+from .browse import Facets, facets, newest, one
 from .config import Settings
 from .embedding import Embedder, load_embedder
 from .encoder import Encoder
@@ -284,12 +283,17 @@ class MemoryService:
 
     async def recent(
         self, *, scope: str | None = None, limit: int = 20, kinds: Sequence[str] | None = None,
-        tags: Sequence[str] | None = None, ctx: CallContext | None = None,
+        tags: Sequence[str] | None = None, branch: str | None = None,
+        ctx: CallContext | None = None,
     ) -> list[Memory]:
-        """The most recently stored live memories of the read scopes (of `kinds`, with any of
-        `tags`)."""
+        """The newest live memories of the read scopes (of `kinds`, any of `tags`, `branch`)."""
         scopes = read_scopes(scope, ctx or CallContext())
-        return await newest(self.store, scopes, kinds=kinds, tags=tags, limit=limit)
+        return await newest(self.store, scopes, kinds=kinds, tags=tags, branch=branch,
+                            limit=limit)
+
+    async def facets(self, *, scope: str | None = None, ctx: CallContext | None = None) -> Facets:
+        """The live memories of the read scopes counted by kind, tag, branch and day."""
+        return await facets(self.store, read_scopes(scope, ctx or CallContext()))
 
     async def stats(self) -> StoreStats:
         """How much is stored, where, and by which model."""

@@ -13,7 +13,6 @@ from __future__ import annotations
 import difflib
 import json
 import logging
-from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -49,6 +48,7 @@ Handler = Callable[[Request], Awaitable[Response]]
 KINDS = ("semantic", "episodic", "procedural")
 ACTIONS = ("forget", "restore", "purge", "edit", "supersede", "link", "confirm")
 LIVE_POLL = 1.0  # seconds between looks for new memories
+SHOWN = 200  # memories listed on a page
 
 
 def _flat(memory: Memory) -> dict[str, Any]:
@@ -161,20 +161,14 @@ class WebView:
     async def browse(self, request: Request) -> Response:
         params = request.query_params
         scope = params.get("scope") or "all"
-        kind, tag = params.get("kind", ""), params.get("tag", "")
-        branch = params.get("branch", "")
+        kind, tag, branch = params.get("kind", ""), params.get("tag", ""), params.get("branch", "")
         service = await self.service()
-        everything = await service.recent(scope=scope, limit=100_000, ctx=self.ctx)
-        shown = [m for m in everything if (not kind or m.kind == kind)
-                 and (not tag or tag in m.tags)
-                 and (not branch or (m.metadata.get("habitus") or {}).get("branch") == branch)]
-        counts = {"kind": Counter(m.kind for m in everything),
-                  "tag": Counter(t for m in everything for t in m.tags),
-                  "branch": Counter(b for m in everything
-                                    if (b := (m.metadata.get("habitus") or {}).get("branch")))}
-        return self._render(request, "browse.html", memories=shown[:200], total=len(shown),
-                            scope=scope, kind=kind, tag=tag, branch=branch,
-                            scopes=await self._scopes(), counts=counts)
+        shown = await service.recent(scope=scope, kinds=[kind] if kind else None,
+                                     tags=[tag] if tag else None, branch=branch or None,
+                                     limit=SHOWN, ctx=self.ctx)
+        counts = await service.facets(scope=scope, ctx=self.ctx)
+        return self._render(request, "browse.html", memories=shown, counts=counts, scope=scope,
+                            kind=kind, tag=tag, branch=branch, scopes=await self._scopes())
 
     async def memory(self, request: Request) -> Response:
         service = await self.service()
@@ -236,13 +230,11 @@ class WebView:
     async def store(self, request: Request) -> Response:
         service = await self.service()
         stats = await service.stats()
-        memories = await service.recent(scope="all", limit=1_000_000, ctx=self.ctx)
-        per_day = Counter(m.created_at.strftime("%Y-%m-%d") for m in memories)
+        per_day = (await service.facets(scope="all", ctx=self.ctx)).days
         days: list[tuple[str, int]] = []
         if per_day:
-            first = min(m.created_at for m in memories).date()
             last = datetime.now(UTC).date()
-            first = max(first, last - timedelta(days=89))
+            first = max(datetime.fromisoformat(min(per_day)).date(), last - timedelta(days=89))
             while first <= last:
                 key = first.isoformat()
                 days.append((key, per_day.get(key, 0)))
