@@ -13,6 +13,7 @@ from __future__ import annotations
 import difflib
 import json
 import logging
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -49,6 +50,7 @@ KINDS = ("semantic", "episodic", "procedural")
 ACTIONS = ("forget", "restore", "purge", "edit", "supersede", "link", "confirm")
 LIVE_POLL = 1.0  # seconds between looks for new memories
 SHOWN = 200  # memories listed on a page
+SCOPES_FOR = 30.0  # seconds the list of scopes is reused
 
 
 def _flat(memory: Memory) -> dict[str, Any]:
@@ -69,6 +71,8 @@ class WebView:
                                      autoescape=select_autoescape(default=True))
         self.templates.filters["when"] = lambda d: d.strftime("%Y-%m-%d %H:%M") if d else ""
         self.ctx = CallContext(project_scope="global", client="web", tool="web", source="user")
+        self._scope_list: list[str] = []
+        self._scopes_at = -SCOPES_FOR
 
     def routes(self) -> list[tuple[str, list[str], Handler]]:
         """(path, methods, handler) for every page and action, each behind the guard."""
@@ -140,8 +144,13 @@ class WebView:
         return RedirectResponse("/search", 303)
 
     async def _scopes(self) -> list[str]:
-        stats = await (await self.service()).stats()
-        return sorted(stats.by_scope)
+        """The scopes that hold memories, for the pickers (counted at most every half minute:
+        counting them reads the whole store)."""
+        now = time.monotonic()
+        if now - self._scopes_at > SCOPES_FOR:
+            stats = await (await self.service()).stats()
+            self._scope_list, self._scopes_at = sorted(stats.by_scope), now
+        return self._scope_list
 
     async def search(self, request: Request) -> Response:
         params = request.query_params
@@ -224,7 +233,8 @@ class WebView:
         service = await self.service()
         scopes = await self._scopes()
         scope = request.query_params.get("scope") or (scopes[0] if scopes else "global")
-        bundle = await service.reflect(scope=scope, dry_run=True, use_model=False, ctx=self.ctx)
+        bundle = await service.reflect(scope=scope, consolidate=True, dry_run=True,
+                                       use_model=False, ctx=self.ctx)
         return self._render(request, "review.html", bundle=bundle, scope=scope, scopes=scopes)
 
     async def store(self, request: Request) -> Response:
