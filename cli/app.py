@@ -2,30 +2,59 @@
 
 Every command that prints data takes `--json`. Each group of commands lives in its own module
 (`memory_commands`, `store_commands`, `server_commands`, `hook_commands`, `plugin_commands`,
-`eval_commands`, `reindex_commands`) and is added to the group here.
+`eval_commands`, `reindex_commands`), loaded when one of its commands runs: a command answered
+by a running server starts in tens of milliseconds.
 """
 
 from __future__ import annotations
+
+import importlib
+from typing import Any
 
 import click
 
 from habitus.core.config import default_db_path
 
-from . import (
-    eval_commands,
-    hook_commands,
-    memory_commands,
-    plugin_commands,
-    reindex_commands,
-    server_commands,
-    store_commands,
-)
 from .common import State
 
-__all__ = ["main", "cli"]
+__all__ = ["main", "cli", "COMMANDS"]
+
+# Each command → the modules that define it (`eval` gathers subcommands from two).
+COMMANDS: dict[str, tuple[str, ...]] = {
+    **dict.fromkeys(("install", "serve", "token", "ui"), ("server_commands",)),
+    **dict.fromkeys(("daemon", "hook"), ("hook_commands",)),
+    **dict.fromkeys(("confirm", "forget", "history", "link", "recall", "reflect", "remember",
+                     "undo"), ("memory_commands",)),
+    **dict.fromkeys(("compile", "doctor", "export", "import", "scrub", "stats"),
+                    ("store_commands",)),
+    **dict.fromkeys(("distill", "plugins", "watch"), ("plugin_commands",)),
+    "eval": ("plugin_commands", "eval_commands"),
+    "reindex": ("reindex_commands",),
+}
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class LazyGroup(click.Group):
+    """Loads a command's module only when the command is asked for."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._loaded: set[str] = set()
+
+    def _load(self, modules: tuple[str, ...]) -> None:
+        for name in modules:
+            if name not in self._loaded:
+                self._loaded.add(name)
+                importlib.import_module(f"habitus.cli.{name}").register(self)
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(COMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        self._load(COMMANDS.get(cmd_name, ()))
+        return super().get_command(ctx, cmd_name)
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="habitus")
 @click.option(
     "--db",
@@ -45,11 +74,6 @@ __all__ = ["main", "cli"]
 def cli(ctx: click.Context, db: str, embedder: str) -> None:
     """habitus: long-term memory for coding assistants, over MCP."""
     ctx.obj = State(db, embedder)
-
-
-for _commands in (server_commands, hook_commands, memory_commands, store_commands,
-                  plugin_commands, eval_commands, reindex_commands):
-    _commands.register(cli)
 
 
 def main() -> None:

@@ -21,6 +21,8 @@ __all__ = [
     "State",
     "pass_state",
     "run_service",
+    "call",
+    "Answer",
     "run_with_plugins",
     "load_plugins",
     "emit",
@@ -39,22 +41,72 @@ class State:
     def __init__(self, db: str, embedder: str) -> None:
         self.settings = Settings(db=db, embedder=embedder)
 
-    def context(self) -> Any:
-        """The call context of this command: the project of the working directory."""
-        from habitus.core.models import CallContext
+    def context_fields(self) -> dict[str, str]:
+        """The call context of this command as plain fields: the project of the working
+        directory (light: a command sent to a server builds no model)."""
         from habitus.core.scope import detect_scope
 
         scope = detect_scope()
-        return CallContext(
-            project_scope=scope.id,
-            client="cli",
-            tool="cli",
-            workdir=str(scope.root) if scope.root else os.getcwd(),
-            branch=scope.branch or "",
-        )
+        return {"project_scope": scope.id, "client": "cli", "tool": "cli",
+                "workdir": str(scope.root) if scope.root else os.getcwd(),
+                "branch": scope.branch or ""}
+
+    def context(self) -> Any:
+        """The call context of this command: the project of the working directory."""
+        from habitus.core.models import CallContext
+
+        return CallContext(**self.context_fields())
 
 
 pass_state = click.make_pass_decorator(State)
+
+
+class Answer(dict):  # type: ignore[type-arg]
+    """A server's JSON answer, read like the result model it stands for (`answer.memories`)."""
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return _answer(self[name])
+        except KeyError:
+            raise AttributeError(name) from None
+
+    def model_dump(self, mode: str | None = None) -> dict[str, Any]:
+        return dict(self)
+
+
+def _answer(value: Any) -> Any:
+    if isinstance(value, dict):
+        return Answer(value)
+    return [_answer(v) for v in value] if isinstance(value, list) else value
+
+
+def call(state: State, operation: str, *, with_context: bool = True, **args: Any) -> Any:
+    """Run one operation of the memory service: through the server running for the store when
+    there is one (milliseconds), else on the store opened here (seconds)."""
+    from habitus.core import endpoint
+
+    context = state.context_fields() if with_context else None
+    found = endpoint.find(state.settings.resolved_db())
+    if found is not None:
+        from habitus.core.access_token import access_token
+
+        try:
+            status, data = endpoint.post_json(
+                found["url"], f"/api/{operation}", {"args": args, "ctx": context},
+                token=access_token(), timeout=300)
+        except OSError:
+            status, data = 0, None
+        if status == 200:
+            return _answer(data)
+        if status == 400 and isinstance(data, dict):
+            raise click.ClickException(str(data.get("error")))
+        # Anything else (no answer, an older server): do it here.
+
+    async def here(service: Any) -> Any:
+        extra = {"ctx": state.context()} if with_context else {}
+        return await getattr(service, operation)(**args, **extra)
+
+    return run_service(state, here)
 
 
 def run_service(state: State, fn: Callable[[Any], Awaitable[T]]) -> T:

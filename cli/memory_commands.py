@@ -12,6 +12,7 @@ from habitus.core.kinds import RELATIONS
 
 from .common import (
     State,
+    call,
     emit,
     json_option,
     kind_choice,
@@ -66,21 +67,10 @@ def register(group: click.Group) -> None:
         """Store TEXT as a memory ('-' reads standard input)."""
         if text == "-":
             text = sys.stdin.read()
-        ctx = state.context()
-        result = run_service(
-            state,
-            lambda s: s.remember(
-                text,
-                kind=kind,
-                tags=split_tags(tags),
-                scope=scope,
-                importance=importance,
-                derived_from=list(derived_from),
-                supersedes=list(supersedes),
-                anchors=list(anchors),
-                dedup=not no_dedup,
-                ctx=ctx,
-            ),
+        result = call(
+            state, "remember", content=text, kind=kind, tags=split_tags(tags), scope=scope,
+            importance=importance, derived_from=list(derived_from), supersedes=list(supersedes),
+            anchors=list(anchors), dedup=not no_dedup,
         )
 
         def human(r: Any) -> str:
@@ -133,23 +123,11 @@ def register(group: click.Group) -> None:
         as_json: bool,
     ) -> None:
         """Search memories for QUERY."""
-        ctx = state.context()
-        result = run_service(
-            state,
-            lambda s: s.recall(
-                query,
-                kinds=list(kinds) or None,
-                tags=split_tags(tags) or None,
-                scope=scope,
-                since=since,
-                until=until,
-                limit=limit,
-                token_budget=budget,
-                as_of=as_of,
-                include_history=include_history,
-                follow_links=follow_links,
-                ctx=ctx,
-            ),
+        result = call(
+            state, "recall", query=query, kinds=list(kinds) or None,
+            tags=split_tags(tags) or None, scope=scope, since=since, until=until, limit=limit,
+            token_budget=budget, as_of=as_of, include_history=include_history,
+            follow_links=follow_links,
         )
 
         def marks(h: Any) -> str:

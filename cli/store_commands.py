@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from .common import State, emit, json_option, pass_state, run_service
+from .common import State, call, emit, json_option, pass_state, run_service
 
 __all__ = ["register"]
 
@@ -21,7 +21,7 @@ def register(group: click.Group) -> None:
     @pass_state
     def stats(state: State, as_json: bool) -> None:
         """Counts of memories by kind and scope, and where they live."""
-        result = run_service(state, lambda s: s.stats())
+        result = call(state, "stats", with_context=False)
         emit(result, as_json, lambda r: "\n".join(f"{k}: {v}" for k, v in r.model_dump().items()))
 
     @group.command("export")

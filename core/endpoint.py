@@ -11,12 +11,12 @@ import contextlib
 import hashlib
 import json
 import os
-import tempfile
+import socket
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-__all__ = ["Endpoint", "endpoint_file", "find", "publish"]
+__all__ = ["Endpoint", "endpoint_file", "find", "publish", "post_json"]
 
 Endpoint = dict[str, Any]  # {"url": "http://127.0.0.1:8765", "pid": 1234, "db": "/abs/store"}
 
@@ -25,6 +25,8 @@ def _runtime_dir() -> Path:
     base = os.environ.get("XDG_RUNTIME_DIR")
     if base and os.path.isdir(base):
         return Path(base) / "habitus"
+    import tempfile  # only here: it costs more to import than a hook's whole answer
+
     return Path(tempfile.gettempdir()) / f"habitus-{os.getuid() if hasattr(os, 'getuid') else 0}"
 
 
@@ -78,3 +80,33 @@ def publish(db: str, url: str, **extra: Any) -> Iterator[Path]:
         with contextlib.suppress(OSError, ValueError):
             if json.loads(path.read_text(encoding="utf-8")).get("pid") == os.getpid():
                 path.unlink()
+
+
+def post_json(url: str, path: str, payload: Any, *, token: str | None = None,
+              timeout: float = 5.0) -> tuple[int, Any]:
+    """POST `payload` as JSON to `path` on the server at `url` (`http://host:port`); its status
+    and decoded answer. Raises OSError when no server answers. Plain HTTP/1.1 over a socket:
+    `http.client` alone costs more to import than a light client's whole call."""
+    host, _, port = url.split("://", 1)[-1].rstrip("/").rpartition(":")
+    body = json.dumps(payload, ensure_ascii=False, default=str).encode("utf-8")
+    head = (f"POST {path} HTTP/1.1\r\nHost: {host}:{port}\r\nContent-Type: application/json\r\n"
+            f"Content-Length: {len(body)}\r\nConnection: close\r\n")
+    if token:
+        head += f"Authorization: Bearer {token}\r\n"
+    with socket.create_connection((host.strip("[]"), int(port)), timeout=timeout) as connection:
+        connection.sendall(head.encode("latin-1") + b"\r\n" + body)
+        received = b""
+        while b"\r\n\r\n" not in received and (chunk := connection.recv(65536)):
+            received += chunk
+        header, _, answer = received.partition(b"\r\n\r\n")
+        length = next((int(line.split(b":", 1)[1]) for line in header.split(b"\r\n")
+                       if line.lower().startswith(b"content-length:")), None)
+        # Read the answer's length, not until the server closes: it may go on working.
+        while (length is None or len(answer) < length) and (chunk := connection.recv(65536)):
+            answer += chunk
+    status = header.split(b"\r\n", 1)[0].split(b" ")
+    code = int(status[1]) if len(status) > 1 and status[1].isdigit() else 0
+    try:
+        return code, json.loads(answer or b"null")
+    except ValueError:
+        return code, answer.decode("utf-8", "replace")

@@ -31,7 +31,6 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Literal
 from urllib.parse import unquote, urlsplit
-from urllib.request import url2pathname
 
 from .errors import InvalidInput
 
@@ -162,7 +161,7 @@ def normalize_remote(url: str) -> str:
     except ValueError as exc:
         raise InvalidInput(f"cannot parse git remote URL {text!r}: {exc}") from exc
     if parts.scheme.lower() == "file":
-        return _normalize_local(url2pathname(parts.path))
+        return _normalize_local(_url_path(parts.path))
     return _normalize_hosted(host, unquote(parts.path))
 
 
@@ -186,6 +185,14 @@ class _GitRepo:
     """This working tree's own git dir, holding its HEAD."""
     commondir: Path
     """The git dir shared by all worktrees, holding the config."""
+
+
+def _url_path(path: str) -> str:
+    """The local path of a file URL's path (`urllib.request`, which converts it, costs more to
+    import than detecting the scope takes, so it is loaded only for a file URL)."""
+    from urllib.request import url2pathname
+
+    return str(url2pathname(path))
 
 
 def _gitdir_at(directory: Path) -> Path | None:
@@ -435,7 +442,7 @@ def _local_dir(uri: str) -> Path | None:
         return None
     if parts.scheme.lower() != "file" or parts.netloc.lower() not in ("", "localhost"):
         return None
-    path = Path(url2pathname(parts.path))
+    path = Path(_url_path(parts.path))
     try:
         return path if path.is_dir() else None
     except OSError:

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import sys
 from typing import Any
 
@@ -32,31 +31,13 @@ TIMEOUT_CAPTURE = 2.0
 
 def _post(url: str, event: HookEvent, token: str | None) -> dict[str, Any] | None:
     """Send `event` to the server at `url`; its answer (None: nothing to add). Raises OSError
-    when no server answers. Plain HTTP/1.1 over a socket: `http.client` alone costs more to
-    import than the whole answer takes."""
-    host, _, port = url.split("://", 1)[-1].rstrip("/").rpartition(":")
-    body = json.dumps(event.to_hook(), ensure_ascii=False).encode("utf-8")
-    head = (f"POST /hooks HTTP/1.1\r\nHost: {host}:{port}\r\nContent-Type: application/json\r\n"
-            f"Content-Length: {len(body)}\r\nConnection: close\r\n")
-    if token:
-        head += f"Authorization: Bearer {token}\r\n"
+    when no server takes it."""
+    from habitus.core.endpoint import post_json
+
     timeout = TIMEOUT_INJECT if event.name in INJECTING else TIMEOUT_CAPTURE
-    with socket.create_connection((host.strip("[]"), int(port)), timeout=timeout) as connection:
-        connection.sendall(head.encode("latin-1") + b"\r\n" + body)
-        received = b""
-        while b"\r\n\r\n" not in received and (chunk := connection.recv(65536)):
-            received += chunk
-        header, _, payload = received.partition(b"\r\n\r\n")
-        length = next((int(line.split(b":", 1)[1]) for line in header.split(b"\r\n")
-                       if line.lower().startswith(b"content-length:")), None)
-        # Read the answer's length, not until the server closes: it may go on working.
-        while (length is None or len(payload) < length) and (chunk := connection.recv(65536)):
-            payload += chunk
-    status_line = header.split(b"\r\n", 1)[0]
-    status = status_line.split(b" ")[1:2]
-    if status != [b"200"]:
-        raise OSError(f"the server answered {status_line.decode('latin-1')!r}: {payload[:200]!r}")
-    data = json.loads(payload or b"{}")
+    status, data = post_json(url, "/hooks", event.to_hook(), token=token, timeout=timeout)
+    if status != 200:
+        raise OSError(f"the server answered {status}: {str(data)[:200]}")
     return data if isinstance(data, dict) and data else None
 
 

@@ -22,7 +22,7 @@ from habitus.lifecycle.events import INJECTING, MAX_INPUT_BYTES, HookInputError,
 
 from .runtime import Runtime
 
-__all__ = ["add_hook_route", "drain_spool"]
+__all__ = ["add_hook_route", "drain_spool", "local_only"]
 
 log = logging.getLogger("habitus.hooks")
 
@@ -35,13 +35,16 @@ def _host_name(header: str) -> str:
     return header.split("]")[0] + "]" if header.startswith("[") else header.rsplit(":", 1)[0]
 
 
-def _refusal(request: Request) -> str | None:
+def local_only(request: Request) -> str | None:
+    """Why a request is refused unless it comes from a program on this machine: its Host must
+    be this machine, it may carry no browser Origin, and it must send JSON (which a web page
+    cannot do without asking first)."""
     if _host_name(request.headers.get("host") or "") not in _LOCAL_HOSTS:
-        return "hooks are taken from this machine only"
+        return "taken from this machine only"
     if request.headers.get("origin"):
-        return "hooks are not taken from web pages"
+        return "not taken from web pages"
     if not (request.headers.get("content-type") or "").startswith("application/json"):
-        return "send the event as application/json"
+        return "send JSON (application/json)"
     return None
 
 
@@ -49,7 +52,7 @@ def add_hook_route(server: MCPServer[Any], runtime: Runtime) -> None:
     """Serve `POST /hooks` (and `/hooks/EVENT`) on `server`'s HTTP app."""
 
     async def hooks(request: Request) -> Response:
-        refusal = _refusal(request)
+        refusal = local_only(request)
         if refusal:
             return JSONResponse({"error": refusal}, status_code=403)
         body = await request.body()

@@ -17,6 +17,7 @@ from habitus.core import endpoint
 from habitus.core.access_token import access_token, token_file
 from habitus.core.config import Settings
 
+from .api_route import add_api_route
 from .app import build_server
 from .hook_route import add_hook_route, drain_spool
 from .http import Activity, is_loopback, serve_http
@@ -48,6 +49,7 @@ async def _serve(
     server = build_server(runtime)
     add_hook_route(server, runtime)
     if transport != "stdio":
+        add_api_route(server, runtime, access_token())
         _add_web_view(server, runtime, host, allow_hosts)
     token = None
     if transport != "stdio":

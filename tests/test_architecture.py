@@ -189,3 +189,21 @@ def test_the_command_line_starts_without_heavy_imports() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_the_lazy_command_table_names_every_command_where_it_is_defined() -> None:
+    import importlib
+
+    import click
+
+    from habitus.cli.app import COMMANDS
+
+    found: dict[str, set[str]] = {}
+    for module in sorted({m for modules in COMMANDS.values() for m in modules}):
+        group = click.Group()
+        importlib.import_module(f"habitus.cli.{module}").register(group)
+        for name in group.commands:
+            found.setdefault(name, set()).add(module)
+    assert {name: set(modules) for name, modules in COMMANDS.items()} == found
+    modules = {p.stem for p in (ROOT / "cli").glob("*_commands.py")}
+    assert modules == {m for ms in COMMANDS.values() for m in ms}, "a command module is missing"

@@ -1,0 +1,81 @@
+"""The command line's calls over HTTP: `POST /api/OPERATION` runs one operation of the memory
+service for a `habitus` command, so a shell command answers in milliseconds while a server runs
+for its store instead of opening the store itself.
+
+Only this machine's user may call: the request must name this machine as its Host and carry the
+user's access token (the file only the user can read). The caller sends its own context (the
+project of its working directory), and the answer is the operation's result as JSON.
+"""
+
+from __future__ import annotations
+
+import hmac
+import logging
+from datetime import datetime
+from typing import Any
+
+from mcp.server import MCPServer
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from habitus.core.errors import HabitusError
+from habitus.core.models import CallContext
+
+from .hook_route import local_only
+from .runtime import Runtime
+
+__all__ = ["add_api_route", "OPERATIONS"]
+
+log = logging.getLogger("habitus.server")
+
+# Operation → the arguments it takes (those holding times are parsed from ISO text).
+OPERATIONS: dict[str, frozenset[str]] = {
+    "recall": frozenset({"query", "kinds", "tags", "scope", "since", "until", "limit",
+                         "token_budget", "as_of", "include_history", "follow_links"}),
+    "remember": frozenset({"content", "kind", "tags", "scope", "importance", "derived_from",
+                           "supersedes", "anchors", "dedup"}),
+    "stats": frozenset(),
+}
+TIMES = ("since", "until", "as_of")
+MAX_BODY = 1024 * 1024
+
+
+def _plain(value: Any) -> Any:
+    return value.model_dump(mode="json") if hasattr(value, "model_dump") else value
+
+
+def add_api_route(server: MCPServer[Any], runtime: Runtime, token: str) -> None:
+    """Serve `POST /api/OPERATION` on `server`'s HTTP app for callers holding `token`."""
+    expected = f"Bearer {token}".encode()
+
+    async def api(request: Request) -> Response:
+        refusal = local_only(request)
+        if refusal:
+            return JSONResponse({"error": refusal}, status_code=403)
+        given = (request.headers.get("authorization") or "").encode()
+        if not hmac.compare_digest(given, expected):
+            return JSONResponse({"error": "missing or wrong access token"}, status_code=401)
+        operation = request.path_params["operation"]
+        if operation not in OPERATIONS:
+            return JSONResponse({"error": f"no operation {operation!r}"}, status_code=404)
+        body = await request.body()
+        if len(body) > MAX_BODY:
+            return JSONResponse({"error": "request too large"}, status_code=413)
+        try:
+            data = await request.json() if body else {}
+            args = {k: v for k, v in (data.get("args") or {}).items()
+                    if k in OPERATIONS[operation]}
+            for key in TIMES:
+                if isinstance(args.get(key), str):
+                    args[key] = datetime.fromisoformat(args[key])
+            if operation != "stats":
+                args["ctx"] = CallContext(**(data.get("ctx") or {}))
+            service = await runtime.service()
+            result = await getattr(service, operation)(**args)
+        except HabitusError as exc:
+            return JSONResponse({"error": str(exc)}, status_code=400)
+        except (ValueError, TypeError, AttributeError) as exc:
+            return JSONResponse({"error": f"bad request: {exc}"}, status_code=400)
+        return JSONResponse(_plain(result))
+
+    server.custom_route("/api/{operation}", methods=["POST"], include_in_schema=False)(api)
