@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import lancedb
@@ -22,6 +23,7 @@ from lancedb.util import value_to_sql
 
 from habitus.core.errors import StoreError
 
+from .deferred_log import DeferredLog
 from .predicates import Predicate, Where
 from .schema import (
     JOURNAL,
@@ -41,6 +43,7 @@ __all__ = ["Store"]
 log = logging.getLogger("habitus.store")
 
 SEARCH_COLUMN = "search_text"
+DEFERRED = "_deferred"  # the folder of deferred rows not yet committed (local stores)
 # Below this many vectors exact search is about as fast as the ANN index (measured crossover
 # ~15-20k rows, bench/bench_recall.py) and always exact; a search whose filter keeps fewer rows
 # than this stays exact even when the index exists (see `ann_worthwhile`).
@@ -111,7 +114,8 @@ class Store:
         except Exception as exc:
             raise StoreError(f"cannot open the store at {uri}: {exc}") from exc
         stored_model, stored_dim = vector_model(await memories.schema(), dimension)
-        writer = Writer()
+        local = "://" not in uri
+        writer = Writer(log=DeferredLog(Path(uri) / DEFERRED) if local else None)
         writer.start()
         store = cls(
             uri, db, memories, links, journal,
@@ -119,7 +123,25 @@ class Store:
         )
         await store._ensure_indexes()
         await store.has_vector_index()
+        await store._commit_orphans()
         return store
+
+    async def _commit_orphans(self) -> None:
+        """Commit the journal rows that processes which died before their commit left behind
+        (see `deferred_log`), skipping any that did reach the table."""
+        deferred = self.writer.log
+        if deferred is None:
+            return
+        rows = deferred.take_orphans().get(self.journal.name, [])
+        if rows:
+            ids = [r["id"] for r in rows]
+            known = {r["id"] for r in await self.journal.query().where(
+                self.j.isin("id", ids).sql).select(["id"]).to_list()}
+            fresh = [r for r in rows if r["id"] not in known]
+            if fresh:
+                await self.writer.add(self.journal, fresh)
+                log.info("committed %d journal rows left by a process that died", len(fresh))
+        deferred.orphans_committed()
 
     async def close(self) -> None:
         """Finish pending writes and release the tables."""

@@ -23,6 +23,8 @@ from typing import Any
 
 from lancedb.table import AsyncTable
 
+from .deferred_log import DeferredLog
+
 __all__ = ["Writer", "is_conflict"]
 
 log = logging.getLogger("habitus.store.writer")
@@ -63,7 +65,9 @@ class _Request:
 class Writer:
     """Serialises every write of one process and batches appends."""
 
-    def __init__(self, *, compact_after: int = COMPACT_AFTER_COMMITS) -> None:
+    def __init__(
+        self, *, compact_after: int = COMPACT_AFTER_COMMITS, log: DeferredLog | None = None
+    ) -> None:
         self._queue: asyncio.Queue[_Request | None] = asyncio.Queue()
         self._task: asyncio.Task[None] | None = None
         self._commits: dict[str, int] = {}
@@ -72,6 +76,7 @@ class Writer:
         self._deferred: dict[str, tuple[AsyncTable, list[dict[str, Any]]]] = {}
         self._deferred_since = 0.0
         self.stats = {"requests": 0, "commits": 0, "compactions": 0}
+        self.log = log  # where deferred rows wait, durable, until committed
         # Told of each table version a commit of this process made: (table name, version).
         self.on_commit: Callable[[str, int], None] | None = None
 
@@ -87,6 +92,8 @@ class Writer:
         """Append rows soon, in one commit with other deferred rows; returns at once."""
         if self._task is None or self._task.done():
             raise RuntimeError("the store's writer is not running")
+        if self.log is not None:
+            self.log.record(table.name, rows)
         if not self._deferred:
             self._deferred_since = time.monotonic()
         self._deferred.setdefault(table.name, (table, []))[1].extend(rows)
@@ -123,6 +130,8 @@ class Writer:
         await self._queue.put(None)
         await self._task
         self._task = None
+        if self.log is not None:
+            self.log.close()
 
     async def _run(self) -> None:
         while True:
@@ -161,15 +170,21 @@ class Writer:
 
     async def _flush_deferred(self) -> None:
         pending, self._deferred = self._deferred, {}
+        segment = self.log.rotate() if self.log is not None else None
+        failed = False
         for table, rows in pending.values():
             try:
                 await table.add(rows)
             except Exception:
-                log.exception("could not write %d deferred rows to %s", len(rows), table.name)
+                log.exception("could not write %d deferred rows to %s (kept for the next "
+                              "process to open the store)", len(rows), table.name)
+                failed = True
                 continue
             self._tables[table.name] = table
             self._commits[table.name] = self._commits.get(table.name, 0) + 1
             self.stats["commits"] += 1
+        if not failed and self.log is not None:
+            self.log.committed(segment)
 
     async def _execute(self, batch: list[_Request]) -> None:
         i = 0

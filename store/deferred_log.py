@@ -1,0 +1,114 @@
+"""Deferred rows made durable: what a process has acknowledged but not yet committed is kept in
+a small file beside the tables until the commit, so a crash (kill -9) loses none of it.
+
+The writer defers journal rows for up to a second to share one commit. Each deferred row is
+first appended to this process's current log segment (a plain write: what a killed process
+wrote to a file survives it). At each flush the segment is closed and a new one opened; once
+the flush is committed the closed segment is deleted. A process opening the store commits the
+segments that dead processes left behind (taking each by renaming it, so two openers never
+replay the same one) and skips rows already committed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import secrets
+from collections.abc import Iterable
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+__all__ = ["DeferredLog"]
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+class DeferredLog:
+    """The log segments of one process in `folder`."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self._name = f"{os.getpid()}-{secrets.token_hex(4)}"
+        self._segment = 0
+        self._fd: int | None = None
+
+    def _path(self, segment: int) -> Path:
+        return self.folder / f"{self._name}-{segment}.jsonl"
+
+    def record(self, table: str, rows: Iterable[dict[str, Any]]) -> None:
+        """Keep `rows` (deferred to `table`) until they are committed."""
+        if self._fd is None:
+            self.folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+            self._fd = os.open(self._path(self._segment), os.O_WRONLY | os.O_APPEND | os.O_CREAT,
+                               0o600)
+        data = "".join(json.dumps({"table": table, "row": row}, default=str) + "\n"
+                       for row in rows)
+        os.write(self._fd, data.encode("utf-8"))
+
+    def rotate(self) -> Path | None:
+        """Close the current segment (its rows are being committed now) and start a new one;
+        the closed segment's path, for `committed`."""
+        if self._fd is None:
+            return None
+        os.close(self._fd)
+        self._fd = None
+        closed = self._path(self._segment)
+        self._segment += 1
+        return closed
+
+    @staticmethod
+    def committed(segment: Path | None) -> None:
+        """The rows of `segment` are in their tables: forget them."""
+        if segment is not None:
+            segment.unlink(missing_ok=True)
+
+    def close(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+            self._path(self._segment).unlink(missing_ok=True)
+
+    def take_orphans(self) -> dict[str, list[dict[str, Any]]]:
+        """The rows dead processes deferred and never committed, by table, and the segments
+        they came from taken out of everyone else's reach (delete them with `committed`)."""
+        found: dict[str, list[dict[str, Any]]] = {}
+        self._orphans: list[Path] = []
+        if not self.folder.is_dir():
+            return found
+        for path in sorted([*self.folder.glob("*.jsonl"), *self.folder.glob("*.replaying")]):
+            try:  # a segment names its writer first; one being replayed, its replayer last
+                pid = int(path.name.split(".")[-2] if path.suffix == ".replaying"
+                          else path.name.split("-", 1)[0])
+            except (ValueError, IndexError):
+                continue
+            if pid == os.getpid() or _alive(pid):
+                continue
+            mine = self.folder / f"{path.name.split('.')[0]}.{os.getpid()}.replaying"
+            try:
+                os.replace(path, mine)
+            except FileNotFoundError:  # another process took it first
+                continue
+            self._orphans.append(mine)
+            for line in mine.read_text(encoding="utf-8", errors="replace").splitlines():
+                with contextlib.suppress(ValueError, KeyError, TypeError):
+                    item = json.loads(line)
+                    row = item["row"]
+                    if isinstance(row.get("at"), str):
+                        row["at"] = datetime.fromisoformat(row["at"])
+                    found.setdefault(item["table"], []).append(row)
+        return found
+
+    def orphans_committed(self) -> None:
+        for path in getattr(self, "_orphans", []):
+            path.unlink(missing_ok=True)
+        self._orphans = []
