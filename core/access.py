@@ -1,91 +1,53 @@
-"""Recall counts: each returned memory counts as used once, written in the background in one
-commit per distinct increment rather than one per recall (strength and ranking read them)."""
+"""Recall counts: each memory a recall returns counts as used once. A use is an appended row
+(deferred, batched, durable), never a rewrite of the memory: rewriting rows would move them out
+of the lexical index and change what the next recall finds, and several processes appending
+never conflict. Strength, archiving and the brief read the uses back with `with_uses`."""
 
 from __future__ import annotations
 
-import asyncio
-import logging
-from collections import Counter
 from collections.abc import Iterable
-from typing import TYPE_CHECKING
-
-from habitus.store.writer import is_conflict
+from typing import TYPE_CHECKING, Any
 
 from .clock import utc_now
+from .ids import new_id
 
 if TYPE_CHECKING:
     from habitus.store import Store
 
-__all__ = ["AccessLog"]
+__all__ = ["AccessLog", "with_uses"]
 
-log = logging.getLogger("habitus.core")
-
-# Seconds recall counts wait, so that many recalls share a commit.
-FLUSH_AFTER = 2.0
+# Past this many memories, every use is read at once rather than looked up by id.
+LOOKUP_LIMIT = 1000
 
 
 class AccessLog:
-    """Counts the memories recall returns and writes the counts to the store now and then."""
+    """Records the memories recall returns."""
 
     def __init__(self, store: Store) -> None:
         self.store = store
-        self._pending: Counter[str] = Counter()
-        self._flusher: asyncio.Task[None] | None = None
 
     def count(self, ids: Iterable[str]) -> None:
-        """Count one use of each of `ids`; written within `FLUSH_AFTER` seconds."""
-        for memory_id in ids:
-            self._pending[memory_id] += 1
-        if self._pending and (self._flusher is None or self._flusher.done()):
-            self._flusher = asyncio.get_running_loop().create_task(self._flush_soon())
-
-    def uncount(self, ids: Iterable[str]) -> None:
-        """Take back a use counted for a memory that was not returned after all."""
-        for memory_id in ids:
-            if self._pending.get(memory_id):
-                self._pending[memory_id] -= 1
-                if not self._pending[memory_id]:
-                    del self._pending[memory_id]
-
-    async def _flush_soon(self) -> None:
-        await asyncio.sleep(FLUSH_AFTER)
-        await self.flush()
+        """Count one use of each of `ids` (committed within moments, with other writes)."""
+        now = utc_now()
+        rows = [{"id": new_id(), "memory": memory_id, "at": now} for memory_id in ids]
+        if rows:
+            self.store.append_uses(rows)
 
     async def flush(self) -> None:
-        """Write the pending counts now."""
-        pending, self._pending = self._pending, Counter()
-        if not pending:
-            return
-        by_increment: dict[int, list[str]] = {}
-        for memory_id, n in pending.items():
-            by_increment.setdefault(n, []).append(memory_id)
-        now = utc_now()
-        store, m = self.store, self.store.m
-        for n, ids in by_increment.items():
-            try:
-                await store.writer.call(
-                    store.memories,
-                    lambda ids=ids, n=n: store.memories.update(
-                        where=m.isin("id", ids).sql,
-                        updates_sql={
-                            "access_count": f"access_count + {int(n)}",
-                            "last_access": m.literal(now),
-                        },
-                    ),
-                )
-            except Exception as exc:
-                if not is_conflict(exc):
-                    log.warning("could not record recall counts", exc_info=True)
-                    continue
-                # Another process committed first: keep the counts for the next flush.
-                log.info("recall counts deferred: another process is writing")
-                for memory_id in ids:
-                    self._pending[memory_id] += n
-        if self._pending and (self._flusher is None or self._flusher.done()):
-            self._flusher = asyncio.get_running_loop().create_task(self._flush_soon())
+        """Commit the uses counted so far now."""
+        await self.store.writer.flush()
 
-    async def close(self) -> None:
-        """Stop the background flush and write what is pending."""
-        if self._flusher is not None:
-            self._flusher.cancel()
-        await self.flush()
+
+async def with_uses(store: Store, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """`rows` with their recall uses added to `access_count` and `last_access`."""
+    if not rows:
+        return rows
+    ids = [r["id"] for r in rows]
+    uses = await store.uses_of(ids if len(ids) <= LOOKUP_LIMIT else None)
+    for row in rows:
+        count, last = uses.get(row["id"], (0, None))
+        if count:
+            row["access_count"] = int(row.get("access_count") or 0) + count
+            known = row.get("last_access")
+            row["last_access"] = max(known, last) if known else last
+    return rows

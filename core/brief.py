@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import BaseModel, Field
 
 from . import decay
+from .access import with_uses
 from .anchors import check_anchor
 from .errors import InvalidInput
 from .meta import branch_of, meta_of
@@ -120,7 +121,7 @@ async def standing(
     )
     now = datetime.now(UTC)
     overruled = await _overruled(store, rows, ctx.branch)
-    rows = [r for r in rows if keep(r)]
+    rows = await with_uses(store, [r for r in rows if keep(r)])
     workdir = ctx.workdir or None
     fresh = [r for r in rows if not is_stale(r, workdir) and r["id"] not in overruled]
     fresh.sort(key=lambda r: (-_score(r, now), r["id"]))

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from .access import with_uses
 from .errors import NotFound
 from .filters import live
 from .meta import branch_of
@@ -86,4 +87,4 @@ async def one(store: Store, memory_id: str) -> Memory:
     rows = await store.get_memories([memory_id])
     if not rows:
         raise NotFound(f"no memory with id {memory_id!r}")
-    return memory_of(rows[0])
+    return memory_of((await with_uses(store, rows))[0])

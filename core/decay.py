@@ -5,9 +5,12 @@
 
 A memory is "used" when it is stored, reinforced (the same fact written again) or returned by
 `recall`; each use resets the clock (`last_access` / `updated_at`) and raises the stability, so
-memories that keep being useful fade more and more slowly. Ranking multiplies its score by
-`rank_factor` (a gentle 0.8–1.0), and `forget --decayed` archives (soft-deletes) current
-memories whose strength fell below a threshold, after a preview.
+memories that keep being useful fade more and more slowly, and `forget --decayed` archives
+(soft-deletes) current memories whose strength fell below a threshold, after a preview.
+
+Ranking multiplies its score by `rank_factor` (a gentle 0.8–1.0), from the memory as written —
+stored, reinforced, its importance — and not from recalls: a recall must not change the answer
+to the next one, so the same store and query give the same results.
 """
 
 from __future__ import annotations
@@ -48,8 +51,13 @@ def strength(row: dict[str, Any], now: datetime) -> float:
 
 
 def rank_factor(row: dict[str, Any], now: datetime) -> float:
-    """The multiplier ranking applies: strong memories keep their score, faded ones lose ≤ 20%."""
+    """The multiplier ranking applies: memories written or reinforced lately keep their score,
+    ones long untouched lose up to 20% (recalls leave it unchanged)."""
     try:
-        return 1.0 - RANK_WEIGHT + RANK_WEIGHT * strength(row, now)
+        written = max(t for t in (row.get("updated_at"), row.get("created_at")) if t)
+        days = max(0.0, (now - written).total_seconds() / 86400.0)
+        importance = float(row["importance"] if row.get("importance") is not None else 0.5)
+        kept = math.exp(-days / (BASE_DAYS * (0.5 + importance)))
+        return 1.0 - RANK_WEIGHT + RANK_WEIGHT * kept
     except (KeyError, TypeError, ValueError):
         return 1.0

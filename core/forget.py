@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from . import decay, erasure
+from .access import with_uses
 from .clock import utc_now
 from .errors import InvalidInput, NotFound
 from .filters import current, live, read_scopes
@@ -110,6 +111,7 @@ class Forget:
             columns=["id", "content", "importance", "access_count", "last_access", "updated_at",
                      "created_at"],
         )
+        rows = await with_uses(self.store, rows)
         faded = sorted(((decay.strength(r, now), r) for r in rows), key=lambda pair: pair[0])
         shown = max(limit, 1) if dry_run is not False else None
         faded = [(s, r) for s, r in faded if s < threshold][:shown]

@@ -95,7 +95,6 @@ class MemoryService:
 
     async def close(self) -> None:
         """Flush bookkeeping and pending writes."""
-        await self.access.close()
         await self.store.close()
 
     @property

@@ -30,9 +30,11 @@ from .schema import (
     LINKS,
     MEMORIES,
     SCHEMA_VERSION,
+    USES,
     journal_schema,
     links_schema,
     memories_schema,
+    uses_schema,
     vector_model,
 )
 from .vectors import VectorCache
@@ -67,6 +69,7 @@ class Store:
         memories: AsyncTable,
         links: AsyncTable,
         journal: AsyncTable,
+        uses: AsyncTable,
         *,
         dimension: int,
         embedding_model: str,
@@ -77,6 +80,7 @@ class Store:
         self.memories = memories
         self.links = links
         self.journal = journal
+        self.uses = uses
         self.dimension = dimension
         self.embedding_model = embedding_model
         self.writer = writer
@@ -88,6 +92,7 @@ class Store:
         self.m = Where(memories_schema(dimension, embedding_model))
         self.l = Where(links_schema())
         self.j = Where(journal_schema())
+        self.u = Where(uses_schema())
 
     @classmethod
     async def open(
@@ -109,6 +114,7 @@ class Store:
             )
             links = await _open_or_create(db, LINKS, links_schema())
             journal = await _open_or_create(db, JOURNAL, journal_schema())
+            uses = await _open_or_create(db, USES, uses_schema())
         except StoreError:
             raise
         except Exception as exc:
@@ -118,7 +124,7 @@ class Store:
         writer = Writer(log=DeferredLog(Path(uri) / DEFERRED) if local else None)
         writer.start()
         store = cls(
-            uri, db, memories, links, journal,
+            uri, db, memories, links, journal, uses,
             dimension=stored_dim, embedding_model=stored_model or embedding_model, writer=writer,
         )
         await store._ensure_indexes()
@@ -127,26 +133,30 @@ class Store:
         return store
 
     async def _commit_orphans(self) -> None:
-        """Commit the journal rows that processes which died before their commit left behind
-        (see `deferred_log`), skipping any that did reach the table."""
+        """Commit the journal and use rows that processes which died before their commit left
+        behind (see `deferred_log`), skipping any that did reach their table."""
         deferred = self.writer.log
         if deferred is None:
             return
-        rows = deferred.take_orphans().get(self.journal.name, [])
-        if rows:
+        left = deferred.take_orphans()
+        for table, where in ((self.journal, self.j), (self.uses, self.u)):
+            rows = left.get(table.name, [])
+            if not rows:
+                continue
             ids = [r["id"] for r in rows]
-            known = {r["id"] for r in await self.journal.query().where(
-                self.j.isin("id", ids).sql).select(["id"]).to_list()}
+            known = {r["id"] for r in await table.query().where(
+                where.isin("id", ids).sql).select(["id"]).to_list()}
             fresh = [r for r in rows if r["id"] not in known]
             if fresh:
-                await self.writer.add(self.journal, fresh)
-                log.info("committed %d journal rows left by a process that died", len(fresh))
+                await self.writer.add(table, fresh)
+                log.info("committed %d %s rows left by a process that died", len(fresh),
+                         table.name)
         deferred.orphans_committed()
 
     async def close(self) -> None:
         """Finish pending writes and release the tables."""
         await self.writer.close()
-        for table in (self.memories, self.links, self.journal):
+        for table in (self.memories, self.links, self.journal, self.uses):
             table.close()
 
     async def _ensure_indexes(self) -> None:
@@ -433,6 +443,27 @@ class Store:
 
     async def delete_links(self, where: Predicate) -> None:
         await self.writer.call(self.links, lambda: self.links.delete(where.sql))
+
+    def append_uses(self, rows: list[dict[str, Any]]) -> None:
+        """Uses of memories (recall results) are deferred like the journal."""
+        self.writer.defer(self.uses, rows)
+
+    async def uses_of(self, ids: Sequence[str] | None) -> dict[str, tuple[int, Any]]:
+        """For each memory of `ids` (None: every memory) that recall returned: how many times,
+        and the last time."""
+        await self.writer.flush()
+        q = self.uses.query().select(["memory", "at"])
+        if ids is not None:
+            if not ids:
+                return {}
+            q = q.where(self.u.isin("memory", list(ids)).sql)
+        table = await q.to_arrow()
+        if table.num_rows == 0:
+            return {}
+        grouped = table.group_by("memory").aggregate([("at", "count"), ("at", "max")])
+        return {m: (int(n), last) for m, n, last in zip(
+            grouped["memory"].to_pylist(), grouped["at_count"].to_pylist(),
+            grouped["at_max"].to_pylist(), strict=True)}
 
     def append_journal(self, rows: list[dict[str, Any]]) -> None:
         """Journal rows are deferred: committed within moments, together, off the caller's path."""

@@ -12,9 +12,11 @@ __all__ = [
     "MEMORIES",
     "LINKS",
     "JOURNAL",
+    "USES",
     "memories_schema",
     "links_schema",
     "journal_schema",
+    "uses_schema",
     "vector_model",
     "VECTOR_MODEL_KEY",
     "VECTOR_DIM_KEY",
@@ -24,6 +26,7 @@ SCHEMA_VERSION = "1"
 MEMORIES = "memories"
 LINKS = "links"
 JOURNAL = "journal"
+USES = "uses"
 
 _TS = pa.timestamp("us", tz="UTC")
 # Field metadata of `memories.vector`: the model that made the vectors and their dimension.
@@ -101,6 +104,19 @@ def journal_schema() -> pa.Schema:
             pa.field("detail", pa.string()),
         ],
         metadata=_meta(JOURNAL),
+    )
+
+
+def uses_schema() -> pa.Schema:
+    """Schema of `uses`: one append-only row per memory a recall returned (recall never
+    rewrites a memory's row, so it cannot change what the next recall finds)."""
+    return pa.schema(
+        [
+            pa.field("id", pa.string(), nullable=False),
+            pa.field("memory", pa.string(), nullable=False),
+            pa.field("at", _TS, nullable=False),
+        ],
+        metadata=_meta(USES),
     )
 
 

@@ -29,7 +29,11 @@ def test_strength_curve() -> None:
     assert decay.strength(used, now) > decay.strength(row, now)
     recent = {**row, "last_access": now - timedelta(days=1)}
     assert decay.strength(recent, now) > 0.95
-    assert decay.rank_factor(row, now) < decay.rank_factor(recent, now) <= 1.0
+    # Ranking follows what was written, not what was recalled: a recall must not change the
+    # answer to the next one (same store, same query, same results).
+    assert decay.rank_factor(recent, now) == decay.rank_factor(row, now)
+    rewritten = {**row, "updated_at": now - timedelta(days=1)}
+    assert decay.rank_factor(row, now) < decay.rank_factor(rewritten, now) <= 1.0
 
 
 async def test_decayed_memories_are_previewed_then_archived(tmp_path: Path) -> None:
@@ -43,9 +47,6 @@ async def test_decayed_memories_are_previewed_then_archived(tmp_path: Path) -> N
         m = service.store.m
         await service.store.update_memories(m.eq("id", old.id), {"updated_at": long_ago})
         fresh = await service.remember("The FTP importer was replaced by an S3 sync", ctx=ctx)
-        ranked = (await service.recall("FTP importer", ctx=ctx)).memories
-        strengths = {h.id: h.strength for h in ranked}
-        assert strengths[old.id] < 0.01 and strengths[fresh.id] > 0.99
         preview = await service.forget(decayed=True, ctx=ctx)
         assert preview.dry_run and preview.ids == [old.id] and "strength" in preview.previews[0]
         assert (await service.stats()).memories == 2
@@ -53,5 +54,10 @@ async def test_decayed_memories_are_previewed_then_archived(tmp_path: Path) -> N
         assert done.ids == [old.id] and (await service.get(old.id)).deleted
         await service.undo(ctx=ctx)
         assert not (await service.get(old.id)).deleted
+        ranked = (await service.recall("FTP importer", ctx=ctx)).memories
+        strengths = {h.id: h.strength for h in ranked}
+        assert strengths[old.id] < 0.01 and strengths[fresh.id] > 0.99
+        # Recalled just now, the old memory is in use again: no longer faded.
+        assert (await service.forget(decayed=True, ctx=ctx)).ids == []
     finally:
         await service.close()

@@ -302,3 +302,29 @@ async def test_reopening_with_another_model_falls_back_loudly(
         assert found.warnings and "other-8d" in found.warnings[0]
     finally:
         await svc.close()
+
+
+async def test_the_same_query_on_the_same_store_gives_the_same_answer(
+    service: MemoryService, ctx: CallContext
+) -> None:
+    """Recall counts its uses without changing what the next recall finds (LoCoMo conversation
+    0 asked twice: 71 of 197 top-10 lists changed before, 0 after)."""
+    long_ago = datetime.now(UTC) - timedelta(days=300)
+    topics = ["deploy", "cache", "parser", "billing", "search index", "scheduler"]
+    for i in range(60):
+        await service.remember(
+            f"note {i}: the {topics[i % 6]} needs setting {i % 7} on host h{i % 5}",
+            kind="episodic", occurred_at=long_ago + timedelta(days=i), dedup=False, ctx=ctx)
+    queries = ["what needs setting 3", "host h2", "setting 5", "h4 needs"] + [
+        f"{t} setting on host" for t in topics]
+
+    async def ask() -> list[list[str]]:
+        return [[h.id for h in (await service.recall(q, limit=4, ctx=ctx)).memories]
+                for q in queries]
+
+    first = await ask()
+    await service.access.flush()
+    assert await ask() == first
+    shown = first[0][0]
+    times = 2 * sum(ids.count(shown) for ids in first)
+    assert (await service.get(shown)).access_count == times  # every use was counted
