@@ -29,8 +29,10 @@ __all__ = ["Writer", "is_conflict"]
 
 log = logging.getLogger("habitus.store.writer")
 
-# Commits to a table after which it is compacted, once the queue is idle.
+# Commits to a table, or rows added to it, after which it is compacted (and its indexes take
+# in the new rows) once the queue is idle: many single writes, or a few large ones (an import).
 COMPACT_AFTER_COMMITS = 64
+COMPACT_AFTER_ROWS = 2000
 # Old table versions are kept this long. Every version is a manifest file that each read and
 # write looks past, so under a steady stream of single writes they must not pile up; undo and
 # time travel work from the journal and the memories' validity, not from old versions.
@@ -71,6 +73,7 @@ class Writer:
         self._queue: asyncio.Queue[_Request | None] = asyncio.Queue()
         self._task: asyncio.Task[None] | None = None
         self._commits: dict[str, int] = {}
+        self._rows: dict[str, int] = {}  # rows added since the last compaction
         self._tables: dict[str, AsyncTable] = {}
         self._compact_after = compact_after
         self._deferred: dict[str, tuple[AsyncTable, list[dict[str, Any]]]] = {}
@@ -205,7 +208,8 @@ class Writer:
                 ):
                     group.append(batch[i + len(group)])
                 rows = [row for r in group for row in r.rows]
-                await self._settle(group, lambda t=req.table, rows=rows: t.add(rows), req.table)
+                await self._settle(group, lambda t=req.table, rows=rows: t.add(rows), req.table,
+                                   added=len(rows))
                 i += len(group)
             else:
                 assert req.call is not None
@@ -213,7 +217,8 @@ class Writer:
                 i += 1
 
     async def _settle(
-        self, group: list[_Request], fn: Callable[[], Awaitable[Any]], table: AsyncTable
+        self, group: list[_Request], fn: Callable[[], Awaitable[Any]], table: AsyncTable,
+        added: int = 0,
     ) -> None:
         try:
             result = await fn()
@@ -224,6 +229,7 @@ class Writer:
             return
         self._tables[table.name] = table
         self._commits[table.name] = self._commits.get(table.name, 0) + 1
+        self._rows[table.name] = self._rows.get(table.name, 0) + added
         self.stats["commits"] += 1
         version = getattr(result, "version", None)
         if self.on_commit is not None and isinstance(version, int):
@@ -234,7 +240,7 @@ class Writer:
 
     async def _maybe_compact(self) -> None:
         for name, commits in list(self._commits.items()):
-            if commits >= self._compact_after:
+            if commits >= self._compact_after or self._rows.get(name, 0) >= COMPACT_AFTER_ROWS:
                 try:
                     await self._optimize(self._tables[name], VERSION_RETENTION)
                 except Exception as exc:  # another process may be compacting: try again later
@@ -251,5 +257,6 @@ class Writer:
             warnings.simplefilter("ignore", UserWarning)
             await table.optimize(cleanup_older_than=cleanup_older_than)
         self._commits[table.name] = 0
+        self._rows[table.name] = 0
         self.stats["compactions"] += 1
         log.debug("compacted %s in %.3fs", table.name, time.perf_counter() - started)
