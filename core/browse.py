@@ -76,7 +76,7 @@ async def facets(store: Store, scopes: list[str] | None) -> Facets:
     for row in rows:
         out.kinds[row["kind"]] += 1
         out.tags.update(row["tags"] or [])
-        if branch := branch_of(row):
+        if '"branch"' in (row["metadata"] or "") and (branch := branch_of(row)):
             out.branches[branch] += 1
         out.days[row["created_at"].strftime("%Y-%m-%d")] += 1
     return out

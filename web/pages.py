@@ -51,6 +51,7 @@ ACTIONS = ("forget", "restore", "purge", "edit", "supersede", "link", "confirm")
 LIVE_POLL = 1.0  # seconds between looks for new memories
 SHOWN = 200  # memories listed on a page
 SCOPES_FOR = 30.0  # seconds the list of scopes is reused
+FACETS_FOR = 10.0  # seconds a scope's counts are reused
 
 
 def _flat(memory: Memory) -> dict[str, Any]:
@@ -72,6 +73,7 @@ class WebView:
         self.templates.filters["when"] = lambda d: d.strftime("%Y-%m-%d %H:%M") if d else ""
         self.ctx = CallContext(project_scope="global", client="web", tool="web", source="user")
         self._scope_list: list[str] = []
+        self._counted: dict[str, tuple[float, Any]] = {}
         self._scopes_at = -SCOPES_FOR
 
     def routes(self) -> list[tuple[str, list[str], Handler]]:
@@ -175,9 +177,19 @@ class WebView:
         shown = await service.recent(scope=scope, kinds=[kind] if kind else None,
                                      tags=[tag] if tag else None, branch=branch or None,
                                      limit=SHOWN, ctx=self.ctx)
-        counts = await service.facets(scope=scope, ctx=self.ctx)
+        counts = await self._facets(scope)
         return self._render(request, "browse.html", memories=shown, counts=counts, scope=scope,
                             kind=kind, tag=tag, branch=branch, scopes=await self._scopes())
+
+    async def _facets(self, scope: str) -> Any:
+        """What `scope` holds, counted (reused for a few seconds: it reads the whole scope)."""
+        now = time.monotonic()
+        known = self._counted.get(scope)
+        if known is None or now - known[0] > FACETS_FOR:
+            service = await self.service()
+            known = (now, await service.facets(scope=scope, ctx=self.ctx))
+            self._counted[scope] = known
+        return known[1]
 
     async def memory(self, request: Request) -> Response:
         service = await self.service()
@@ -240,7 +252,7 @@ class WebView:
     async def store(self, request: Request) -> Response:
         service = await self.service()
         stats = await service.stats()
-        per_day = (await service.facets(scope="all", ctx=self.ctx)).days
+        per_day = (await self._facets("all")).days
         days: list[tuple[str, int]] = []
         if per_day:
             last = datetime.now(UTC).date()
