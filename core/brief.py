@@ -26,6 +26,7 @@ from pydantic import BaseModel, Field
 from . import decay
 from .access import with_uses
 from .anchors import check_anchor
+from .browse import SHOWN
 from .errors import InvalidInput
 from .meta import branch_of, meta_of
 from .models import CallContext
@@ -117,7 +118,7 @@ async def standing(
     m = store.m
     rows = await store.scan(
         m.is_null("deleted_at") & m.is_null("valid_until") & m.eq("scope", scope_id)
-        & m.isin("kind", kinds)
+        & m.isin("kind", kinds), columns=SHOWN,
     )
     now = datetime.now(UTC)
     overruled = await _overruled(store, rows, ctx.branch)

@@ -23,7 +23,7 @@ from .views import memory_of
 if TYPE_CHECKING:
     from habitus.store import Predicate, Store
 
-__all__ = ["Facets", "facets", "newest", "one"]
+__all__ = ["SHOWN", "Facets", "facets", "newest", "one"]
 
 # What a memory is shown with (no vector, no search text).
 SHOWN = ("id", "kind", "content", "tags", "scope", "importance", "created_at", "updated_at",
