@@ -42,3 +42,12 @@ bench-procedures data="../shared/data/alfworld": setup
 # Lint and check formatting.
 lint: setup
     {{venv}}/bin/ruff check .
+
+# Lifecycle hooks on recorded sessions: capture, injection relevance on LoCoMo, hook latency.
+bench-hooks: setup
+    {{python}} bench/bench_hooks.py
+
+# The web view at 10k memories (needs Debian's chromium for the browser timing) and the CLI with and without a server.
+bench-web: setup
+    {{python}} bench/bench_web.py --memories 10000
+    {{python}} bench/bench_cli.py
