@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+import anyio
 import numpy as np
 
 from habitus.core.brief import standing
@@ -96,14 +97,21 @@ def _relevance(row: dict[str, Any], terms: set[str]) -> int:
 
 async def session_context(
     store: Any, state: SessionState, ctx: CallContext, *, budget: int = DEFAULT_BUDGET,
-    changed: list[str] | None = None,
 ) -> Injection:
-    """The project's standing knowledge for a new session of `state`, within `budget` tokens."""
-    found = await standing(store, state.scope, ["semantic", "procedural", "episodic"], ctx,
-                           keep=_usable)
+    """The project's standing knowledge for a new session of `state`, within `budget` tokens
+    (the files changed lately, from git, are looked up while the memories are read)."""
+    changed: list[str] = []
+
+    async def look_up_changes() -> None:
+        changed.extend(await anyio.to_thread.run_sync(changed_files, state.workdir))
+
+    async with anyio.create_task_group() as tasks:
+        tasks.start_soon(look_up_changes)
+        found = await standing(store, state.scope, ["semantic", "procedural", "episodic"], ctx,
+                               keep=_usable)
     rows = found.rows
     now = datetime.now(UTC)
-    terms = set(_WORDS.findall(" ".join([state.branch, *(changed or [])]).lower())) - {"py", "md"}
+    terms = set(_WORDS.findall(" ".join([state.branch, *changed]).lower())) - {"py", "md"}
     conventions = [r for r in rows if r["kind"] == "semantic"]
     procedures = sorted((r for r in rows if r["kind"] == "procedural"),
                         key=lambda r: -_relevance(r, terms))  # stable: strongest first on ties

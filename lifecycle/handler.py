@@ -29,7 +29,6 @@ from .context import (
     DEFAULT_BUDGET,
     THRESHOLD,
     Injection,
-    changed_files,
     prompt_context,
     session_context,
 )
@@ -148,9 +147,7 @@ class Lifecycle:
             state.injected.clear()  # what was shown is no longer in the model's context
         if replay:
             return None
-        changed = await anyio.to_thread.run_sync(changed_files, state.workdir)
-        injection = await session_context(self.service.store, state, ctx, budget=self.budget,
-                                          changed=changed)
+        injection = await session_context(self.service.store, state, ctx, budget=self.budget)
         files.write_context(self.db, self.project(state), injection.text, injection.ids)
         return injection
 
