@@ -63,10 +63,10 @@ def _line(row: dict[str, Any], now: datetime) -> str:
 
 
 def _usable(row: dict[str, Any]) -> bool:
-    section = meta_of(row)[1]
+    meta, section = meta_of(row)
     if section.get("suspicious") and not section.get("confirmed"):
         return False
-    record = meta_of(row)[0].get("record")
+    record = meta.get("record")
     if isinstance(record, dict) and record.get("status") == "deprecated":
         return False
     return not suspicion(row["content"])

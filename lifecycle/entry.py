@@ -54,7 +54,7 @@ def _offline(db: str, event: HookEvent) -> dict[str, Any] | None:
     from habitus.core.scope import detect_scope
 
     scope = detect_scope(event.cwd or None)
-    context, _ = files.read_context(db, f"{scope.id}\n{scope.branch or ''}")
+    context, _ = files.read_context(db, files.project_key(scope.id, scope.branch or ""))
     return answer(event.name, context)
 
 

@@ -19,8 +19,8 @@ from pathlib import Path
 from typing import Any
 
 __all__ = [
-    "state_dir", "store_key", "append_event", "spool_waiting", "take_events", "write_context",
-    "read_context",
+    "state_dir", "store_key", "append_event", "spool_waiting", "take_events", "project_key",
+    "write_context", "read_context",
 ]
 
 MAX_SPOOL_BYTES = 64 * 1024 * 1024  # past this, events are dropped (and logged) until drained
@@ -111,6 +111,11 @@ def take_events(db: str) -> tuple[list[dict[str, Any]], list[Path]]:
                     if isinstance(item, dict):
                         events.append(item)
     return events, taken
+
+
+def project_key(scope: str, branch: str) -> str:
+    """The key a project's session-start context is kept under: its scope and branch."""
+    return f"{scope}\n{branch}"
 
 
 def _context_file(db: str, project: str) -> Path:

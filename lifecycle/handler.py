@@ -139,7 +139,7 @@ class Lifecycle:
 
     def project(self, state: SessionState) -> str:
         """The key of the session-start context kept for a project and branch."""
-        return f"{state.scope}\n{state.branch}"
+        return files.project_key(state.scope, state.branch)
 
     async def _session_start(self, state: SessionState, event: HookEvent, ctx: CallContext,
                              replay: bool) -> Injection | None:
