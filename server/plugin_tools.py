@@ -6,12 +6,14 @@ from __future__ import annotations
 
 import inspect
 import logging
+import types
 import typing
 import warnings
-from typing import Any
+from typing import Annotated, Any
 
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.types import SamplingMessage, TextContent, ToolAnnotations
+from pydantic import Strict
 
 from habitus.plugins.api import current_call, current_model, maybe_await
 from habitus.plugins.manager import ToolSpec
@@ -45,11 +47,22 @@ class SamplingModel:
         return content.text if isinstance(content, TextContent) else str(content)
 
 
+def _strict(annotation: Any) -> Any:
+    """A number or flag parameter that takes only its own JSON type (`true` is not 1), as
+    the core tools' do."""
+    inner = typing.get_args(annotation)[0] if typing.get_origin(annotation) is Annotated \
+        else annotation
+    union = typing.get_origin(inner) in (typing.Union, types.UnionType)
+    members = set(typing.get_args(inner)) - {type(None)} if union else {inner}
+    return Annotated[annotation, Strict()] if members and members <= {int, float, bool} \
+        else annotation
+
+
 def _wrap(spec: ToolSpec, runtime: Runtime) -> Any:
     fn = spec.fn
     hints = typing.get_type_hints(fn, include_extras=True)
     signature = inspect.signature(fn)
-    params = [p.replace(annotation=hints.get(p.name, p.annotation))
+    params = [p.replace(annotation=_strict(hints.get(p.name, p.annotation)))
               for p in signature.parameters.values()]
     params.append(inspect.Parameter(_CONTEXT_PARAM, inspect.Parameter.KEYWORD_ONLY,
                                     annotation=Context))

@@ -45,6 +45,12 @@ __all__ = ["Store"]
 log = logging.getLogger("habitus.store")
 
 SEARCH_COLUMN = "search_text"
+# LanceDB caches opened indexes and table metadata (manifests, fragment footers) per process,
+# by default up to 6 GB and 1 GB. A store gets a new table version on every write, so under a
+# steady stream of writes those caches only fill; these bounds keep a long-running server's
+# memory flat while holding every index of a store of a few hundred thousand memories.
+INDEX_CACHE_BYTES = 256 * 2**20
+METADATA_CACHE_BYTES = 64 * 2**20
 DEFERRED = "_deferred"  # the folder of deferred rows not yet committed (local stores)
 # Below this many vectors exact search is about as fast as the ANN index (measured crossover
 # ~15-20k rows, bench/bench_recall.py) and always exact; a search whose filter keeps fewer rows
@@ -107,7 +113,9 @@ class Store:
         """Open (creating if needed) the store at `uri`: a directory or an object-store URI."""
         try:
             db = await lancedb.connect_async(
-                uri, read_consistency_interval=consistency, storage_options=storage_options
+                uri, read_consistency_interval=consistency, storage_options=storage_options,
+                session=lancedb.Session(index_cache_size_bytes=INDEX_CACHE_BYTES,
+                                        metadata_cache_size_bytes=METADATA_CACHE_BYTES),
             )
             memories = await _open_or_create(
                 db, MEMORIES, memories_schema(dimension, embedding_model)
