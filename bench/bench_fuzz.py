@@ -76,7 +76,15 @@ def fuzz(tool: str, schema: dict[str, Any], call: Any, examples: int) -> None:
     run()
 
 
-def campaign(url: str, pid: int, rounds: int, per_tool: int) -> dict[str, Any]:
+def caches_mb(db: Path) -> float:
+    """What the server holds for the store in caches, as `habitus stats` reports it (the
+    command goes through the running server)."""
+    out = subprocess.run([str(Path(sys.executable).parent / "habitus"), "--db", str(db),
+                          "stats", "--json"], capture_output=True, text=True, timeout=60)
+    return float(json.loads(out.stdout).get("cache_mb", 0.0)) if out.returncode == 0 else -1.0
+
+
+def campaign(url: str, pid: int, db: Path, rounds: int, per_tool: int) -> dict[str, Any]:
     outcomes: Counter[str] = Counter()
     samples: list[float] = []
     internal: list[str] = []
@@ -115,7 +123,8 @@ def campaign(url: str, pid: int, rounds: int, per_tool: int) -> dict[str, Any]:
             for tool in TOOLS:
                 fuzz(tool, schemas[tool], call, per_tool)
             samples.append(rss_mb(pid))
-            print(f"round {n + 1}: {sum(outcomes.values())} calls, RSS {samples[-1]:.0f} MB "
+            print(f"round {n + 1}: {sum(outcomes.values())} calls, RSS {samples[-1]:.0f} MB, "
+                  f"store caches {caches_mb(db):.0f} MB "
                   f"({time.perf_counter() - started:.0f} s)", flush=True)
     return {"outcomes": outcomes, "rss": samples, "internal": internal}
 
@@ -128,7 +137,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="habitus-fuzz-") as folder:
         proc, url = start_server(Path(folder) / "store")
         try:
-            result = campaign(url, proc.pid, args.rounds, args.per_tool)
+            result = campaign(url, proc.pid, Path(folder) / "store", args.rounds, args.per_tool)
             alive = proc.poll() is None
         finally:
             proc.terminate()

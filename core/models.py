@@ -280,6 +280,7 @@ class StoreStats(BaseModel):
     journal: int
     embedding_model: str
     fragments: int
+    cache_mb: float = 0.0  # held in memory for the store by the process answering
 
 
 class VersionEntry(BaseModel):

@@ -26,4 +26,5 @@ async def store_stats(store: Store) -> StoreStats:
         links=counts["links"], journal=counts["journal"],
         embedding_model=store.embedding_model or "none",
         fragments=await store.fragments(),
+        cache_mb=round(store.cache_bytes() / 2**20, 1),
     )

@@ -49,8 +49,8 @@ SEARCH_COLUMN = "search_text"
 # by default up to 6 GB and 1 GB. A store gets a new table version on every write, so under a
 # steady stream of writes those caches only fill; these bounds keep a long-running server's
 # memory flat while holding every index of a store of a few hundred thousand memories.
-INDEX_CACHE_BYTES = 256 * 2**20
-METADATA_CACHE_BYTES = 64 * 2**20
+INDEX_CACHE_BYTES = 128 * 2**20
+METADATA_CACHE_BYTES = 32 * 2**20
 DEFERRED = "_deferred"  # the folder of deferred rows not yet committed (local stores)
 # Below this many vectors exact search is about as fast as the ANN index (measured crossover
 # ~15-20k rows, bench/bench_recall.py) and always exact; a search whose filter keeps fewer rows
@@ -80,6 +80,7 @@ class Store:
         dimension: int,
         embedding_model: str,
         writer: Writer,
+        session: lancedb.Session | None = None,
     ) -> None:
         self.uri = uri
         self._db = db
@@ -90,6 +91,7 @@ class Store:
         self.dimension = dimension
         self.embedding_model = embedding_model
         self.writer = writer
+        self._session = session
         self._vector_index = False
         # Exact vector search in memory (see `vectors`); kept in step by the writer's commits.
         self.vectors = VectorCache(memories, dimension, embedding_model)
@@ -111,11 +113,12 @@ class Store:
         consistency: timedelta = timedelta(0),
     ) -> Store:
         """Open (creating if needed) the store at `uri`: a directory or an object-store URI."""
+        session = lancedb.Session(index_cache_size_bytes=INDEX_CACHE_BYTES,
+                                  metadata_cache_size_bytes=METADATA_CACHE_BYTES)
         try:
             db = await lancedb.connect_async(
                 uri, read_consistency_interval=consistency, storage_options=storage_options,
-                session=lancedb.Session(index_cache_size_bytes=INDEX_CACHE_BYTES,
-                                        metadata_cache_size_bytes=METADATA_CACHE_BYTES),
+                session=session,
             )
             memories = await _open_or_create(
                 db, MEMORIES, memories_schema(dimension, embedding_model)
@@ -134,6 +137,7 @@ class Store:
         store = cls(
             uri, db, memories, links, journal, uses,
             dimension=stored_dim, embedding_model=stored_model or embedding_model, writer=writer,
+            session=session,
         )
         await store._ensure_indexes()
         await store.has_vector_index()
@@ -492,6 +496,11 @@ class Store:
         """Fold every table's small fragments and new rows into its files and indexes."""
         for table in (self.memories, self.links, self.journal):
             await self.writer.compact(table, cleanup_older_than=cleanup_older_than)
+
+    def cache_bytes(self) -> int:
+        """Memory this process holds for the store: LanceDB's caches and the vector cache."""
+        lance = self._session.size_bytes if self._session is not None else 0
+        return lance + self.vectors.nbytes
 
     async def fragments(self) -> int:
         stats = await self.memories.stats()

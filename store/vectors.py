@@ -49,6 +49,11 @@ class VectorCache:
     def __len__(self) -> int:
         return self._n
 
+    @property
+    def nbytes(self) -> int:
+        """Memory held by the cached vectors."""
+        return self._matrix.nbytes + self._scope_codes.nbytes + self._alive.nbytes
+
     def note_version(self, version: int) -> None:
         """A commit of this process made `version`."""
         self._own.add(version)

@@ -16,14 +16,15 @@ import pytest
 from habitus.core.config import Settings
 
 WRITER = """
-import sys, anyio
+import os, sys, anyio
 from habitus.core.config import Settings
 from habitus.core.service import MemoryService
 
 async def main() -> None:
     service = await MemoryService.open(Settings(db=sys.argv[1], embedder="none"))
     for i in range(100_000):
-        result = await service.remember(f"crash note {i} about zebra{i}x", dedup=False)
+        note = f"crash note {i} of process {os.getpid()} about zebra{i}x"
+        result = await service.remember(note, dedup=False)
         print(result.id, flush=True)
 
 anyio.run(main)

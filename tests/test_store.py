@@ -98,6 +98,23 @@ async def test_compaction_keeps_fragments_bounded(db_path: Path) -> None:
         await store.close()
 
 
+async def test_the_store_reports_what_its_bounded_caches_hold(db_path: Path) -> None:
+    """Every write makes a table version whose metadata LanceDB caches; the store bounds those
+    caches (`bench/bench_fuzz.py` shows them level off) and reports their size."""
+    from habitus.store.database import INDEX_CACHE_BYTES, METADATA_CACHE_BYTES
+
+    store = await open_store(db_path)
+    store.writer._compact_after = 16
+    try:
+        for i in range(150):
+            await store.add_memories([row(i, f"memory number {i}")])
+            await store.lexical_search(f"number {i}", None, 5)
+        used = store.cache_bytes()
+        assert 0 < used <= INDEX_CACHE_BYTES + METADATA_CACHE_BYTES + store.vectors.nbytes
+    finally:
+        await store.close()
+
+
 async def test_failed_write_is_reported_and_writer_keeps_going(db_path: Path) -> None:
     store = await open_store(db_path)
     try:
