@@ -25,10 +25,22 @@ test *args: setup
     if command -v npm >/dev/null && [ ! -d tests/js/node_modules ]; then npm ci --prefix tests/js --silent --no-audit --no-fund; fi
     {{python}} -m pytest {{args}}
 
-# Benchmarks: start-up time and remember/recall latency on a store grown by single writes.
+# Benchmarks at 10k memories: start-up, remember/recall on a store grown by single writes,
+# recall beside its floors (LanceDB's own search on the same table), the CLI with and without a server.
 bench: setup
     {{python}} bench/bench_startup.py
-    {{python}} bench/bench_store.py
+    {{python}} bench/bench_store.py --memories 10000
+    {{python}} bench/bench_recall.py --sizes 10000 --queries 100
+    {{python}} bench/bench_cli.py
+
+# habitus and mcp-memory-service over MCP on the same LoCoMo workload (see bench/bench_peers.py to install the peer).
+bench-peers peer data="../shared/data/locomo/locomo10.json": setup
+    {{python}} bench/bench_peers.py --peer {{peer}} --data {{data}}
+
+# Long fault campaigns: hostile arguments with the server's memory watched; 8 processes on one store; kill -9 trials.
+bench-faults: setup
+    {{python}} bench/bench_fuzz.py --rounds 24
+    {{python}} bench/bench_faults.py --processes 8 --per-process 100 --kill-trials 32
 
 # Recall quality on LoCoMo (full ranking and both single legs) and recall latency at 10k / 100k.
 bench-recall data="../shared/data/locomo/locomo10.json": setup

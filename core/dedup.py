@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from . import anchors as anchor_mod
-from .claims import classify
+from .claims import SAME_SUBJECT_COSINE, classify
 from .errors import InvalidInput, NotFound
 from .journal import Journal
 from .links import AUTO_LINK, AUTO_LINK_MAX
@@ -48,8 +48,8 @@ FACT_KINDS = ("semantic", "procedural")
 MAX_GENERATION = 2
 # Neighbours read per new memory.
 NEIGHBOURS = 8
-# Batches larger than this compare against the whole scope with one matrix product.
-BULK = 32
+# Below this similarity a neighbour is neither the same fact (`claims`) nor linked (`links`).
+CLOSE = min(SAME_SUBJECT_COSINE, AUTO_LINK)
 # What deciding and reinforcing need of a neighbour (its search text, long with the windows of
 # episodes, is read only when reinforcing adds tags to it).
 NEIGHBOUR_COLUMNS = (
@@ -156,23 +156,17 @@ async def reinforce(
 async def _neighbours(
     store: Store, fresh: list[dict[str, Any]], vectors: np.ndarray
 ) -> list[list[tuple[dict[str, Any], float]]]:
-    """For each new memory, the closest current memories of its scope, most similar first (a
-    large batch: candidates from the in-memory vectors, read back in one query per chunk)."""
+    """For each new memory, the closest current memories of its scope, most similar first:
+    candidates from the in-memory vectors, and only those similar enough to matter (`CLOSE`)
+    read back, in one query per chunk — most new memories have none, and cost no read."""
     m = store.m
     base = m.is_null("deleted_at") & m.is_null("valid_until")
-    if len(fresh) <= BULK:
-        out = []
-        for r, vec in zip(fresh, vectors, strict=True):
-            rows = await store.vector_search(vec, base & m.eq("scope", r["scope"]), NEIGHBOURS,
-                                             columns=NEIGHBOUR_COLUMNS, scopes=[r["scope"]])
-            out.append([(row, 1.0 - float(row.get("_distance", 1.0))) for row in rows])
-        return out
     candidates: list[list[tuple[str, float]]] = [[] for _ in fresh]
     for scope in {r["scope"] for r in fresh}:
         members = [i for i, r in enumerate(fresh) if r["scope"] == scope]
         found = await store.nearest_ids(vectors[members], [scope], 2 * NEIGHBOURS)
         for i, near in zip(members, found, strict=True):
-            candidates[i] = near
+            candidates[i] = [(memory_id, sim) for memory_id, sim in near if sim >= CLOSE]
     wanted = list({memory_id for near in candidates for memory_id, _ in near})
     rows: dict[str, dict[str, Any]] = {}
     for start in range(0, len(wanted), 2000):

@@ -115,16 +115,19 @@ class VectorCache:
         if scopes is not None:
             wanted = [self._codes[s] for s in scopes if s in self._codes]
             mask = mask & np.isin(self._scope_codes[:self._n], np.asarray(wanted, dtype=np.int32))
-        rows = np.flatnonzero(mask)
-        if len(rows) == 0:
+        eligible = int(mask.sum())
+        if eligible == 0:
             return [[] for _ in range(len(vectors))]
-        sims = np.asarray(vectors, dtype=np.float32) @ self._matrix[rows].T
-        count = min(count, len(rows))
+        # Every cached row is scored in place (a copy of the eligible rows would cost more
+        # than the product); rows outside the filter are then ruled out.
+        sims = np.asarray(vectors, dtype=np.float32) @ self._matrix[:self._n].T
+        sims[:, ~mask] = -np.inf
+        count = min(count, eligible)
         out = []
         for line in sims:
             best = np.argpartition(-line, count - 1)[:count]
             best = best[np.argsort(-line[best], kind="stable")]
-            out.append([(self._ids[rows[i]], float(line[i])) for i in best])
+            out.append([(self._ids[i], float(line[i])) for i in best])
         return out
 
     def _reserve(self, size: int) -> None:

@@ -3,7 +3,8 @@
 LanceDB makes one fragment and one table version per write. Requests that arrive while a
 commit is in flight are grouped: consecutive appends to one table become a single `add`.
 When the queue runs dry and enough commits have piled up, the writer compacts the table
-(`optimize`) so that thousands of single writes never slow reads down.
+(`optimize`) beside the next writes, so that thousands of single writes slow neither reads
+(every fragment is a file each query opens) nor the writes themselves.
 
 Appends that nobody waits on (the operation journal) are *deferred*: they are committed together
 once the writer has been idle for a moment, when enough have gathered, or before anyone reads or
@@ -31,12 +32,14 @@ log = logging.getLogger("habitus.store.writer")
 
 # Commits to a table, or rows added to it, after which it is compacted (and its indexes take
 # in the new rows) once the queue is idle: many single writes, or a few large ones (an import).
-COMPACT_AFTER_COMMITS = 64
+COMPACT_AFTER_COMMITS = 16
 COMPACT_AFTER_ROWS = 2000
 # Old table versions are kept this long. Every version is a manifest file that each read and
 # write looks past, so under a steady stream of single writes they must not pile up; undo and
 # time travel work from the journal and the memories' validity, not from old versions.
 VERSION_RETENTION = timedelta(minutes=5)
+# A write that meets a concurrent compaction's commit is tried this many times more.
+CONFLICT_RETRIES = 4
 # At most this many queued requests are folded into one batch.
 MAX_BATCH = 1024
 # Deferred rows are committed after this much idle time, or at this many rows, or this age.
@@ -78,6 +81,7 @@ class Writer:
         self._compact_after = compact_after
         self._deferred: dict[str, tuple[AsyncTable, list[dict[str, Any]]]] = {}
         self._deferred_since = 0.0
+        self._compacting: dict[str, asyncio.Task[None]] = {}  # table name → compaction
         self.stats = {"requests": 0, "commits": 0, "compactions": 0}
         self.log = log  # where deferred rows wait, durable, until committed
         # Told of each table version a commit of this process made: (table name, version).
@@ -123,8 +127,14 @@ class Writer:
     async def compact(
         self, table: AsyncTable, *, cleanup_older_than: timedelta | None = None
     ) -> None:
-        """Compact now (in turn with the writes), folding new rows into the indexes."""
-        await self.call(table, lambda: self._optimize(table, cleanup_older_than))
+        """Compact now (in turn with the writes, after any compaction under way), folding new
+        rows into the indexes."""
+
+        async def run() -> None:
+            await self._compacted()
+            await self._optimize(table, cleanup_older_than)
+
+        await self.call(table, run)
 
     async def close(self) -> None:
         """Finish queued writes, then stop."""
@@ -132,6 +142,7 @@ class Writer:
             return
         await self._queue.put(None)
         await self._task
+        await self._compacted()
         self._task = None
         if self.log is not None:
             self.log.close()
@@ -220,13 +231,20 @@ class Writer:
         self, group: list[_Request], fn: Callable[[], Awaitable[Any]], table: AsyncTable,
         added: int = 0,
     ) -> None:
-        try:
-            result = await fn()
-        except Exception as exc:  # handed to every caller in the group
-            for r in group:
-                if not r.done.done():
-                    r.done.set_exception(exc)
-            return
+        for attempt in range(CONFLICT_RETRIES + 1):
+            try:
+                result = await fn()
+                break
+            except Exception as exc:
+                if is_conflict(exc) and attempt < CONFLICT_RETRIES:
+                    # A compaction (this process's or another's) committed first; every
+                    # write here is idempotent (appends are never in conflict), so again.
+                    await asyncio.sleep(0.01 * 2**attempt)
+                    continue
+                for r in group:  # handed to every caller in the group
+                    if not r.done.done():
+                        r.done.set_exception(exc)
+                return
         self._tables[table.name] = table
         self._commits[table.name] = self._commits.get(table.name, 0) + 1
         self._rows[table.name] = self._rows.get(table.name, 0) + added
@@ -239,24 +257,39 @@ class Writer:
                 r.done.set_result(result)
 
     async def _maybe_compact(self) -> None:
+        """Start compacting the tables that are due, beside the writes rather than before
+        them: a write that arrives meanwhile is committed at once (appends and a compaction
+        commit together; a conflicting update is retried, see `_settle`)."""
         for name, commits in list(self._commits.items()):
-            if commits >= self._compact_after or self._rows.get(name, 0) >= COMPACT_AFTER_ROWS:
-                try:
-                    await self._optimize(self._tables[name], VERSION_RETENTION)
-                except Exception as exc:  # another process may be compacting: try again later
-                    if is_conflict(exc):
-                        log.info("compaction of %s met another process's commit; will retry",
-                                 name)
-                    else:
-                        log.warning("compaction of %s failed; will retry", name, exc_info=True)
+            due = commits >= self._compact_after or self._rows.get(name, 0) >= COMPACT_AFTER_ROWS
+            if due and name not in self._compacting:
+                self._compacting[name] = asyncio.create_task(self._compact(name))
+
+    async def _compact(self, name: str) -> None:
+        try:
+            await self._optimize(self._tables[name], VERSION_RETENTION)
+        except Exception as exc:  # another process may be compacting: try again later
+            if is_conflict(exc):
+                log.info("compaction of %s met another commit; will retry", name)
+            else:
+                log.warning("compaction of %s failed; will retry", name, exc_info=True)
+        finally:
+            del self._compacting[name]
+
+    async def _compacted(self) -> None:
+        """Wait for the compactions under way."""
+        while self._compacting:
+            await asyncio.gather(*self._compacting.values(), return_exceptions=True)
 
     async def _optimize(self, table: AsyncTable, cleanup_older_than: timedelta | None) -> None:
         started = time.perf_counter()
+        commits, rows = self._commits.get(table.name, 0), self._rows.get(table.name, 0)
         with warnings.catch_warnings():
             # A zero retention is asked for on purpose (erasure); LanceDB warns about it.
             warnings.simplefilter("ignore", UserWarning)
             await table.optimize(cleanup_older_than=cleanup_older_than)
-        self._commits[table.name] = 0
-        self._rows[table.name] = 0
+        # What was written while compacting waits for the next compaction.
+        self._commits[table.name] = max(0, self._commits.get(table.name, 0) - commits)
+        self._rows[table.name] = max(0, self._rows.get(table.name, 0) - rows)
         self.stats["compactions"] += 1
         log.debug("compacted %s in %.3fs", table.name, time.perf_counter() - started)

@@ -91,7 +91,8 @@ async def test_compaction_keeps_fragments_bounded(db_path: Path) -> None:
     try:
         for i in range(100):  # sequential single writes: the worst case for LanceDB
             await store.add_memories([row(i, f"memory number {i}")])
-        assert await store.fragments() <= 20
+        # At most the commits between two compactions and those made while one ran.
+        assert await store.fragments() <= 2 * 16
         assert store.writer.stats["compactions"] >= 5
         assert len(await store.lexical_search("number", None, 200)) == 100
     finally:
