@@ -114,7 +114,7 @@ async def prepare(
 async def find_exact(store: Store, drafts: list[Draft]) -> dict[tuple[str, str], dict[str, Any]]:
     """Current memories with the same content as a draft, by (scope, content hash)."""
     m = store.m
-    digests = list({p["content_hash"] for p in drafts})
+    digests = await store.known_hashes(list({p["content_hash"] for p in drafts}))
     existing: dict[tuple[str, str], dict[str, Any]] = {}
     for start in range(0, len(digests), 500):
         rows = await store.scan(

@@ -360,6 +360,12 @@ class Store:
             q = q.nprobes(ANN_NPROBES).refine_factor(REFINE_FACTOR)
         return await q.to_list()
 
+    async def known_hashes(self, digests: Sequence[str]) -> list[str]:
+        """Those of `digests` that some memory's content hash may equal (any other certainly
+        matches none, so looking for it would read for nothing)."""
+        await self.vectors.sync()
+        return [d for d in digests if self.vectors.may_hold(d)]
+
     async def nearest_ids(
         self, vectors: np.ndarray, scopes: Sequence[str] | None, count: int
     ) -> list[list[tuple[str, float]]]:

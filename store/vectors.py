@@ -1,4 +1,5 @@
-"""The memories' vectors held in memory, for exact cosine search in numpy instead of a scan.
+"""The memories' vectors held in memory, for exact cosine search in numpy instead of a scan,
+and every memory's content hash, so that a new memory that repeats none costs no read.
 
 Only what never changes for a row is cached: its id, scope and vector. Whatever else a search
 filters on (deleted, superseded, kind, tags, time) is applied by LanceDB when the best
@@ -7,7 +8,8 @@ candidates are read back by id, so the answer is the same as an exact LanceDB se
 The cache follows the table's version. Commits of this process report the version they made
 (`note_version`) and its appends are added directly (`add`), so a process's own writes cost
 nothing; a version it did not make (another process wrote, or a compaction) costs one read of
-the id column and the vectors of the rows that are new. A change of embedding model reloads all.
+the id and hash columns and the vectors of the rows that are new. A change of embedding model
+reloads all.
 """
 
 from __future__ import annotations
@@ -45,6 +47,7 @@ class VectorCache:
         self._scope_codes = np.zeros(0, dtype=np.int32)
         self._matrix = np.zeros((0, dimension), dtype=np.float32)
         self._alive = np.zeros(0, dtype=bool)  # False once a row left the table
+        self._hashes: set[str] = set()  # the content hash of every row, vector or not
 
     def __len__(self) -> int:
         return self._n
@@ -64,7 +67,8 @@ class VectorCache:
         self.version = None
 
     def add(self, rows: Sequence[dict[str, Any]]) -> None:
-        """Rows appended to the table (those with a vector of the cached model)."""
+        """Rows appended to the table: every content hash, the vectors of the cached model."""
+        self._hashes.update(r["content_hash"] for r in rows if r.get("content_hash"))
         fresh = [r for r in rows if r.get("vector") is not None and r["id"] not in self._row
                  and (r.get("embedding_model") or self.model) == self.model]
         if not fresh:
@@ -81,6 +85,12 @@ class VectorCache:
             self._ids.append(r["id"])
             self._row[r["id"]] = self._n + offset
         self._n = end
+
+    def may_hold(self, content_hash: str) -> bool:
+        """Whether a row with this content hash may be in the table (False: certainly not).
+        Every row's hash is known, with or without a vector; a row whose content was
+        rewritten in place (erasure) keeps its old hash here too."""
+        return content_hash in self._hashes
 
     def vector_of(self, memory_id: str) -> np.ndarray | None:
         """The cached vector of a memory (None: not cached)."""
@@ -149,15 +159,17 @@ class VectorCache:
         return code
 
     async def _catch_up(self, version: int) -> None:
-        """Read the ids now in the table; drop the gone, read the vectors of the new."""
-        present = await self.table.query().where("embedding_model != ''").select(
-            ["id", "embedding_model"]).to_list()
+        """Read the ids (and content hashes) now in the table; drop the gone, read the vectors
+        of the new."""
+        every = await self.table.query().select(
+            ["id", "embedding_model", "content_hash"]).to_list()
+        present = [r for r in every if r["embedding_model"]]
         if any(r["embedding_model"] != self.model for r in present):
             # Re-embedded meanwhile (`habitus reindex`): the store tells the core, which turns
             # vector search off; nothing of the old model is worth keeping.
             self.reset(self.dimension, self.model)
-            self.version = version
-            return
+            present = []
+        self._hashes = {r["content_hash"] for r in every}
         current = {r["id"] for r in present}
         gone = [n for memory_id, n in self._row.items() if memory_id not in current]
         self._alive[gone] = False

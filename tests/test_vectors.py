@@ -102,3 +102,24 @@ async def test_own_writes_need_no_reload_and_other_handles_are_seen(db_path: Pat
     finally:
         await other.close()
         await store.close()
+
+
+async def test_every_content_hash_is_known_with_or_without_a_vector(db_path: Path) -> None:
+    """The hashes that let a new memory skip the duplicate lookup cover rows without a vector
+    and rows another handle wrote; a hash absent from the table is never reported."""
+    rng = np.random.default_rng(3)
+    first, second = await open_store(db_path), await open_store(db_path)
+    try:
+        await first.add_memories(rows(unit(rng, 3), 0, "global"))
+        await first.add_memories([row("plain", "no vector here", content_hash="h-plain",
+                                      vector=None, embedding_model="")])
+        asked = ["h0", "h2", "h-plain", "h-absent"]
+        assert await first.known_hashes(asked) == ["h0", "h2", "h-plain"]
+        assert await second.known_hashes(asked) == ["h0", "h2", "h-plain"]
+        await second.add_memories([row("later", "written by the other handle",
+                                       content_hash="h-later", vector=None,
+                                       embedding_model="")])
+        assert await first.known_hashes(["h-later", "h-absent"]) == ["h-later"]
+    finally:
+        await first.close()
+        await second.close()
