@@ -38,8 +38,6 @@ COMPACT_AFTER_ROWS = 2000
 # write looks past, so under a steady stream of single writes they must not pile up; undo and
 # time travel work from the journal and the memories' validity, not from old versions.
 VERSION_RETENTION = timedelta(minutes=5)
-# A write that meets a concurrent compaction's commit is tried this many times more.
-CONFLICT_RETRIES = 4
 # At most this many queued requests are folded into one batch.
 MAX_BATCH = 1024
 # Deferred rows are committed after this much idle time, or at this many rows, or this age.
@@ -129,12 +127,7 @@ class Writer:
     ) -> None:
         """Compact now (in turn with the writes, after any compaction under way), folding new
         rows into the indexes."""
-
-        async def run() -> None:
-            await self._compacted()
-            await self._optimize(table, cleanup_older_than)
-
-        await self.call(table, run)
+        await self.call(table, lambda: self._optimize(table, cleanup_older_than))
 
     async def close(self) -> None:
         """Finish queued writes, then stop."""
@@ -224,6 +217,9 @@ class Writer:
                 i += len(group)
             else:
                 assert req.call is not None
+                # Updates, deletes and rewrites wait for this process's compactions: they
+                # may touch the fragments being rewritten (appends never do).
+                await self._compacted()
                 await self._settle([req], req.call, req.table)
                 i += 1
 
@@ -231,20 +227,13 @@ class Writer:
         self, group: list[_Request], fn: Callable[[], Awaitable[Any]], table: AsyncTable,
         added: int = 0,
     ) -> None:
-        for attempt in range(CONFLICT_RETRIES + 1):
-            try:
-                result = await fn()
-                break
-            except Exception as exc:
-                if is_conflict(exc) and attempt < CONFLICT_RETRIES:
-                    # A compaction (this process's or another's) committed first; every
-                    # write here is idempotent (appends are never in conflict), so again.
-                    await asyncio.sleep(0.01 * 2**attempt)
-                    continue
-                for r in group:  # handed to every caller in the group
-                    if not r.done.done():
-                        r.done.set_exception(exc)
-                return
+        try:
+            result = await fn()
+        except Exception as exc:  # handed to every caller in the group
+            for r in group:
+                if not r.done.done():
+                    r.done.set_exception(exc)
+            return
         self._tables[table.name] = table
         self._commits[table.name] = self._commits.get(table.name, 0) + 1
         self._rows[table.name] = self._rows.get(table.name, 0) + added
@@ -258,8 +247,8 @@ class Writer:
 
     async def _maybe_compact(self) -> None:
         """Start compacting the tables that are due, beside the writes rather than before
-        them: a write that arrives meanwhile is committed at once (appends and a compaction
-        commit together; a conflicting update is retried, see `_settle`)."""
+        them: an append that arrives meanwhile is committed at once (appends and a compaction
+        commit together); other writes wait for it (`_execute`)."""
         for name, commits in list(self._commits.items()):
             due = commits >= self._compact_after or self._rows.get(name, 0) >= COMPACT_AFTER_ROWS
             if due and name not in self._compacting:
