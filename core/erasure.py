@@ -31,13 +31,13 @@ from collections.abc import Sequence
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
-from lancedb.table import AsyncTable
-
 from .encoder import Encoder
 from .journal import Journal
 from .models import CallContext
 
 if TYPE_CHECKING:
+    from lancedb.table import AsyncTable
+
     from habitus.store import Store
 
 __all__ = ["purge", "scrub_secrets"]

@@ -48,6 +48,7 @@ from .recall import Recall
 from .reflect import Reflect
 from .remember import Remember
 from .stats import store_stats
+from .tokens import preload as preload_tokens
 from .undo import undo
 from .validation import check_ids
 
@@ -80,8 +81,10 @@ class MemoryService:
 
     @classmethod
     async def open(cls, settings: Settings | None = None) -> MemoryService:
-        """Open the store and prepare (but not load) the embedder."""
+        """Open the store and prepare (but not load) the embedder; the token encoding starts
+        loading in the background."""
         settings = settings or Settings()
+        preload_tokens()
         embedder = load_embedder(settings.embedder)
         dimension = embedder.dimension if embedder else 384
         model = embedder.model_id if embedder else ""

@@ -20,7 +20,7 @@ import os
 import tempfile
 import threading
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -30,7 +30,7 @@ from .errors import HabitusError, InvalidInput
 if TYPE_CHECKING:
     import tiktoken
 
-__all__ = ["ENCODING_NAME", "count_tokens", "count_many", "truncate_to_tokens"]
+__all__ = ["ENCODING_NAME", "count_tokens", "count_many", "preload", "truncate_to_tokens"]
 
 log = logging.getLogger("habitus.tokens")
 
@@ -71,6 +71,19 @@ def truncate_to_tokens(text: str, n: int) -> str:
         return text
     # A token boundary may fall inside a multi-byte character: drop the incomplete tail bytes.
     return encoding.decode_bytes(tokens[:n]).decode("utf-8", errors="ignore")
+
+
+def preload() -> None:
+    """Start loading the encoding in a background thread: it takes ~0.4 s, which the first
+    count then spends (partly) waiting instead of loading, overlapped with other start-up work.
+    A failure is left for the first count to raise."""
+    if _encoding is None:
+        threading.Thread(target=_load_quietly, name="habitus-tokens", daemon=True).start()
+
+
+def _load_quietly() -> None:
+    with suppress(HabitusError):
+        _get_encoding()
 
 
 def _get_encoding() -> tiktoken.Encoding:

@@ -191,6 +191,29 @@ def test_the_command_line_starts_without_heavy_imports() -> None:
     assert out.stdout.strip() == "[]"
 
 
+def test_opening_the_store_skips_the_namespace_rest_client_until_it_is_used() -> None:
+    """LanceDB's REST namespace client (~0.8 s of pydantic at import) is not loaded by a local
+    store, and still works, whole, for whoever asks for one of its names."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, tempfile, asyncio\n"
+        "from habitus.store import Store\n"
+        "async def main():\n"
+        "    with tempfile.TemporaryDirectory() as tmp:\n"
+        "        store = await Store.open(tmp, dimension=4)\n"
+        "        await store.count()\n"
+        "        await store.close()\n"
+        "asyncio.run(main())\n"
+        "print(sorted(m for m in sys.modules if m.startswith('lance_namespace_urllib3_client.api')))\n"
+        "from lance_namespace_urllib3_client import ApiClient, TableApi\n"
+        "print(ApiClient.__name__, TableApi.__name__)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split("\n")[:2] == ["[]", "ApiClient TableApi"]
+
+
 def test_the_lazy_command_table_names_every_command_where_it_is_defined() -> None:
     import importlib
 

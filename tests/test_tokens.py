@@ -160,3 +160,29 @@ def test_a_valid_user_tiktoken_cache_is_used_as_is(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     assert result.stdout == f"2 {user_cache}\n"
     assert not habitus_cache.exists()
+
+
+def test_preloading_in_the_background_serves_the_first_count_and_keeps_its_errors(
+    tmp_path: Path,
+) -> None:
+    """`preload` loads in a thread; a count racing it waits for the same encoding, and a
+    load that fails is reported by the count, not lost in the thread."""
+    probe = (
+        "from habitus.core import tokens\n"
+        "tokens.preload(); tokens.preload()\n"
+        "print(tokens.count_tokens('hello world'), tokens.count_many(['a b', 'c'] * 2))\n"
+    )
+    env = _offline_env(HABITUS_CACHE_DIR=str(tmp_path / "cache"))
+    env.pop("TIKTOKEN_CACHE_DIR", None)
+    ok = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True,
+                        timeout=60)
+    assert ok.returncode == 0, ok.stderr
+    assert ok.stdout == "2 [2, 1, 2, 1]\n"
+    blocked = tmp_path / "not-a-folder"
+    blocked.write_text("a file where the cache folder should be")
+    env["HABITUS_CACHE_DIR"] = str(blocked)
+    failed = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True,
+                            text=True, timeout=60)
+    assert failed.returncode != 0
+    assert "HABITUS_CACHE_DIR to a writable folder" in failed.stderr
+    assert "Exception in thread" not in failed.stderr
