@@ -146,17 +146,12 @@ async def _lexical(store: Store, text: str, where: Predicate, depth: int) -> lis
     or a word the memories spell differently) is retried with one edit, at a discount."""
     terms = search_text(text)  # `getUserName` also asks for get, user, name; paths their file
     exact = await store.lexical_search(terms, where, depth, columns=LEXICAL_COLUMNS)
-    words = {
-        word
-        for row in exact
-        for word in _WORD.findall((row.get("search_text") or "").lower())
-    }
-    seen = {word[:n] for word in words for n in range(4, len(word) + 1)}
+    matched = "\n".join(row.get("search_text") or "" for row in exact).lower()
     missing = [
         w
         for w in dict.fromkeys(_WORD.findall(text.lower()))
         # A word the best matches contain in another form was matched by BM25's stemming.
-        if len(w) >= 4 and stem(w) not in seen and w not in _COMMON
+        if len(w) >= 4 and w not in _COMMON and not _starts_a_word(stem(w), matched)
     ]
     if not missing:
         return exact
@@ -176,6 +171,11 @@ async def _lexical(store: Store, text: str, where: Predicate, depth: int) -> lis
             row["_score"] = score
             known[row["id"]] = row
     return sorted(known.values(), key=lambda r: -float(r.get("_score") or 0.0))[:depth]
+
+
+def _starts_a_word(prefix: str, text: str) -> bool:
+    """Whether some word of `text` (lower case) begins with `prefix`."""
+    return re.search(rf"(?<![a-z0-9]){re.escape(prefix)}", text) is not None
 
 
 def _within(store: Store, query: RecallQuery) -> Predicate:

@@ -113,9 +113,12 @@ def search_text(
     short metadata values (speaker…) and, for episodes, the neighbouring episodes' lines."""
     extra: list[str] = []
     for token in _TOKEN.findall(content):
-        parts = identifier_parts(token)
-        if len(parts) > 1:
-            extra.append(" ".join(parts))
+        # A plain ASCII word (lower, upper or title case) is one part: no split to try.
+        if not (token.isascii() and token.isalpha()
+                and (token.islower() or token.isupper() or token.istitle())):
+            parts = identifier_parts(token)
+            if len(parts) > 1:
+                extra.append(" ".join(parts))
         if "/" in token or "\\" in token:
             extra.append(re.split(r"[/\\]", token.rstrip("/\\"))[-1])
     tags = list(tags)

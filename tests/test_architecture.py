@@ -206,7 +206,8 @@ def test_opening_the_store_skips_the_namespace_rest_client_until_it_is_used() ->
         "        await store.count()\n"
         "        await store.close()\n"
         "asyncio.run(main())\n"
-        "print(sorted(m for m in sys.modules if m.startswith('lance_namespace_urllib3_client.api')))\n"
+        "api = 'lance_namespace_urllib3_client.api'\n"
+        "print(sorted(m for m in sys.modules if m.startswith(api)))\n"
         "from lance_namespace_urllib3_client import ApiClient, TableApi\n"
         "print(ApiClient.__name__, TableApi.__name__)\n"
     )

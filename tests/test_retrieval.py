@@ -3,14 +3,18 @@ neighbour windows, near-copies, filters and token budgets — real LanceDB, real
 
 from __future__ import annotations
 
+import re
+import string
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from habitus.core.models import CallContext, NewMemory
 from habitus.core.ranking import Candidate, Weights, fuse
-from habitus.core.text import embedding_text, search_text, with_tags
+from habitus.core.text import embedding_text, identifier_parts, search_text, with_tags
 
 pytestmark = pytest.mark.anyio
 
@@ -191,6 +195,20 @@ def test_index_views() -> None:
     assert embedding_text("hello", {"speaker": "Ann"}) == "Ann: hello"
     assert embedding_text("hello", {"habitus": {"x": 1}}) == "hello"
     assert with_tags("a\nb", ["b", "c"]) == "a\nb\nc"
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet=string.ascii_letters + string.digits + "_./-:éß", max_size=40))
+def test_plain_words_left_unsplit_are_exactly_those_a_split_leaves_whole(word: str) -> None:
+    """The search text skips splitting plain words; it must add exactly the parts a full
+    split of every token adds."""
+    parts = [" ".join(p) for t in re.findall(r"[A-Za-z0-9_./\\:-]+", word)
+             if len(p := identifier_parts(t)) > 1]
+    text = search_text(word)
+    for piece in parts:
+        assert piece in text.split("\n")[1]
+    if not parts and "/" not in word:
+        assert text == word
 
 
 def test_score_fusion_keeps_strong_lexical_matches() -> None:
