@@ -25,6 +25,7 @@ from habitus.core.errors import StoreError
 
 from .deferred_log import DeferredLog
 from .predicates import Predicate, Where
+from .rows import RowCache
 from .schema import (
     JOURNAL,
     LINKS,
@@ -95,6 +96,8 @@ class Store:
         self._vector_index = False
         # Exact vector search in memory (see `vectors`); kept in step by the writer's commits.
         self.vectors = VectorCache(memories, dimension, embedding_model)
+        # Rows searches read back by id, kept while the table only grows by this process.
+        self.rows = RowCache()
         self._versions: dict[str, int] = {}
         writer.on_commit = self._committed
         self.m = Where(memories_schema(dimension, embedding_model))
@@ -196,10 +199,17 @@ class Store:
 
     # --- memories -----------------------------------------------------------------------
 
-    def _committed(self, table: str, version: int) -> None:
+    def _committed(self, table: str, version: int, appended: bool) -> None:
         self._versions[table] = version
         if table == MEMORIES:
             self.vectors.note_version(version)
+            if not appended:
+                self.rows.clear()
+
+    async def _sync(self) -> None:
+        """Catch the caches up with the memories table (they follow this process's writes)."""
+        if await self.vectors.sync():
+            self.rows.clear()
 
     async def version(self, table: AsyncTable) -> int:
         """The table's version after this process's last commit to it (else its latest)."""
@@ -234,6 +244,7 @@ class Store:
         self.embedding_model, self.dimension = model, dimension
         self.m = Where(memories_schema(dimension, model))
         self.vectors.reset(dimension, model)
+        self.rows.clear()
         return True
 
     async def update_memories(self, where: Predicate, values: dict[str, Any]) -> int:
@@ -309,16 +320,22 @@ class Store:
         q = self.memories.query().nearest_to_text(query).limit(limit)
         if where is not None:
             q = q.where(where.sql)
-        cached = columns is not None and "vector" in columns and len(self.vectors) > 0
-        if cached:  # vectors from memory rather than from disk
-            await self.vectors.sync()
-            columns, _ = self._columns_without_vector(columns)
-        if columns is not None:
-            q = q.select([*(self.m.col(c) for c in columns), "_score"])
-        rows = await q.to_list()
-        if cached:
-            for row in rows:
-                row["vector"] = self.vectors.vector_of(row["id"])
+        if columns is None:
+            return await q.to_list()
+        # The ids and scores, then the rows from the row cache where it has them.
+        await self._sync()
+        vectors = "vector" in columns and len(self.vectors) > 0  # from memory, not disk
+        read = [c for c in dict.fromkeys(["id", *columns]) if not (vectors and c == "vector")]
+        hits = await q.select(["id", "_score"]).to_list()
+        by_id = await self._rows_by_id([h["id"] for h in hits], where, read)
+        rows = []
+        for hit in hits:
+            row = by_id.get(hit["id"])
+            if row is not None:  # None: deleted between the two reads
+                row["_score"] = hit["_score"]
+                if vectors:
+                    row["vector"] = self.vectors.vector_of(hit["id"])
+                rows.append(row)
         return rows
 
     async def vector_search(
@@ -363,7 +380,7 @@ class Store:
     async def known_hashes(self, digests: Sequence[str]) -> list[str]:
         """Those of `digests` that some memory's content hash may equal (any other certainly
         matches none, so looking for it would read for nothing)."""
-        await self.vectors.sync()
+        await self._sync()
         return [d for d in digests if self.vectors.may_hold(d)]
 
     async def nearest_ids(
@@ -371,14 +388,14 @@ class Store:
     ) -> list[list[tuple[str, float]]]:
         """For each row of `vectors`, the ids of the `count` most similar memories with a
         vector (of `scopes`; live or not), best first, with their cosine similarity."""
-        await self.vectors.sync()
+        await self._sync()
         return self.vectors.nearest_many(vectors, scopes, count)
 
     async def _cached_search(
         self, vector: np.ndarray, where: Predicate | None, limit: int,
         columns: Sequence[str] | None, scopes: Sequence[str] | None,
     ) -> list[dict[str, Any]] | None:
-        await self.vectors.sync()
+        await self._sync()
         read, with_vector = self._columns_without_vector(columns)
         found: list[dict[str, Any]] = []
         size, seen = limit + FETCH_MARGIN, 0
@@ -386,10 +403,7 @@ class Store:
             candidates = self.vectors.nearest(vector, scopes, size)
             batch = candidates[seen:]
             if batch:
-                chosen = self.m.isin("id", [i for i, _ in batch])
-                rows = await self.scan(chosen & where if where is not None else chosen,
-                                       columns=read)
-                by_id = {r["id"]: r for r in rows}
+                by_id = await self._rows_by_id([i for i, _ in batch], where, read)
                 for memory_id, similarity in batch:
                     row = by_id.get(memory_id)
                     if row is not None:
@@ -404,6 +418,27 @@ class Store:
             if size >= MAX_CANDIDATES or len(found) < len(candidates) // 2:
                 return None  # a selective filter (a period, a tag): LanceDB's to apply
             seen, size = len(candidates), size * 4
+
+    async def _rows_by_id(
+        self, ids: list[str], where: Predicate | None, columns: list[str] | None
+    ) -> dict[str, dict[str, Any]]:
+        """The rows of `ids` that match `where`, by id: from the row cache for the ids it
+        knows under that filter, read for the others."""
+        key = where.sql if where is not None else ""
+        generation = self.rows.generation
+        if columns is None:
+            known: dict[str, dict[str, Any] | None] = {}
+            missing = ids
+        else:
+            known, missing = self.rows.lookup(key, columns, ids)
+        if missing:
+            chosen = self.m.isin("id", missing)
+            rows = await self.scan(chosen & where if where is not None else chosen,
+                                   columns=columns)
+            if columns is not None:
+                self.rows.keep(key, columns, missing, rows, generation)
+            known.update((r["id"], r) for r in rows)
+        return {memory_id: row for memory_id, row in known.items() if row is not None}
 
     def _columns_without_vector(
         self, columns: Sequence[str] | None
@@ -504,9 +539,9 @@ class Store:
             await self.writer.compact(table, cleanup_older_than=cleanup_older_than)
 
     def cache_bytes(self) -> int:
-        """Memory this process holds for the store: LanceDB's caches and the vector cache."""
+        """Memory this process holds for the store: LanceDB's caches, the vectors and rows."""
         lance = self._session.size_bytes if self._session is not None else 0
-        return lance + self.vectors.nbytes
+        return lance + self.vectors.nbytes + self.rows.nbytes
 
     async def fragments(self) -> int:
         stats = await self.memories.stats()

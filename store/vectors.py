@@ -97,18 +97,20 @@ class VectorCache:
         n = self._row.get(memory_id)
         return self._matrix[n] if n is not None and self._alive[n] else None
 
-    async def sync(self) -> None:
-        """Catch up with the table: nothing to do when every new version is this process's."""
+    async def sync(self) -> bool:
+        """Catch up with the table: nothing to do when every new version is this process's.
+        True when some version was not (another process wrote, or a compaction ran)."""
         version = await self.table.version()
         if version == self.version:
-            return
+            return False
         if self.version is not None and all(
             v in self._own for v in range(self.version + 1, version + 1)
         ):
             self._own = {v for v in self._own if v > version}
             self.version = version
-            return
+            return False
         await self._catch_up(version)
+        return True
 
     def nearest(
         self, vector: np.ndarray, scopes: Sequence[str] | None, count: int

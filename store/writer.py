@@ -83,7 +83,8 @@ class Writer:
         self.stats = {"requests": 0, "commits": 0, "compactions": 0}
         self.log = log  # where deferred rows wait, durable, until committed
         # Told of each table version a commit of this process made: (table name, version).
-        self.on_commit: Callable[[str, int], None] | None = None
+        # Told of each commit: table name, the version made, whether it only appended rows.
+        self.on_commit: Callable[[str, int, bool], None] | None = None
 
     def start(self) -> None:
         if self._task is None:
@@ -240,7 +241,7 @@ class Writer:
         self.stats["commits"] += 1
         version = getattr(result, "version", None)
         if self.on_commit is not None and isinstance(version, int):
-            self.on_commit(table.name, version)
+            self.on_commit(table.name, version, added > 0)
         for r in group:
             if not r.done.done():
                 r.done.set_result(result)
