@@ -158,7 +158,8 @@ async def _neighbours(
 ) -> list[list[tuple[dict[str, Any], float]]]:
     """For each new memory, the closest current memories of its scope, most similar first:
     candidates from the in-memory vectors, and only those similar enough to matter (`CLOSE`)
-    read back, in one query per chunk — most new memories have none, and cost no read."""
+    read back (those searches met before come from the store's row cache) — most new
+    memories have none, and cost no read."""
     m = store.m
     base = m.is_null("deleted_at") & m.is_null("valid_until")
     candidates: list[list[tuple[str, float]]] = [[] for _ in fresh]
@@ -168,10 +169,7 @@ async def _neighbours(
         for i, near in zip(members, found, strict=True):
             candidates[i] = [(memory_id, sim) for memory_id, sim in near if sim >= CLOSE]
     wanted = list({memory_id for near in candidates for memory_id, _ in near})
-    rows: dict[str, dict[str, Any]] = {}
-    for start in range(0, len(wanted), 2000):
-        chunk = m.isin("id", wanted[start:start + 2000]) & base
-        rows.update((r["id"], r) for r in await store.scan(chunk, columns=NEIGHBOUR_COLUMNS))
+    rows = await store.fetch(wanted, base, NEIGHBOUR_COLUMNS) if wanted else {}
     return [[(rows[i], sim) for i, sim in near if i in rows][:NEIGHBOURS] for near in candidates]
 
 

@@ -64,6 +64,8 @@ REFINE_FACTOR = 10
 # keeps fewer, or this many candidates without enough results, is left to LanceDB.
 FETCH_MARGIN = 16
 MAX_CANDIDATES = 4096
+# Ids per query when rows are read by id.
+FETCH_CHUNK = 2000
 
 
 class Store:
@@ -327,7 +329,7 @@ class Store:
         vectors = "vector" in columns and len(self.vectors) > 0  # from memory, not disk
         read = [c for c in dict.fromkeys(["id", *columns]) if not (vectors and c == "vector")]
         hits = await q.select(["id", "_score"]).to_list()
-        by_id = await self._rows_by_id([h["id"] for h in hits], where, read)
+        by_id = await self.fetch([h["id"] for h in hits], where, read)
         rows = []
         for hit in hits:
             row = by_id.get(hit["id"])
@@ -403,7 +405,7 @@ class Store:
             candidates = self.vectors.nearest(vector, scopes, size)
             batch = candidates[seen:]
             if batch:
-                by_id = await self._rows_by_id([i for i, _ in batch], where, read)
+                by_id = await self.fetch([i for i, _ in batch], where, read)
                 for memory_id, similarity in batch:
                     row = by_id.get(memory_id)
                     if row is not None:
@@ -419,24 +421,25 @@ class Store:
                 return None  # a selective filter (a period, a tag): LanceDB's to apply
             seen, size = len(candidates), size * 4
 
-    async def _rows_by_id(
-        self, ids: list[str], where: Predicate | None, columns: list[str] | None
+    async def fetch(
+        self, ids: Sequence[str], where: Predicate | None, columns: Sequence[str] | None
     ) -> dict[str, dict[str, Any]]:
         """The rows of `ids` that match `where`, by id: from the row cache for the ids it
-        knows under that filter, read for the others."""
+        knows under that filter and columns, read (and kept) for the others."""
         key = where.sql if where is not None else ""
         generation = self.rows.generation
         if columns is None:
             known: dict[str, dict[str, Any] | None] = {}
-            missing = ids
+            missing = list(ids)
         else:
             known, missing = self.rows.lookup(key, columns, ids)
-        if missing:
-            chosen = self.m.isin("id", missing)
+        for start in range(0, len(missing), FETCH_CHUNK):
+            chunk = missing[start:start + FETCH_CHUNK]
+            chosen = self.m.isin("id", chunk)
             rows = await self.scan(chosen & where if where is not None else chosen,
                                    columns=columns)
             if columns is not None:
-                self.rows.keep(key, columns, missing, rows, generation)
+                self.rows.keep(key, columns, chunk, rows, generation)
             known.update((r["id"], r) for r in rows)
         return {memory_id: row for memory_id, row in known.items() if row is not None}
 
