@@ -34,11 +34,6 @@ log = logging.getLogger("habitus.store.writer")
 # in the new rows) once the queue is idle: many single writes, or a few large ones (an import).
 COMPACT_AFTER_COMMITS = 16
 COMPACT_AFTER_ROWS = 2000
-# The share of the time a table may spend compacting: a compaction reindexes the whole table
-# (~0.4 s at 100k memories on 2 cores), so after one that took t seconds the next waits
-# t × (1 / share − 1). A burst of writes to a large store then compacts less often instead of
-# slowing every write; a small store still compacts every `COMPACT_AFTER_COMMITS`.
-COMPACTION_SHARE = 0.1
 # Old table versions are kept this long. Every version is a manifest file that each read and
 # write looks past, so under a steady stream of single writes they must not pile up; undo and
 # time travel work from the journal and the memories' validity, not from old versions.
@@ -82,8 +77,6 @@ class Writer:
         self._rows: dict[str, int] = {}  # rows added since the last compaction
         self._tables: dict[str, AsyncTable] = {}
         self._compact_after = compact_after
-        self._share = COMPACTION_SHARE
-        self._not_before: dict[str, float] = {}  # table name → earliest next compaction
         self._deferred: dict[str, tuple[AsyncTable, list[dict[str, Any]]]] = {}
         self._deferred_since = 0.0
         self._compacting: dict[str, asyncio.Task[None]] = {}  # table name → compaction
@@ -256,14 +249,12 @@ class Writer:
         """Start compacting the tables that are due, beside the writes rather than before
         them: an append that arrives meanwhile is committed at once (appends and a compaction
         commit together); other writes wait for it (`_execute`)."""
-        now = time.monotonic()
         for name, commits in list(self._commits.items()):
             due = commits >= self._compact_after or self._rows.get(name, 0) >= COMPACT_AFTER_ROWS
-            if due and name not in self._compacting and now >= self._not_before.get(name, 0.0):
+            if due and name not in self._compacting:
                 self._compacting[name] = asyncio.create_task(self._compact(name))
 
     async def _compact(self, name: str) -> None:
-        started = time.monotonic()
         try:
             await self._optimize(self._tables[name], VERSION_RETENTION)
         except Exception as exc:  # another process may be compacting: try again later
@@ -273,8 +264,6 @@ class Writer:
                 log.warning("compaction of %s failed; will retry", name, exc_info=True)
         finally:
             del self._compacting[name]
-            ended = time.monotonic()
-            self._not_before[name] = ended + (ended - started) * (1 / self._share - 1)
 
     async def _compacted(self) -> None:
         """Wait for the compactions under way."""
