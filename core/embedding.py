@@ -95,7 +95,7 @@ class MiniLMEmbedder:
         so a background server does not compete with the editor for every core). Each run uses
         one thread that never spins waiting for work: a single text (a query) then leaves the
         other cores to the store's search running beside it (recall p50 at 10k memories, 2 cores:
-        51 → 34 ms against two spinning intra-op threads), and bulk embedding still uses
+        52–55 → 32–41 ms against two spinning intra-op threads), and bulk embedding still uses
         `threads` cores, one batch each.
         """
         if batch_size < 1:
