@@ -13,6 +13,8 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+import anyio
+
 from habitus.store import Store
 
 from . import decay, erasure
@@ -48,7 +50,7 @@ from .recall import Recall
 from .reflect import Reflect
 from .remember import Remember
 from .stats import store_stats
-from .tokens import preload as preload_tokens
+from .tokens import count_tokens
 from .undo import undo
 from .validation import check_ids
 
@@ -81,10 +83,8 @@ class MemoryService:
 
     @classmethod
     async def open(cls, settings: Settings | None = None) -> MemoryService:
-        """Open the store and prepare (but not load) the embedder; the token encoding starts
-        loading in the background."""
+        """Open the store and prepare (but not load) the embedder."""
         settings = settings or Settings()
-        preload_tokens()
         embedder = load_embedder(settings.embedder)
         dimension = embedder.dimension if embedder else 384
         model = embedder.model_id if embedder else ""
@@ -119,8 +119,10 @@ class MemoryService:
         return self.encoder.status
 
     async def warm_up(self) -> None:
-        """Load the embedding model in a worker thread so the first call does not wait for it."""
+        """Load the embedding model and the token encoding in a worker thread so the first
+        call does not wait for them."""
         await self.encoder.embed(["warm up"])
+        await anyio.to_thread.run_sync(count_tokens, "warm up")
 
     async def embed(self, texts: Sequence[str]) -> np.ndarray | None:
         """Unit vectors of `texts` (one row each) from the store's embedder, computed in a
