@@ -82,7 +82,8 @@ async def add_links_bulk(
     """Add many new edges in one commit (existing ones are left as they are); journaled once.
 
     `from_new` says every edge starts at a memory created just now, which has no edges yet,
-    so there is nothing to look up."""
+    so there is nothing to look up; such edges are committed with the journal's rows (see
+    `Store.add_links`)."""
     wanted: dict[str, tuple[str, str, str, float]] = {}
     for source, target, relation, weight in edges:
         if source != target:
@@ -110,7 +111,7 @@ async def add_links_bulk(
     ]
     if not rows:
         return []
-    await store.add_links(rows)
+    await store.add_links(rows, deferred=from_new)
     await journal.append(
         "link",
         list(dict.fromkeys(i for r in rows for i in (r["source"], r["target"]))),

@@ -150,13 +150,13 @@ class Store:
         return store
 
     async def _commit_orphans(self) -> None:
-        """Commit the journal and use rows that processes which died before their commit left
-        behind (see `deferred_log`), skipping any that did reach their table."""
+        """Commit the journal, use and link rows that processes which died before their commit
+        left behind (see `deferred_log`), skipping any that did reach their table."""
         deferred = self.writer.log
         if deferred is None:
             return
         left = deferred.take_orphans()
-        for table, where in ((self.journal, self.j), (self.uses, self.u)):
+        for table, where in ((self.journal, self.j), (self.uses, self.u), (self.links, self.l)):
             rows = left.get(table.name, [])
             if not rows:
                 continue
@@ -487,17 +487,26 @@ class Store:
 
     # --- links and journal ----------------------------------------------------------------
 
-    async def add_links(self, rows: list[dict[str, Any]]) -> None:
-        await self.writer.add(self.links, rows)
+    async def add_links(self, rows: list[dict[str, Any]], *, deferred: bool = False) -> None:
+        """Append edges. `deferred`: committed soon, with the journal's rows, instead of now
+        (kept meanwhile in the process's durable log; every read, update or delete of links
+        commits them first) — for the edges each new memory gets, one commit per write saved."""
+        if deferred:
+            self.writer.defer(self.links, rows)
+        else:
+            await self.writer.add(self.links, rows)
 
     async def update_link(self, link_id: str, values: dict[str, Any]) -> None:
         where = self.l.eq("id", link_id).sql
+        await self.writer.flush()
         await self.writer.call(self.links, lambda: self.links.update(values, where=where))
 
     async def find_links(self, where: Predicate, limit: int = 1000) -> list[dict[str, Any]]:
+        await self.writer.flush()
         return await self.links.query().where(where.sql).limit(limit).to_list()
 
     async def delete_links(self, where: Predicate) -> None:
+        await self.writer.flush()
         await self.writer.call(self.links, lambda: self.links.delete(where.sql))
 
     def append_uses(self, rows: list[dict[str, Any]]) -> None:

@@ -1,12 +1,12 @@
 """Deferred rows made durable: what a process has acknowledged but not yet committed is kept in
 a small file beside the tables until the commit, so a crash (kill -9) loses none of it.
 
-The writer defers journal rows for up to a second to share one commit. Each deferred row is
-first appended to this process's current log segment (a plain write: what a killed process
-wrote to a file survives it). At each flush the segment is closed and a new one opened; once
-the flush is committed the closed segment is deleted. A process opening the store commits the
-segments that dead processes left behind (taking each by renaming it, so two openers never
-replay the same one) and skips rows already committed.
+The writer defers journal, use and link rows for up to a second to share one commit. Each
+deferred row is first appended to this process's current log segment (a plain write: what a
+killed process wrote to a file survives it). At each flush the segment is closed and a new one
+opened; once the flush is committed the closed segment is deleted. A process opening the store
+commits the segments that dead processes left behind (taking each by renaming it, so two
+openers never replay the same one) and skips rows already committed.
 """
 
 from __future__ import annotations
@@ -21,6 +21,9 @@ from pathlib import Path
 from typing import Any
 
 __all__ = ["DeferredLog"]
+
+# The timestamp columns of deferred rows (journal `at`, link `created_at`), stored as text.
+_TIMES = ("at", "created_at")
 
 
 def _alive(pid: int) -> bool:
@@ -103,8 +106,9 @@ class DeferredLog:
                 with contextlib.suppress(ValueError, KeyError, TypeError):
                     item = json.loads(line)
                     row = item["row"]
-                    if isinstance(row.get("at"), str):
-                        row["at"] = datetime.fromisoformat(row["at"])
+                    for key in _TIMES:
+                        if isinstance(row.get(key), str):
+                            row[key] = datetime.fromisoformat(row[key])
                     found.setdefault(item["table"], []).append(row)
         return found
 

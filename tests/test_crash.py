@@ -71,3 +71,41 @@ def test_nothing_acknowledged_is_missing_from_the_journal_after_kill_9(
     assert set(acknowledged) <= journaled, f"{len(set(acknowledged) - journaled)} not journaled"
     assert len(row_ids) == len(set(row_ids)), "a journal row was committed twice"
     assert not list((db / "_deferred").glob("*.replaying"))
+
+
+LINKER = """
+import os, sys, anyio
+from datetime import UTC, datetime
+from habitus.store import Store
+
+async def main() -> None:
+    store = await Store.open(sys.argv[1], dimension=4)
+    rows = [{"id": f"edge-{i}", "source": "a", "target": f"b{i}", "relation": "related_to",
+             "weight": 0.8, "note": "", "created_at": datetime(2026, 1, 2, tzinfo=UTC)}
+            for i in range(3)]
+    await store.add_links(rows, deferred=True)  # acknowledged, not yet committed
+    os._exit(0)  # gone before the writer's next turn: only the durable log has them
+
+anyio.run(main)
+"""
+
+
+def test_deferred_edges_of_a_process_that_died_are_committed_by_the_next(
+    tmp_path: Path,
+) -> None:
+    db = tmp_path / "store"
+    subprocess.run([sys.executable, "-c", LINKER, str(db)], check=True, timeout=120)
+
+    async def edges() -> list[dict]:
+        from habitus.store import Store
+
+        store = await Store.open(str(db), dimension=4)
+        try:
+            return await store.find_links(store.l.eq("source", "a"))
+        finally:
+            await store.close()
+
+    found = anyio.run(edges)
+    assert sorted(e["id"] for e in found) == ["edge-0", "edge-1", "edge-2"]
+    assert all(e["created_at"].year == 2026 for e in found)
+    assert len(anyio.run(edges)) == 3, "committed once, not again by the next opener"
