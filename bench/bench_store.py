@@ -5,6 +5,10 @@ same store right after a full compaction, in one run (the ratio is what to read;
 times depend on the machine).
 
     python bench/bench_store.py [--memories 10000] [--queries 200]
+
+With `--preloaded 10000,100000`, each store is first filled with that many memories
+(`corpus.populate`, with its ANN index once large enough, as a long-lived store has), then
+`--writes` single remembers are timed on it: whether a write costs the same at any size.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ import time
 from pathlib import Path
 
 import anyio
+from corpus import BASE, base_vectors, populate, sentences
 
 from habitus.core.config import Settings
 from habitus.core.models import CallContext
@@ -111,9 +116,52 @@ async def main(n: int, n_queries: int) -> None:
     print(f"grown / compacted p50 ratio: {ratio:.2f}")
 
 
+async def preloaded(sizes: list[int], writes: int, data: Path) -> None:
+    """`writes` single remembers on stores that already hold each of `sizes` memories."""
+    base, _ = sentences(data, BASE, random.Random(1))
+    with tempfile.TemporaryDirectory() as tmp:
+        service = await MemoryService.open(Settings(db=str(Path(tmp) / "embed")))
+        vectors = base_vectors(service, base)
+        await service.close()
+    ctx = CallContext(project_scope="repo:bench/bench", client="bench")
+    results = []
+    for size in sizes:
+        rng = random.Random(7)
+        with tempfile.TemporaryDirectory() as tmp:
+            service = await MemoryService.open(Settings(db=str(Path(tmp) / "store")))
+            await service.warm_up()
+            await populate(service, base, vectors, size, rng)
+            if await service.store.maybe_index_vectors():
+                await service.store.compact()
+            times = []
+            for i in range(1, writes + 1):
+                started = time.perf_counter()
+                await service.remember(fact(i, rng), ctx=ctx)
+                times.append(time.perf_counter() - started)
+            stats = dict(service.store.writer.stats)
+            await service.close()
+        results.append((size, times, stats))
+        print(f"  {size} memories: remember p50 {pct(times, 0.5):.1f} ms", flush=True)
+    print(f"{'memories':>9} {'remember p50':>13} {'p95':>8} {'writes/s':>9} {'compactions':>12}")
+    for size, times, stats in results:
+        print(f"{size:>9} {pct(times, 0.5):>11.1f}ms {pct(times, 0.95):>6.1f}ms "
+              f"{len(times) / sum(times):>9.0f} {stats['compactions']:>12}")
+    if len(results) >= 2:
+        (first, t0, _), (last, t1, _) = results[0], results[-1]
+        ratio = statistics.median(t1) / statistics.median(t0)
+        print(f"p50 at {last} / p50 at {first}: {ratio:.2f}")
+
+
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--memories", type=int, default=10_000)
     parser.add_argument("--queries", type=int, default=200)
+    parser.add_argument("--preloaded", help="sizes to fill stores to first, e.g. 10000,100000")
+    parser.add_argument("--writes", type=int, default=1000)
+    parser.add_argument("--data", type=Path, default=Path("../shared/data/locomo/locomo10.json"))
     args = parser.parse_args()
-    anyio.run(main, args.memories, args.queries, backend="asyncio")
+    if args.preloaded:
+        sizes = [int(s) for s in args.preloaded.split(",")]
+        anyio.run(preloaded, sizes, args.writes, args.data, backend="asyncio")
+    else:
+        anyio.run(main, args.memories, args.queries, backend="asyncio")

@@ -30,6 +30,7 @@ from .schema import (
     JOURNAL,
     LINKS,
     MEMORIES,
+    ROW_VERSIONS_KEY,
     SCHEMA_VERSION,
     USES,
     journal_schema,
@@ -66,6 +67,9 @@ FETCH_MARGIN = 16
 MAX_CANDIDATES = 4096
 # Ids per query when rows are read by id.
 FETCH_CHUNK = 2000
+# New rows kept whole in the row cache when committed, at most this many per commit (a bulk
+# import's are not worth converting).
+PRIME_MAX = 1000
 
 
 class Store:
@@ -84,6 +88,7 @@ class Store:
         embedding_model: str,
         writer: Writer,
         session: lancedb.Session | None = None,
+        row_versions: bool = False,
     ) -> None:
         self.uri = uri
         self._db = db
@@ -97,9 +102,14 @@ class Store:
         self._session = session
         self._vector_index = False
         # Exact vector search in memory (see `vectors`); kept in step by the writer's commits.
-        self.vectors = VectorCache(memories, dimension, embedding_model)
-        # Rows searches read back by id, kept while the table only grows by this process.
+        self.vectors = VectorCache(memories, dimension, embedding_model,
+                                   row_versions=row_versions)
+        # Rows searches read back by id (see `rows`): this process's new rows are kept as they
+        # are committed; rows that change are forgotten.
         self.rows = RowCache()
+        self._read_schema = pa.schema(
+            [f for f in memories_schema(dimension, embedding_model) if f.name != "vector"])
+        self._stale = False  # this process changed rows that the caches still hold
         self._versions: dict[str, int] = {}
         writer.on_commit = self._committed
         self.m = Where(memories_schema(dimension, embedding_model))
@@ -125,24 +135,27 @@ class Store:
                 uri, read_consistency_interval=consistency, storage_options=storage_options,
                 session=session,
             )
+            remote = uri.startswith("db://")
             memories = await _open_or_create(
-                db, MEMORIES, memories_schema(dimension, embedding_model)
+                db, MEMORIES, memories_schema(dimension, embedding_model), remote=remote
             )
-            links = await _open_or_create(db, LINKS, links_schema())
-            journal = await _open_or_create(db, JOURNAL, journal_schema())
-            uses = await _open_or_create(db, USES, uses_schema())
+            links = await _open_or_create(db, LINKS, links_schema(), remote=remote)
+            journal = await _open_or_create(db, JOURNAL, journal_schema(), remote=remote)
+            uses = await _open_or_create(db, USES, uses_schema(), remote=remote)
         except StoreError:
             raise
         except Exception as exc:
             raise StoreError(f"cannot open the store at {uri}: {exc}") from exc
-        stored_model, stored_dim = vector_model(await memories.schema(), dimension)
+        memories_meta = await memories.schema()
+        stored_model, stored_dim = vector_model(memories_meta, dimension)
+        row_versions = ROW_VERSIONS_KEY.encode() in (memories_meta.metadata or {})
         local = "://" not in uri
         writer = Writer(log=DeferredLog(Path(uri) / DEFERRED) if local else None)
         writer.start()
         store = cls(
             uri, db, memories, links, journal, uses,
             dimension=stored_dim, embedding_model=stored_model or embedding_model, writer=writer,
-            session=session,
+            session=session, row_versions=row_versions,
         )
         await store._ensure_indexes()
         await store.has_vector_index()
@@ -201,17 +214,37 @@ class Store:
 
     # --- memories -----------------------------------------------------------------------
 
-    def _committed(self, table: str, version: int, appended: bool) -> None:
+    def _committed(self, table: str, version: int, appended: list[dict[str, Any]] | None) -> None:
+        """A commit of this process (`appended`: the rows it added; None: not an append)."""
         self._versions[table] = version
-        if table == MEMORIES:
+        if table != MEMORIES:
+            return
+        if appended is not None:
+            self.vectors.note_version(version, len(appended))
+            if len(appended) <= PRIME_MAX:
+                self.rows.prime(self._as_read(appended))
+        elif self.vectors.row_versions:
+            self._stale = True  # caught up before the next read, which forgets those rows
+        else:
             self.vectors.note_version(version)
-            if not appended:
-                self.rows.clear()
+            self.rows.clear()
+
+    def _as_read(self, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Rows as a read returns them (typed by the schema), without their vectors."""
+        names = self._read_schema.names
+        return pa.Table.from_pylist(
+            [{n: r.get(n) for n in names} for r in rows], schema=self._read_schema
+        ).to_pylist()
 
     async def _sync(self) -> None:
-        """Catch the caches up with the memories table (they follow this process's writes)."""
-        if await self.vectors.sync():
+        """Catch the caches up with the memories table: rows changed since are forgotten (all
+        of them when which is not known)."""
+        self._stale = False
+        changed = await self.vectors.sync()
+        if changed is None:
             self.rows.clear()
+        elif changed:
+            self.rows.forget(list(changed))
 
     async def version(self, table: AsyncTable) -> int:
         """The table's version after this process's last commit to it (else its latest)."""
@@ -426,20 +459,21 @@ class Store:
     ) -> dict[str, dict[str, Any]]:
         """The rows of `ids` that match `where`, by id: from the row cache for the ids it
         knows under that filter and columns, read (and kept) for the others."""
-        key = where.sql if where is not None else ""
+        if self._stale:
+            await self._sync()
         generation = self.rows.generation
         if columns is None:
             known: dict[str, dict[str, Any] | None] = {}
             missing = list(ids)
         else:
-            known, missing = self.rows.lookup(key, columns, ids)
+            known, missing = self.rows.lookup(where, columns, ids)
         for start in range(0, len(missing), FETCH_CHUNK):
             chunk = missing[start:start + FETCH_CHUNK]
             chosen = self.m.isin("id", chunk)
             rows = await self.scan(chosen & where if where is not None else chosen,
                                    columns=columns)
             if columns is not None:
-                self.rows.keep(key, columns, chunk, rows, generation)
+                self.rows.keep(where, columns, chunk, rows, generation)
             known.update((r["id"], r) for r in rows)
         return {memory_id: row for memory_id, row in known.items() if row is not None}
 
@@ -568,12 +602,21 @@ class Store:
         }
 
 
-async def _open_or_create(db: lancedb.AsyncConnection, name: str, schema: pa.Schema) -> AsyncTable:
-    """Open a table, creating it with `schema` when absent; refuse newer schema versions."""
+async def _open_or_create(
+    db: lancedb.AsyncConnection, name: str, schema: pa.Schema, *, remote: bool
+) -> AsyncTable:
+    """Open a table, creating it with `schema` when absent — with stable row ids, and their
+    versions, unless on LanceDB Cloud; refuse newer schema versions."""
     try:
         table = await db.open_table(name)
     except (ValueError, FileNotFoundError):
-        table = await db.create_table(name, schema=schema, exist_ok=True)
+        if remote:
+            table = await db.create_table(name, schema=schema, exist_ok=True)
+        else:
+            table = await db.create_table(
+                name, schema=schema.with_metadata({**schema.metadata, ROW_VERSIONS_KEY: "1"}),
+                storage_options={"new_table_enable_stable_row_ids": "true"}, exist_ok=True,
+            )
     meta = (await table.schema()).metadata or {}
     version = meta.get(b"habitus.schema_version", SCHEMA_VERSION.encode()).decode()
     if int(version) > int(SCHEMA_VERSION):

@@ -3,11 +3,15 @@
 LanceDB has no bind parameters, so a predicate is SQL text. Values are rendered with
 `lancedb.util.value_to_sql` (which doubles quotes) and column names must belong to the table's
 schema; anything else raises `ValueError` before it reaches LanceDB.
+
+A predicate can also be evaluated on a row held in memory (`test`), with SQL's three-valued
+logic (a comparison with NULL is unknown, and a row is kept only when the whole predicate is
+true), so that a cache can answer a filtered read without reading.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -17,25 +21,87 @@ from lancedb.util import value_to_sql
 __all__ = ["Predicate", "Where"]
 
 
+# A predicate evaluated on one row: True, False, or None (unknown: it met a NULL).
+Test = Callable[[dict[str, Any]], bool | None]
+
+
 class Predicate:
-    """A SQL boolean expression built only from checked columns and escaped literals."""
+    """A SQL boolean expression built only from checked columns and escaped literals, and the
+    same expression as a Python test of a row (None when it has none)."""
 
-    __slots__ = ("sql",)
+    __slots__ = ("sql", "_test")
 
-    def __init__(self, sql: str) -> None:
+    def __init__(self, sql: str, test: Test | None = None) -> None:
         self.sql = sql
+        self._test = test
+
+    def matches(self, row: dict[str, Any]) -> bool | None:
+        """Whether LanceDB would return `row` under this predicate (None: cannot tell here —
+        the predicate has no Python form, or names a column the row lacks)."""
+        if self._test is None:
+            return None
+        try:
+            return self._test(row) is True  # unknown (NULL) is not kept, as in a WHERE clause
+        except (KeyError, _CannotTell):
+            return None
 
     def __and__(self, other: Predicate) -> Predicate:
-        return Predicate(f"({self.sql}) AND ({other.sql})")
+        a, b = self._test, other._test
+        test: Test | None = None
+        if a is not None and b is not None:
+            def test(row: dict[str, Any]) -> bool | None:
+                x, y = a(row), b(row)
+                if x is False or y is False:
+                    return False
+                return None if x is None or y is None else True
+        return Predicate(f"({self.sql}) AND ({other.sql})", test)
 
     def __or__(self, other: Predicate) -> Predicate:
-        return Predicate(f"({self.sql}) OR ({other.sql})")
+        a, b = self._test, other._test
+        test: Test | None = None
+        if a is not None and b is not None:
+            def test(row: dict[str, Any]) -> bool | None:
+                x, y = a(row), b(row)
+                if x is True or y is True:
+                    return True
+                return None if x is None or y is None else False
+        return Predicate(f"({self.sql}) OR ({other.sql})", test)
 
     def __invert__(self) -> Predicate:
-        return Predicate(f"NOT ({self.sql})")
+        a = self._test
+        test: Test | None = None
+        if a is not None:
+            def test(row: dict[str, Any]) -> bool | None:
+                x = a(row)
+                return None if x is None else not x
+        return Predicate(f"NOT ({self.sql})", test)
 
     def __repr__(self) -> str:
         return f"Predicate({self.sql!r})"
+
+
+def _comparable(value: Any) -> Any:
+    """A literal as a row holds it: timestamps are UTC-aware (naive ones are taken as UTC)."""
+    if isinstance(value, datetime) and value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    return value
+
+
+class _CannotTell(Exception):
+    """The Python form cannot be sure to agree with LanceDB on this value."""
+
+
+def _scalar(column: str, check: Callable[[Any], bool]) -> Test:
+    """A test of one scalar column: unknown on NULL. A float is not judged here (LanceDB may
+    compare a float32 column in float32 or in float64), nor a list (not compared this way)."""
+    def test(row: dict[str, Any]) -> bool | None:
+        value = row[column]
+        if value is None:
+            return None
+        if isinstance(value, float | list | dict):
+            raise _CannotTell(column)
+        return check(value)
+    return test
 
 
 def _literal(value: Any) -> str:
@@ -66,39 +132,56 @@ class Where:
         return name
 
     def eq(self, column: str, value: Any) -> Predicate:
-        return Predicate(f"{self.col(column)} = {_literal(value)}")
+        v = _comparable(value)
+        return Predicate(f"{self.col(column)} = {_literal(value)}",
+                         _scalar(column, lambda x: x == v))
 
     def ne(self, column: str, value: Any) -> Predicate:
-        return Predicate(f"{self.col(column)} != {_literal(value)}")
+        v = _comparable(value)
+        return Predicate(f"{self.col(column)} != {_literal(value)}",
+                         _scalar(column, lambda x: x != v))
 
     def ge(self, column: str, value: Any) -> Predicate:
-        return Predicate(f"{self.col(column)} >= {_literal(value)}")
+        v = _comparable(value)
+        return Predicate(f"{self.col(column)} >= {_literal(value)}",
+                         _scalar(column, lambda x: x >= v))
 
     def lt(self, column: str, value: Any) -> Predicate:
-        return Predicate(f"{self.col(column)} < {_literal(value)}")
+        v = _comparable(value)
+        return Predicate(f"{self.col(column)} < {_literal(value)}",
+                         _scalar(column, lambda x: x < v))
 
     def isin(self, column: str, values: Iterable[Any]) -> Predicate:
         items = list(values)
         if not items:
-            return Predicate("false")
-        return Predicate(f"{self.col(column)} IN ({', '.join(_literal(v) for v in items)})")
+            return Predicate("false", lambda row: False)
+        wanted = {_comparable(v) for v in items}
+        return Predicate(f"{self.col(column)} IN ({', '.join(_literal(v) for v in items)})",
+                         _scalar(column, lambda x: x in wanted))
 
     def is_null(self, column: str) -> Predicate:
-        return Predicate(f"{self.col(column)} IS NULL")
+        return Predicate(f"{self.col(column)} IS NULL", lambda row: row[column] is None)
 
     def not_null(self, column: str) -> Predicate:
-        return Predicate(f"{self.col(column)} IS NOT NULL")
+        return Predicate(f"{self.col(column)} IS NOT NULL", lambda row: row[column] is not None)
 
     def contains(self, column: str, text: str) -> Predicate:
         """True when the string column holds `text` (literally: no wildcards)."""
-        return Predicate(f"strpos({self.col(column)}, {_literal(text)}) > 0")
+        return Predicate(f"strpos({self.col(column)}, {_literal(text)}) > 0",
+                         _scalar(column, lambda x: text in x))
 
     def has_any(self, column: str, values: Sequence[str]) -> Predicate:
         """True when the list column shares at least one element with `values`."""
         if not values:
-            return Predicate("false")
+            return Predicate("false", lambda row: False)
         items = ", ".join(_literal(v) for v in values)
-        return Predicate(f"array_has_any({self.col(column)}, [{items}])")
+        wanted = set(values)
+
+        def test(row: dict[str, Any]) -> bool | None:
+            value = row[column]
+            return None if value is None else any(v in wanted for v in value)
+
+        return Predicate(f"array_has_any({self.col(column)}, [{items}])", test)
 
     @staticmethod
     def all(*predicates: Predicate | None) -> Predicate | None:

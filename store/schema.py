@@ -20,6 +20,7 @@ __all__ = [
     "vector_model",
     "VECTOR_MODEL_KEY",
     "VECTOR_DIM_KEY",
+    "ROW_VERSIONS_KEY",
 ]
 
 SCHEMA_VERSION = "1"
@@ -32,6 +33,10 @@ _TS = pa.timestamp("us", tz="UTC")
 # Field metadata of `memories.vector`: the model that made the vectors and their dimension.
 VECTOR_MODEL_KEY = "habitus.embedding_model"
 VECTOR_DIM_KEY = "habitus.dimension"
+# Schema metadata of tables made with stable row ids: each row then carries the versions that
+# created and last changed it (`_row_created_at_version`, `_row_last_updated_at_version`),
+# through updates and compactions. Stores made before have none.
+ROW_VERSIONS_KEY = "habitus.row_versions"
 
 
 def _meta(table: str, **extra: str) -> dict[str, str]:

@@ -5,11 +5,12 @@ For search, only what never changes for a row is cached: its id, scope and vecto
 else a search filters on (deleted, superseded, kind, tags, time) is applied by LanceDB when the
 best candidates are read back by id, so the answer is the same as an exact LanceDB search.
 
-The cache follows the table's version. Commits of this process report the version they made
-(`note_version`) and its appends are added directly (`add`), so a process's own writes cost
-nothing; a version it did not make (another process wrote, or a compaction) costs one read of
-the id and hash columns and the vectors of the rows that are new. A change of embedding model
-reloads all.
+The cache follows the table's version. This process's appends report the version they made
+(`note_version`) and are added directly (`add`), so they cost nothing. Any other version (an
+update, another process's write, a compaction) is caught up from the rows' own versions when
+the table keeps them (stable row ids): only the rows changed since are read, and `sync` says
+which they were. A table without them, or rows deleted since, cost one read of the id and hash
+columns and the vectors of the rows that are new. A change of embedding model reloads all.
 """
 
 from __future__ import annotations
@@ -32,10 +33,14 @@ _CHUNK = 2000
 class VectorCache:
     """Ids, scopes and unit vectors of one table's rows, kept in step with its versions."""
 
-    def __init__(self, table: AsyncTable, dimension: int, model: str) -> None:
+    def __init__(
+        self, table: AsyncTable, dimension: int, model: str, *, row_versions: bool = False
+    ) -> None:
         self.table = table
+        self.row_versions = row_versions  # the table's rows carry the version that changed them
         self.version: int | None = None  # the table version the cache reflects
-        self._own: set[int] = set()  # versions this process made since
+        self._own: dict[int, int] = {}  # versions this process made since → rows appended
+        self._total = 0  # rows in the table at `version`
         self._clear(dimension, model)
 
     def _clear(self, dimension: int, model: str) -> None:
@@ -57,9 +62,10 @@ class VectorCache:
         """Memory held by the cached vectors."""
         return self._matrix.nbytes + self._scope_codes.nbytes + self._alive.nbytes
 
-    def note_version(self, version: int) -> None:
-        """A commit of this process made `version`."""
-        self._own.add(version)
+    def note_version(self, version: int, appended: int = 0) -> None:
+        """A commit of this process made `version`, appending `appended` rows. (With row
+        versions only appends are noted: other commits are caught up like any version.)"""
+        self._own[version] = appended
 
     def reset(self, dimension: int, model: str) -> None:
         """Forget every vector (the store was re-embedded, or rows rewritten in place)."""
@@ -67,10 +73,23 @@ class VectorCache:
         self.version = None
 
     def add(self, rows: Sequence[dict[str, Any]]) -> None:
-        """Rows appended to the table: every content hash, the vectors of the cached model."""
+        """Rows appended to the table, or changed in it: every content hash, the vectors of the
+        cached model (a changed row's replace its old one, or drop it if it has none now)."""
         self._hashes.update(r["content_hash"] for r in rows if r.get("content_hash"))
-        fresh = [r for r in rows if r.get("vector") is not None and r["id"] not in self._row
-                 and (r.get("embedding_model") or self.model) == self.model]
+        fresh = []
+        for r in rows:
+            vector = r.get("vector")
+            usable = vector is not None and (r.get("embedding_model") or self.model) == self.model
+            n = self._row.get(r["id"])
+            if n is None:
+                if usable:
+                    fresh.append(r)
+            elif usable and len(vector) == self.dimension:
+                self._matrix[n] = vector
+                self._scope_codes[n] = self._code(r["scope"])
+                self._alive[n] = True
+            else:
+                self._alive[n] = False
         if not fresh:
             return
         vectors = np.asarray([r["vector"] for r in fresh], dtype=np.float32)
@@ -97,20 +116,28 @@ class VectorCache:
         n = self._row.get(memory_id)
         return self._matrix[n] if n is not None and self._alive[n] else None
 
-    async def sync(self) -> bool:
-        """Catch up with the table: nothing to do when every new version is this process's.
-        True when some version was not (another process wrote, or a compaction ran)."""
+    async def sync(self) -> set[str] | None:
+        """Catch up with the table. Returns the ids of the rows changed in versions this
+        process did not note (empty: none), or None when which is not known."""
         version = await self.table.version()
         if version == self.version:
-            return False
-        if self.version is not None and all(
-            v in self._own for v in range(self.version + 1, version + 1)
-        ):
-            self._own = {v for v in self._own if v > version}
-            self.version = version
-            return False
+            return set()
+        if self.version is not None:
+            new = range(self.version + 1, version + 1)
+            if all(v in self._own for v in new):
+                self._total += sum(self._own[v] for v in new)
+                self._advance(version)
+                return set()
+            if self.row_versions:
+                changed = await self._catch_up_rows(version)
+                if changed is not None:
+                    return changed
         await self._catch_up(version)
-        return True
+        return None
+
+    def _advance(self, version: int) -> None:
+        self.version = version
+        self._own = {v: n for v, n in self._own.items() if v > version}
 
     def nearest(
         self, vector: np.ndarray, scopes: Sequence[str] | None, count: int
@@ -160,6 +187,25 @@ class VectorCache:
             code = self._codes[scope] = len(self._codes)
         return code
 
+    async def _catch_up_rows(self, version: int) -> set[str] | None:
+        """Read the rows changed since the cached version, by their row versions. Returns
+        their ids (without this process's appends), or None when rows have left the table
+        (the count says so), or another model's vectors appeared: then all must be read."""
+        since = self.version
+        rows = await self.table.query().where(f"_row_last_updated_at_version > {since}").select(
+            ["id", "scope", "vector", "embedding_model", "content_hash",
+             "_row_created_at_version", "_row_last_updated_at_version"]).to_list()
+        created = sum(1 for r in rows if r["_row_created_at_version"] > since)
+        if await self.table.count_rows() != self._total + created or any(
+            r["embedding_model"] and r["embedding_model"] != self.model for r in rows
+        ):
+            return None
+        self.add(rows)
+        changed = {r["id"] for r in rows if r["_row_last_updated_at_version"] not in self._own}
+        self._total += created
+        self._advance(version)
+        return changed
+
     async def _catch_up(self, version: int) -> None:
         """Read the ids (and content hashes) now in the table; drop the gone, read the vectors
         of the new."""
@@ -174,18 +220,19 @@ class VectorCache:
             self.reset(self.dimension, self.model)
             present = []
         self._hashes = set(every["content_hash"].to_pylist())
+        self._total = len(every)
         current = set(present)
         gone = [n for memory_id, n in self._row.items() if memory_id not in current]
         self._alive[gone] = False
-        new = [memory_id for memory_id in present if memory_id not in self._row]
+        new = [memory_id for memory_id in present
+               if memory_id not in self._row or not self._alive[self._row[memory_id]]]
         for start in range(0, len(new), _CHUNK):
             chunk = new[start:start + _CHUNK]
             rows = await self.table.query().where(
                 f"id IN ({', '.join(value_to_sql(i) for i in chunk)})"
             ).select(["id", "scope", "vector", "embedding_model"]).to_list()
             self.add(rows)
-        self.version = version
-        self._own = {v for v in self._own if v > version}
+        self._advance(version)
         if len(gone) > self._n // 2:  # mostly rows that left: rebuild without them
             self._compact()
 

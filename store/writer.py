@@ -86,7 +86,8 @@ class Writer:
         self.stats = {"requests": 0, "commits": 0, "compactions": 0}
         self.log = log  # where deferred rows wait, durable, until committed
         # Told of each commit: table name, the version made, whether it only appended rows.
-        self.on_commit: Callable[[str, int, bool], None] | None = None
+        # Told of each commit: table, version made, the rows appended (None: not an append).
+        self.on_commit: Callable[[str, int, list[dict[str, Any]] | None], None] | None = None
 
     def start(self) -> None:
         if self._task is None:
@@ -216,7 +217,7 @@ class Writer:
                     group.append(batch[i + len(group)])
                 rows = [row for r in group for row in r.rows]
                 await self._settle(group, lambda t=req.table, rows=rows: t.add(rows), req.table,
-                                   added=len(rows))
+                                   appended=rows)
                 i += len(group)
             else:
                 assert req.call is not None
@@ -228,7 +229,7 @@ class Writer:
 
     async def _settle(
         self, group: list[_Request], fn: Callable[[], Awaitable[Any]], table: AsyncTable,
-        added: int = 0,
+        appended: list[dict[str, Any]] | None = None,
     ) -> None:
         try:
             result = await fn()
@@ -239,11 +240,11 @@ class Writer:
             return
         self._tables[table.name] = table
         self._commits[table.name] = self._commits.get(table.name, 0) + 1
-        self._rows[table.name] = self._rows.get(table.name, 0) + added
+        self._rows[table.name] = self._rows.get(table.name, 0) + len(appended or ())
         self.stats["commits"] += 1
         version = getattr(result, "version", None)
         if self.on_commit is not None and isinstance(version, int):
-            self.on_commit(table.name, version, added > 0)
+            self.on_commit(table.name, version, appended)
         for r in group:
             if not r.done.done():
                 r.done.set_result(result)

@@ -6,10 +6,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import lancedb
 import numpy as np
 import pytest
 
 from habitus.store import Store
+from habitus.store.predicates import Predicate
 from habitus.store.rows import ROW_OVERHEAD, RowCache
 
 from .test_store import row
@@ -43,7 +45,7 @@ async def test_a_memory_met_again_is_not_read_again(db_path: Path) -> None:
         assert again == first
         # Callers may change what they get; the cache keeps its own copy.
         assert [r["content"] for r in first[1]][0] == "note 7"
-        store.rows.lookup(store.m.is_null("deleted_at").sql, ["id", "content", "importance"],
+        store.rows.lookup(store.m.is_null("deleted_at"), ["id", "content", "importance"],
                           ["m00007"])[0]["m00007"]["content"] = "changed by a caller"
         assert (await both_legs(store, query, "note 7")) == first
     finally:
@@ -82,26 +84,112 @@ async def test_updates_deletes_and_other_handles_are_never_served_stale(db_path:
         await store.close()
 
 
-def test_a_read_that_raced_a_clear_is_not_kept() -> None:
+F, G = Predicate("f"), Predicate("g")  # filters without a Python form
+
+
+def test_a_read_that_raced_a_clear_or_a_forget_is_not_kept() -> None:
     cache = RowCache()
     generation = cache.generation
     cache.clear()  # a write landed while the read was under way
-    cache.keep("f", ["id"], ["a"], [{"id": "a"}], generation)
+    cache.keep(F, ["id"], ["a"], [{"id": "a"}], generation)
     assert len(cache) == 0
-    cache.keep("f", ["id"], ["a", "b"], [{"id": "a"}], cache.generation)
-    known, missing = cache.lookup("f", ["id"], ["a", "b", "c"])
+    generation = cache.generation
+    cache.forget(["z"])
+    cache.keep(F, ["id"], ["a"], [{"id": "a"}], generation)
+    assert len(cache) == 0
+    cache.keep(F, ["id"], ["a", "b"], [{"id": "a"}], cache.generation)
+    known, missing = cache.lookup(F, ["id"], ["a", "b", "c"])
     assert known == {"a": {"id": "a"}, "b": None} and missing == ["c"]
     # Another filter or other columns are other questions.
-    assert cache.lookup("g", ["id"], ["a"])[1] == ["a"]
-    assert cache.lookup("f", ["id", "content"], ["a"])[1] == ["a"]
+    assert cache.lookup(G, ["id"], ["a"])[1] == ["a"]
+    assert cache.lookup(F, ["id", "content"], ["a"])[1] == ["a"]
+    cache.forget(["a"])
+    assert cache.lookup(F, ["id"], ["a", "b"]) == ({"b": None}, ["a"])
 
 
 def test_the_cache_stays_within_its_bound_dropping_the_least_recently_used() -> None:
     cache = RowCache(max_chars=10 * (ROW_OVERHEAD + 100))
     for i in range(30):
-        cache.keep("f", ["id"], [f"m{i}"], [{"id": f"m{i}", "content": "x" * 100}],
+        cache.keep(F, ["id"], [f"m{i}"], [{"id": f"m{i}", "content": "x" * 100}],
                    cache.generation)
-        cache.lookup("f", ["id"], ["m0"])  # kept in use
+        cache.lookup(F, ["id"], ["m0"])  # kept in use
     assert len(cache) == 10
-    known, _ = cache.lookup("f", ["id"], ["m0", "m1", "m29"])
+    known, _ = cache.lookup(F, ["id"], ["m0", "m1", "m29"])
     assert set(known) == {"m0", "m29"}
+    cache.forget(["m0"])  # forgetting what was dropped, or kept, keeps the count right
+    cache.forget(["m1"])
+    assert len(cache) == 9 and cache.nbytes == 9 * (ROW_OVERHEAD + 100)
+
+
+async def test_new_rows_are_answered_as_a_read_would_without_reading(db_path: Path) -> None:
+    """This process's new rows are kept whole at commit: a filtered read of them (by a write's
+    duplicate check, by a search) reads nothing and returns what a read returns."""
+    rng = np.random.default_rng(4)
+    store, other = await open_store(db_path), await open_store(db_path)
+    try:
+        fresh = rows(unit(rng, 6), 0, "repo:a")
+        fresh[2]["deleted_at"] = fresh[2]["created_at"]
+        fresh[3]["importance"] = 0.7  # float32 in the table
+        await store.add_memories(fresh)
+        ids = [r["id"] for r in fresh]
+        where = store.m.is_null("deleted_at") & store.m.isin("scope", ["repo:a", "global"])
+        columns = ["id", "kind", "content", "importance", "tags", "created_at", "metadata"]
+        misses = store.rows.misses
+        cached = await store.fetch(ids, where, columns)
+        assert store.rows.misses == misses, "nothing was read"
+        assert cached == await other.fetch(ids, where, columns)
+        assert "m00002" not in cached and cached["m00003"]["importance"] != 0.7
+        # A filter the Python form cannot judge is read.
+        await store.fetch(ids, store.m.ge("importance", 0.6), columns)
+        assert store.rows.misses == misses + len(ids)
+    finally:
+        await other.close()
+        await store.close()
+
+
+async def test_a_change_forgets_only_the_rows_it_changed(db_path: Path) -> None:
+    """With row versions, an update (this process's or another's) forgets the rows it
+    changed, and a compaction forgets nothing."""
+    rng = np.random.default_rng(6)
+    store, other = await open_store(db_path), await open_store(db_path)
+    try:
+        where, columns = store.m.is_null("deleted_at"), ["id", "content", "importance"]
+        await store.lexical_search("note", where, 1, columns=["id"])  # the caches are loaded
+        await store.add_memories(rows(unit(rng, 20), 0, "global"))
+        ids = [f"m{i:05d}" for i in range(20)]
+        await store.fetch(ids, where, columns)
+        assert store.rows.misses == 0
+        await store.update_memories(store.m.eq("id", "m00004"), {"content": "mine"})
+        await other.update_memories(other.m.eq("id", "m00005"), {"content": "theirs"})
+        await store.compact()
+        await store.lexical_search("note", where, 1, columns=["id"])  # catches up first
+        misses = store.rows.misses
+        seen = await store.fetch(ids, where, columns)
+        assert store.rows.misses == misses + 2
+        assert (seen["m00004"]["content"], seen["m00005"]["content"]) == ("mine", "theirs")
+        assert seen == await other.fetch(ids, where, columns)
+    finally:
+        await other.close()
+        await store.close()
+
+
+async def test_a_store_without_row_versions_clears_on_change(db_path: Path) -> None:
+    """Stores made before row versions were kept still never serve a stale row."""
+    schema = Store.__init__.__globals__["memories_schema"](16, "t")
+    db = await lancedb.connect_async(str(db_path))
+    await db.create_table("memories", schema=schema)
+    store, other = await open_store(db_path), await open_store(db_path)
+    try:
+        assert not store.vectors.row_versions
+        rng = np.random.default_rng(8)
+        await store.add_memories(rows(unit(rng, 10), 0, "global"))
+        ids, where = [f"m{i:05d}" for i in range(10)], store.m.is_null("deleted_at")
+        await store.fetch(ids, where, ["id", "content"])
+        await store.update_memories(store.m.eq("id", "m00001"), {"content": "mine"})
+        await other.update_memories(other.m.eq("id", "m00002"), {"content": "theirs"})
+        await store.lexical_search("note", where, 1, columns=["id"])
+        seen = await store.fetch(ids, where, ["id", "content"])
+        assert (seen["m00001"]["content"], seen["m00002"]["content"]) == ("mine", "theirs")
+    finally:
+        await other.close()
+        await store.close()

@@ -67,38 +67,51 @@ async def test_same_answers_as_lancedb_exact_search(db_path: Path) -> None:
 
 
 async def test_own_writes_need_no_reload_and_other_handles_are_seen(db_path: Path) -> None:
+    """Appends of this process cost no read; its updates and another handle's appends cost a
+    read of the rows they changed (the rows carry their versions); rows deleted elsewhere, a
+    read of the ids."""
     rng = np.random.default_rng(5)
     store = await open_store(db_path)
     other = await open_store(db_path)
     reloads: list[int] = []
-    catch_up = store.vectors._catch_up
+    partial: list[int] = []
+    catch_up, catch_up_rows = store.vectors._catch_up, store.vectors._catch_up_rows
 
     async def counted(version: int) -> None:
         reloads.append(version)
         await catch_up(version)
 
+    async def counted_rows(version: int) -> set[str] | None:
+        partial.append(version)
+        return await catch_up_rows(version)
+
     store.vectors._catch_up = counted  # type: ignore[method-assign]
+    store.vectors._catch_up_rows = counted_rows  # type: ignore[method-assign]
     try:
+        assert store.vectors.row_versions
         await store.add_memories(rows(unit(rng, 50), 0, "global"))
         await store.vector_search(unit(rng, 1)[0], store.m.is_null("deleted_at"), 5)
         first = len(reloads)
         for i in range(5):  # single writes and updates of this process
             await store.add_memories(rows(unit(rng, 1), 100 + i, "global"))
-            await store.update_memories(store.m.eq("id", "m00001"), {"importance": 0.9})
             await store.vector_search(unit(rng, 1)[0], store.m.is_null("deleted_at"), 5)
-        assert len(reloads) == first, "own commits are applied without reading the table"
+        assert not partial, "own appends are applied without reading the table"
+        await store.update_memories(store.m.eq("id", "m00001"), {"importance": 0.9})
+        await store.vector_search(unit(rng, 1)[0], store.m.is_null("deleted_at"), 5)
+        assert len(partial) == 1 and len(reloads) == first
         assert len(store.vectors) == 55
 
         target = unit(rng, 1)[0]
         await other.add_memories(rows(target[None, :], 900, "global"))
         found = await store.vector_search(target, store.m.is_null("deleted_at"), 1)
         assert found[0]["id"] == "m00900", "another process's memory is found on the next call"
-        assert len(reloads) == first + 1
+        assert len(partial) == 2 and len(reloads) == first
 
         await other.delete_memories(other.m.eq("id", "m00900"))
         found = await store.vector_search(target, store.m.is_null("deleted_at"), 1)
         assert found[0]["id"] != "m00900"
         assert store.vectors.vector_of("m00900") is None
+        assert len(reloads) == first + 1, "rows deleted elsewhere: the ids are read again"
     finally:
         await other.close()
         await store.close()
