@@ -8,7 +8,9 @@ times depend on the machine).
 
 With `--preloaded 10000,100000`, each store is first filled with that many memories
 (`corpus.populate`, with its ANN index once large enough, as a long-lived store has), then
-`--writes` single remembers are timed on it: whether a write costs the same at any size.
+`--writes` single remembers are timed on it: whether a write costs the same at any size. The
+writes go to a project scope of their own, as a new project's would, or with `--same-scope`
+into the scope that holds all the others (the worst case: a duplicate check over every memory).
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ import time
 from pathlib import Path
 
 import anyio
-from corpus import BASE, base_vectors, populate, sentences
+from corpus import BASE, SCOPE, base_vectors, populate, sentences
 
 from habitus.core.config import Settings
 from habitus.core.models import CallContext
@@ -116,14 +118,14 @@ async def main(n: int, n_queries: int) -> None:
     print(f"grown / compacted p50 ratio: {ratio:.2f}")
 
 
-async def preloaded(sizes: list[int], writes: int, data: Path) -> None:
+async def preloaded(sizes: list[int], writes: int, data: Path, same_scope: bool) -> None:
     """`writes` single remembers on stores that already hold each of `sizes` memories."""
     base, _ = sentences(data, BASE, random.Random(1))
     with tempfile.TemporaryDirectory() as tmp:
         service = await MemoryService.open(Settings(db=str(Path(tmp) / "embed")))
         vectors = base_vectors(service, base)
         await service.close()
-    ctx = CallContext(project_scope="repo:bench/bench", client="bench")
+    ctx = CallContext(project_scope=SCOPE if same_scope else "repo:bench/bench", client="bench")
     results = []
     for size in sizes:
         rng = random.Random(7)
@@ -158,10 +160,11 @@ if __name__ == "__main__":
     parser.add_argument("--queries", type=int, default=200)
     parser.add_argument("--preloaded", help="sizes to fill stores to first, e.g. 10000,100000")
     parser.add_argument("--writes", type=int, default=1000)
+    parser.add_argument("--same-scope", action="store_true")
     parser.add_argument("--data", type=Path, default=Path("../shared/data/locomo/locomo10.json"))
     args = parser.parse_args()
     if args.preloaded:
         sizes = [int(s) for s in args.preloaded.split(",")]
-        anyio.run(preloaded, sizes, args.writes, args.data, backend="asyncio")
+        anyio.run(preloaded, sizes, args.writes, args.data, args.same_scope, backend="asyncio")
     else:
         anyio.run(main, args.memories, args.queries, backend="asyncio")

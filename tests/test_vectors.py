@@ -55,6 +55,12 @@ async def test_same_answers_as_lancedb_exact_search(db_path: Path) -> None:
             assert cached[0]["_distance"] == pytest.approx(
                 1.0 - float(np.dot(query, np.asarray(
                     (await store.get_memories([cached[0]["id"]]))[0]["vector"]))), abs=1e-5)
+        # A scope holding a minority of the rows is searched alone: the same answers.
+        where_b = m.is_null("deleted_at") & m.eq("scope", "repo:b")
+        for query in unit(rng, 10):
+            cached = await store.vector_search(query, where_b, 10, columns=["id"],
+                                               scopes=["repo:b"])
+            assert [r["id"] for r in cached] == await lance_exact(store, query, where_b, 10)
         # A filter that keeps a handful of rows: still the exact answer (LanceDB applies it).
         rare = where & m.isin("id", ["m00001", "m00002", "m00004"])
         query = unit(rng, 1)[0]
