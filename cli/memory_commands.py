@@ -205,6 +205,7 @@ def register(group: click.Group) -> None:
                 use_model=use_model,
                 ctx=ctx,
             ),
+            embeds=True,
         )
 
         def human(r: Any) -> str:

@@ -17,6 +17,7 @@ import os
 import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import suppress
 from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple, Protocol, runtime_checkable
@@ -273,6 +274,30 @@ def embedder_names() -> tuple[str, ...]:
     return tuple(sorted([*_FACTORIES, *_ALIASES]))
 
 
+_preloaded: dict[str, Embedder] = {}
+
+
+def preload(name: str) -> None:
+    """Start loading the built-in embedder called `name` in a background thread, for the next
+    `load_embedder(name)` to take: its model (~0.4 s, outside the interpreter's lock) then
+    loads while the process does other start-up work — a CLI's imports. Other embedders are
+    left alone, and a failure is left for the first `embed()` to raise."""
+    key = name.strip().lower()
+    key = _ALIASES.get(key, key)
+    if _OWNERS.get(key) != "habitus" or key in _preloaded:
+        return
+    embedder = _FACTORIES[key]()
+    if isinstance(embedder, MiniLMEmbedder):
+        _preloaded[key] = embedder
+        threading.Thread(target=_load_quietly, args=(embedder,), name="habitus-embedder",
+                         daemon=True).start()
+
+
+def _load_quietly(embedder: MiniLMEmbedder) -> None:
+    with suppress(EmbedderUnavailable):
+        embedder.load()
+
+
 def load_embedder(name: str = "minilm") -> Embedder | None:
     """Build the embedder called `name` ("minilm"/"default", "none" for lexical only, or one of
     the opt-ins of `embedders`: "fastembed[:MODEL]", "sentence-transformers[:MODEL]",
@@ -282,6 +307,9 @@ def load_embedder(name: str = "minilm") -> Embedder | None:
     `InvalidInput` listing the known ones.
     """
     key = name.strip().lower()
+    preloaded = _preloaded.pop(_ALIASES.get(key, key), None)
+    if preloaded is not None:
+        return preloaded
     factory = _FACTORIES.get(_ALIASES.get(key, key))
     if factory is None:
         from . import embedders

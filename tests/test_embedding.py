@@ -5,6 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 
 import numpy as np
@@ -16,6 +17,7 @@ from habitus.core.embedding import (
     embed_one,
     embedder_names,
     load_embedder,
+    preload,
 )
 from habitus.core.errors import EmbedderUnavailable, InvalidInput
 
@@ -99,6 +101,24 @@ def test_registry() -> None:
     with pytest.raises(InvalidInput, match="minilm") as info:
         load_embedder("word2vec")
     assert "none" in str(info.value)
+
+
+def test_a_preloaded_model_is_what_the_next_load_takes() -> None:
+    """`preload` starts the model loading in the background; the next `load_embedder` of that
+    name takes it (loaded, or loading), the one after builds a fresh one. Other names, and
+    "none", are left alone."""
+    preload(" Default ")
+    preload("none")
+    preload("word2vec")
+    taken = load_embedder("minilm")
+    assert isinstance(taken, MiniLMEmbedder)
+    deadline = time.monotonic() + 60
+    while not taken.loaded and time.monotonic() < deadline:  # loaded by the background thread
+        time.sleep(0.05)
+    assert taken.loaded and taken.embed(["ok"]).shape == (1, 384)
+    again = load_embedder("minilm")
+    assert again is not taken and not again.loaded
+    assert load_embedder("none") is None
 
 
 def test_concurrent_load_builds_one_runtime() -> None:
