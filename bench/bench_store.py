@@ -118,6 +118,27 @@ async def main(n: int, n_queries: int) -> None:
     print(f"grown / compacted p50 ratio: {ratio:.2f}")
 
 
+async def floors(service: MemoryService, texts: list[str]) -> tuple[list[float], list[float]]:
+    """What a write is made of, alone, on the same store once idle: embedding one text, and
+    LanceDB appending one row (a copy of a stored one, new id) to the memories table."""
+    await service.store.compact()  # and no compaction under way beside
+    embedder = service.encoder.embedder
+    assert embedder is not None
+    embed = []
+    for text in texts:
+        started = time.perf_counter()
+        embedder.embed([text])
+        embed.append(time.perf_counter() - started)
+    (template,) = await service.store.scan(None, limit=1)
+    append = []
+    for i in range(len(texts)):
+        row = {**template, "id": f"floor-{i}", "content_hash": f"floor-{i}"}
+        started = time.perf_counter()
+        await service.store.memories.add([row])
+        append.append(time.perf_counter() - started)
+    return embed, append
+
+
 async def preloaded(sizes: list[int], writes: int, data: Path, same_scope: bool) -> None:
     """`writes` single remembers on stores that already hold each of `sizes` memories."""
     base, _ = sentences(data, BASE, random.Random(1))
@@ -141,15 +162,18 @@ async def preloaded(sizes: list[int], writes: int, data: Path, same_scope: bool)
                 await service.remember(fact(i, rng), ctx=ctx)
                 times.append(time.perf_counter() - started)
             stats = dict(service.store.writer.stats)
+            embed, append = await floors(service, [fact(writes + i, rng) for i in range(100)])
             await service.close()
-        results.append((size, times, stats))
+        results.append((size, times, stats, embed, append))
         print(f"  {size} memories: remember p50 {pct(times, 0.5):.1f} ms", flush=True)
-    print(f"{'memories':>9} {'remember p50':>13} {'p95':>8} {'writes/s':>9} {'compactions':>12}")
-    for size, times, stats in results:
+    print(f"{'memories':>9} {'remember p50':>13} {'p95':>8} {'writes/s':>9} {'compactions':>12}"
+          f" {'floors: embed':>14} {'append':>7}")
+    for size, times, stats, embed, append in results:
         print(f"{size:>9} {pct(times, 0.5):>11.1f}ms {pct(times, 0.95):>6.1f}ms "
-              f"{len(times) / sum(times):>9.0f} {stats['compactions']:>12}")
+              f"{len(times) / sum(times):>9.0f} {stats['compactions']:>12} "
+              f"{pct(embed, 0.5):>12.1f}ms {pct(append, 0.5):>5.1f}ms")
     if len(results) >= 2:
-        (first, t0, _), (last, t1, _) = results[0], results[-1]
+        (first, t0, *_), (last, t1, *_) = results[0], results[-1]
         ratio = statistics.median(t1) / statistics.median(t0)
         print(f"p50 at {last} / p50 at {first}: {ratio:.2f}")
 
