@@ -119,10 +119,11 @@ class MemoryService:
         return self.encoder.status
 
     async def warm_up(self) -> None:
-        """Load the embedding model and the token encoding in a worker thread so the first
-        call does not wait for them."""
+        """Load the embedding model and the token encoding in a worker thread, and the
+        memories into the store's caches, so the first call does not wait for them."""
         await self.encoder.embed(["warm up"])
         await anyio.to_thread.run_sync(count_tokens, "warm up")
+        await self.store.warm_rows()
 
     async def embed(self, texts: Sequence[str]) -> np.ndarray | None:
         """Unit vectors of `texts` (one row each) from the store's embedder, computed in a

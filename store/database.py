@@ -70,6 +70,9 @@ FETCH_CHUNK = 2000
 # New rows kept whole in the row cache when committed, at most this many per commit (a bulk
 # import's are not worth converting).
 PRIME_MAX = 1000
+# Characters a memory is assumed to take in the row cache when deciding whether the whole
+# table would fit in it (`warm_rows`).
+WARM_ROW_CHARS = 1000
 
 
 class Store:
@@ -228,6 +231,20 @@ class Store:
         else:
             self.vectors.note_version(version)
             self.rows.clear()
+
+    async def warm_rows(self) -> int:
+        """Read every memory once into the row cache, when they all fit in it (a server does
+        this as it starts, so that its first searches read nothing back); returns how many."""
+        await self._sync()
+        total = await self.memories.count_rows()
+        if not total or total > self.rows.max_chars // WARM_ROW_CHARS:
+            return 0
+        generation = self.rows.generation
+        rows = await self.memories.query().select(self._read_schema.names).to_list()
+        if not self.rows.room_for(rows):
+            return 0
+        self.rows.prime(rows, generation)
+        return len(rows) if generation == self.rows.generation else 0
 
     def _as_read(self, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """Rows as a read returns them (typed by the schema), without their vectors."""

@@ -109,11 +109,18 @@ class RowCache:
             self._put((sql, cols, memory_id), dict(row) if row is not None else None)
         self._bound()
 
-    def prime(self, rows: Sequence[dict[str, Any]]) -> None:
-        """Keep rows this process has just appended, whole (as a read returns them)."""
+    def prime(self, rows: Sequence[dict[str, Any]], generation: int | None = None) -> None:
+        """Keep whole rows, as a read returns them: rows this process has just appended, or
+        rows read whole — unless rows were forgotten since that read started (`generation`)."""
+        if generation is not None and generation != self.generation:
+            return
         for row in rows:
             self._put((None, (), row["id"]), row)
         self._bound()
+
+    def room_for(self, rows: Sequence[dict[str, Any]]) -> bool:
+        """Whether `rows` fit beside what is kept, none dropped."""
+        return self._chars + sum(_size(r) for r in rows) <= self.max_chars
 
     def _put(self, key: _Key, row: dict[str, Any] | None) -> None:
         if key in self._rows:

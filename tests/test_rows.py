@@ -193,3 +193,29 @@ async def test_a_store_without_row_versions_clears_on_change(db_path: Path) -> N
     finally:
         await other.close()
         await store.close()
+
+
+async def test_a_warmed_store_answers_its_first_searches_from_memory(db_path: Path) -> None:
+    """A server reads every memory into the row cache as it starts, when they all fit; what
+    another handle changes afterwards is still seen."""
+    rng = np.random.default_rng(9)
+    writer = await open_store(db_path)
+    await writer.add_memories(rows(unit(rng, 30), 0, "global"))
+    store = await open_store(db_path)
+    try:
+        assert await store.warm_rows() == 30
+        ids, where = [f"m{i:05d}" for i in range(30)], store.m.is_null("deleted_at")
+        columns = ["id", "content", "importance", "created_at"]
+        await writer.update_memories(writer.m.eq("id", "m00003"), {"content": "changed"})
+        await store.lexical_search("note", where, 1, columns=["id"])  # catches up first
+        misses = store.rows.misses
+        seen = await store.fetch(ids, where, columns)
+        assert store.rows.misses == misses + 1, "only the row changed since was read"
+        assert seen == await writer.fetch(ids, where, columns)
+        assert seen["m00003"]["content"] == "changed"
+        store.rows.clear()
+        store.rows.max_chars = 5 * ROW_OVERHEAD  # thirty rows do not fit: none are read
+        assert await store.warm_rows() == 0 and len(store.rows) == 0
+    finally:
+        await writer.close()
+        await store.close()
