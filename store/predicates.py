@@ -46,26 +46,10 @@ class Predicate:
             return None
 
     def __and__(self, other: Predicate) -> Predicate:
-        a, b = self._test, other._test
-        test: Test | None = None
-        if a is not None and b is not None:
-            def test(row: dict[str, Any]) -> bool | None:
-                x, y = a(row), b(row)
-                if x is False or y is False:
-                    return False
-                return None if x is None or y is None else True
-        return Predicate(f"({self.sql}) AND ({other.sql})", test)
+        return Predicate(f"({self.sql}) AND ({other.sql})", _join(self._test, other._test, False))
 
     def __or__(self, other: Predicate) -> Predicate:
-        a, b = self._test, other._test
-        test: Test | None = None
-        if a is not None and b is not None:
-            def test(row: dict[str, Any]) -> bool | None:
-                x, y = a(row), b(row)
-                if x is True or y is True:
-                    return True
-                return None if x is None or y is None else False
-        return Predicate(f"({self.sql}) OR ({other.sql})", test)
+        return Predicate(f"({self.sql}) OR ({other.sql})", _join(self._test, other._test, True))
 
     def __invert__(self) -> Predicate:
         a = self._test
@@ -78,6 +62,21 @@ class Predicate:
 
     def __repr__(self) -> str:
         return f"Predicate({self.sql!r})"
+
+
+def _join(a: Test | None, b: Test | None, decisive: bool) -> Test | None:
+    """`a AND b` (`decisive` False) or `a OR b` (True) in three-valued logic: either side
+    decisive decides; else unknown if either side is."""
+    if a is None or b is None:
+        return None
+
+    def test(row: dict[str, Any]) -> bool | None:
+        x, y = a(row), b(row)
+        if x is decisive or y is decisive:
+            return decisive
+        return None if x is None or y is None else not decisive
+
+    return test
 
 
 def _comparable(value: Any) -> Any:
