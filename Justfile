@@ -33,6 +33,12 @@ bench: setup
     {{python}} bench/bench_recall.py --sizes 10000 --queries 100
     {{python}} bench/bench_cli.py
 
+# Whether a write costs the same at any size: single remembers on stores already holding 10k and
+# 100k memories, in a project scope of their own and in the scope holding them all.
+bench-scale: setup
+    {{python}} bench/bench_store.py --preloaded 10000,100000 --writes 1000
+    {{python}} bench/bench_store.py --preloaded 10000,100000 --writes 1000 --same-scope
+
 # habitus and mcp-memory-service over MCP on the same LoCoMo workload (see bench/bench_peers.py to install the peer).
 bench-peers peer data="../shared/data/locomo/locomo10.json": setup
     {{python}} bench/bench_peers.py --peer {{peer}} --data {{data}}

@@ -133,7 +133,7 @@ def run_with_plugins(
     *, embeds: bool = False,
 ) -> T:
     """Open the service with `plugins` (default: `load_plugins()`), run `fn(service, plugins)`;
-    `embeds`: load the embedding model beside the imports (~0.4 s saved)."""
+    `embeds`: load the embedding model beside the imports (~0.2 s saved)."""
     import anyio
 
     if embeds:

@@ -187,8 +187,9 @@ class VectorCache:
         for line in sims:
             best = np.argpartition(-line, count - 1)[:count]
             best = best[np.argsort(-line[best], kind="stable")]
-            where = rows[best] if rows is not None else best
-            out.append([(self._ids[i], float(line[j])) for i, j in zip(where, best, strict=True)])
+            positions = rows[best] if rows is not None else best
+            out.append([(self._ids[i], float(line[j]))
+                        for i, j in zip(positions, best, strict=True)])
         return out
 
     def _reserve(self, size: int) -> None:
