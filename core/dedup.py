@@ -165,9 +165,9 @@ async def _neighbours(
     candidates: list[list[tuple[str, float]]] = [[] for _ in fresh]
     for scope in {r["scope"] for r in fresh}:
         members = [i for i, r in enumerate(fresh) if r["scope"] == scope]
-        found = await store.nearest_ids(vectors[members], [scope], 2 * NEIGHBOURS)
+        found = await store.nearest_ids(vectors[members], [scope], 2 * NEIGHBOURS, CLOSE)
         for i, near in zip(members, found, strict=True):
-            candidates[i] = [(memory_id, sim) for memory_id, sim in near if sim >= CLOSE]
+            candidates[i] = near
     wanted = list({memory_id for near in candidates for memory_id, _ in near})
     rows = await store.fetch(wanted, base, NEIGHBOUR_COLUMNS) if wanted else {}
     return [[(rows[i], sim) for i, sim in near if i in rows][:NEIGHBOURS] for near in candidates]

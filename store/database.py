@@ -436,12 +436,14 @@ class Store:
         return [d for d in digests if self.vectors.may_hold(d)]
 
     async def nearest_ids(
-        self, vectors: np.ndarray, scopes: Sequence[str] | None, count: int
+        self, vectors: np.ndarray, scopes: Sequence[str] | None, count: int,
+        at_least: float | None = None,
     ) -> list[list[tuple[str, float]]]:
         """For each row of `vectors`, the ids of the `count` most similar memories with a
-        vector (of `scopes`; live or not), best first, with their cosine similarity."""
+        vector (of `scopes`; live or not; `at_least` that similar), best first, with their
+        cosine similarity."""
         await self._sync()
-        return self.vectors.nearest_many(vectors, scopes, count)
+        return self.vectors.nearest_many(vectors, scopes, count, at_least)
 
     async def _cached_search(
         self, vector: np.ndarray, where: Predicate | None, limit: int,

@@ -24,11 +24,16 @@ from lancedb.table import AsyncTable
 from lancedb.util import value_to_sql
 from threadpoolctl import threadpool_limits
 
+from .sketch import Sketch
+
 __all__ = ["VectorCache"]
 
 log = logging.getLogger("habitus.store")
 
 _CHUNK = 2000
+# A search for the rows at least as similar as a threshold, over more rows than this, scores in
+# full only those whose bound from the sketch reaches it (see `sketch`).
+SKETCH_ABOVE = 20_000
 _blas_limited = False
 
 
@@ -67,6 +72,7 @@ class VectorCache:
         self._matrix = np.zeros((0, dimension), dtype=np.float32)
         self._alive = np.zeros(0, dtype=bool)  # False once a row left the table
         self._hashes: set[str] = set()  # the content hash of every row, vector or not
+        self._sketch = Sketch()  # built on the first large search with a threshold
 
     def __len__(self) -> int:
         return self._n
@@ -74,7 +80,8 @@ class VectorCache:
     @property
     def nbytes(self) -> int:
         """Memory held by the cached vectors."""
-        return self._matrix.nbytes + self._scope_codes.nbytes + self._alive.nbytes
+        return (self._matrix.nbytes + self._scope_codes.nbytes + self._alive.nbytes
+                + self._sketch.nbytes)
 
     def note_version(self, version: int, appended: int = 0) -> None:
         """A commit of this process made `version`, appending `appended` rows. (With row
@@ -100,6 +107,7 @@ class VectorCache:
                     fresh.append(r)
             elif usable and len(vector) == self.dimension:
                 self._matrix[n] = vector
+                self._sketch.update(n, self._matrix[n])
                 self._scope_codes[n] = self._code(r["scope"])
                 self._alive[n] = True
             else:
@@ -161,12 +169,14 @@ class VectorCache:
         return self.nearest_many(np.asarray(vector, dtype=np.float32)[None, :], scopes, count)[0]
 
     def nearest_many(
-        self, vectors: np.ndarray, scopes: Sequence[str] | None, count: int
+        self, vectors: np.ndarray, scopes: Sequence[str] | None, count: int,
+        at_least: float | None = None,
     ) -> list[list[tuple[str, float]]]:
-        """`nearest` for each row of `vectors`, in one matrix product: over the rows of
-        `scopes` alone when they are a minority (their rows gathered first, so a write's
-        duplicate check costs what its scope holds, not the store), else over every row in
-        place, the others then ruled out."""
+        """`nearest` for each row of `vectors` (`at_least`: only rows that similar), in one
+        matrix product: over the rows of `scopes` alone when they are a minority (their rows
+        gathered first, so a write's duplicate check costs what its scope holds, not the
+        store), else over every row in place, the others then ruled out. With a threshold and
+        many rows, only the rows the sketch cannot rule out are scored."""
         mask = self._alive[:self._n]
         if scopes is not None:
             wanted = [self._codes[s] for s in scopes if s in self._codes]
@@ -175,22 +185,42 @@ class VectorCache:
         if eligible == 0:
             return [[] for _ in range(len(vectors))]
         queries = np.asarray(vectors, dtype=np.float32)
-        if eligible <= self._n // 2:
-            rows = np.flatnonzero(mask)
+        rows = np.flatnonzero(mask) if eligible <= self._n // 2 else None
+        if at_least is not None and eligible > SKETCH_ABOVE:
+            return [self._at_least(q, rows, mask, count, at_least) for q in queries]
+        if rows is not None:
             sims = queries @ self._matrix[rows].T
         else:
-            rows = None
             sims = queries @ self._matrix[:self._n].T
             sims[:, ~mask] = -np.inf
-        count = min(count, eligible)
-        out = []
-        for line in sims:
-            best = np.argpartition(-line, count - 1)[:count]
-            best = best[np.argsort(-line[best], kind="stable")]
-            positions = rows[best] if rows is not None else best
-            out.append([(self._ids[i], float(line[j]))
-                        for i, j in zip(positions, best, strict=True)])
-        return out
+        return [self._best(line, rows, count, at_least) for line in sims]
+
+    def _at_least(
+        self, query: np.ndarray, rows: np.ndarray | None, mask: np.ndarray, count: int,
+        at_least: float,
+    ) -> list[tuple[str, float]]:
+        """The best `count` rows at least `at_least` similar to `query`, scoring in full only
+        the rows whose bound reaches it."""
+        self._sketch.cover(self._matrix, self._n)
+        reach = self._sketch.bounds(query, rows) >= at_least
+        if rows is None:
+            reach &= mask
+        positions = np.flatnonzero(reach) if rows is None else rows[reach]
+        return self._best(self._matrix[positions] @ query, positions, count, at_least)
+
+    def _best(
+        self, line: np.ndarray, positions: np.ndarray | None, count: int, at_least: float | None
+    ) -> list[tuple[str, float]]:
+        """The best `count` of `line` (the scores of `positions`; None: of every row), best
+        first, those under `at_least` left out."""
+        count = min(count, len(line))
+        if count == 0:
+            return []
+        best = np.argpartition(-line, count - 1)[:count]
+        best = best[np.argsort(-line[best], kind="stable")]
+        found = [(self._ids[positions[j] if positions is not None else j], float(line[j]))
+                 for j in best if np.isfinite(line[j])]
+        return found if at_least is None else [f for f in found if f[1] >= at_least]
 
     def _reserve(self, size: int) -> None:
         if size <= len(self._matrix):
@@ -260,6 +290,7 @@ class VectorCache:
             self._compact()
 
     def _compact(self) -> None:
+        self._sketch.forget()
         keep = np.flatnonzero(self._alive[:self._n])
         ids = [self._ids[i] for i in keep]
         matrix, codes = self._matrix[keep], self._scope_codes[keep]

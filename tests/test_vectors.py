@@ -10,6 +10,9 @@ import numpy as np
 import pytest
 
 from habitus.store import Store
+from habitus.store import vectors as vectors_module
+from habitus.store.sketch import Sketch
+from habitus.store.vectors import VectorCache
 
 from .test_store import row
 
@@ -142,3 +145,43 @@ async def test_every_content_hash_is_known_with_or_without_a_vector(db_path: Pat
     finally:
         await first.close()
         await second.close()
+
+
+def test_a_threshold_search_over_many_rows_is_exact(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Past `SKETCH_ABOVE` rows, a search for the rows at least as similar as a threshold
+    scores in full only the rows the sketch cannot rule out: the same answer as scoring every
+    row, after rows change and after the cache renumbers them."""
+    monkeypatch.setattr(vectors_module, "SKETCH_ABOVE", 100)
+    rng = np.random.default_rng(11)
+    centres = unit(rng, 12)
+    data = centres[rng.integers(0, 12, 3000)] + rng.normal(0, 0.25, (3000, DIM))
+    data = (data / np.linalg.norm(data, axis=1, keepdims=True)).astype(np.float32)
+    cache = VectorCache(None, DIM, "t")  # type: ignore[arg-type]
+    cache._sketch = Sketch(dimensions=4)  # leaves much out: the bounds must do the work
+    cache.add(rows(data[:2000], 0, "repo:a") + rows(data[2000:], 2000, "repo:b"))
+
+    def brute(query: np.ndarray, scope: str, at_least: float) -> list[str]:
+        code = cache._codes[scope]
+        live = [i for i in range(len(cache)) if cache._alive[i] and cache._scope_codes[i] == code]
+        sims = {i: float(cache._matrix[i] @ query) for i in live}
+        kept = sorted((i for i in live if sims[i] >= at_least), key=lambda i: -sims[i])
+        return [cache._ids[i] for i in kept[:10]]
+
+    def check() -> None:
+        for query in list(unit(rng, 10)) + list(data[rng.integers(0, 3000, 10)]):
+            for scope in ("repo:a", "repo:b"):
+                for at_least in (0.3, 0.6, 0.9):
+                    got = cache.nearest_many(query[None, :], [scope], 10, at_least)[0]
+                    assert [i for i, _ in got] == brute(query, scope, at_least)
+                    assert all(sim >= at_least for _, sim in got)
+
+    check()
+    assert 0 < cache._sketch.n <= 3000
+    ruled_out = cache._sketch.bounds(data[0], None) < 0.9
+    assert 0.5 < ruled_out.mean() < 1.0, "the bounds rule most rows out, never the row itself"
+    moved = rows(unit(rng, 50), 0, "repo:a")  # fifty rows get new vectors
+    cache.add(moved)
+    check()
+    cache._alive[:1600] = False  # most rows leave: the cache renumbers the rest
+    cache._compact()
+    check()
