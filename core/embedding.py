@@ -307,10 +307,11 @@ def load_embedder(name: str = "minilm") -> Embedder | None:
     `InvalidInput` listing the known ones.
     """
     key = name.strip().lower()
-    preloaded = _preloaded.pop(_ALIASES.get(key, key), None)
+    key = _ALIASES.get(key, key)
+    preloaded = _preloaded.pop(key, None)
     if preloaded is not None:
         return preloaded
-    factory = _FACTORIES.get(_ALIASES.get(key, key))
+    factory = _FACTORIES.get(key)
     if factory is None:
         from . import embedders
 

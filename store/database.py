@@ -376,8 +376,7 @@ class Store:
             return await q.to_list()
         # The ids and scores, then the rows from the row cache where it has them.
         await self._sync()
-        vectors = "vector" in columns and len(self.vectors) > 0  # from memory, not disk
-        read = [c for c in dict.fromkeys(["id", *columns]) if not (vectors and c == "vector")]
+        read, vectors = self._columns_to_read(columns)
         hits = await q.select(["id", "_score"]).to_list()
         by_id = await self.fetch([h["id"] for h in hits], where, read)
         rows = []
@@ -450,7 +449,7 @@ class Store:
         columns: Sequence[str] | None, scopes: Sequence[str] | None,
     ) -> list[dict[str, Any]] | None:
         await self._sync()
-        read, with_vector = self._columns_without_vector(columns)
+        read, with_vector = self._columns_to_read(columns)
         found: list[dict[str, Any]] = []
         size, seen = limit + FETCH_MARGIN, 0
         while True:
@@ -496,14 +495,14 @@ class Store:
             known.update((r["id"], r) for r in rows)
         return {memory_id: row for memory_id, row in known.items() if row is not None}
 
-    def _columns_without_vector(
-        self, columns: Sequence[str] | None
-    ) -> tuple[list[str] | None, bool]:
-        """What to read of rows whose vector the cache holds (the id always), and whether the
-        caller wants the vector (then taken from the cache)."""
+    def _columns_to_read(self, columns: Sequence[str] | None) -> tuple[list[str] | None, bool]:
+        """What to read of the rows a search found (the id always), and whether their vectors
+        come from the cache instead of the disk (asked for, and the cache holds vectors)."""
         if columns is None:
             return None, False
-        return [c for c in dict.fromkeys(["id", *columns]) if c != "vector"], "vector" in columns
+        cached = "vector" in columns and len(self.vectors) > 0
+        read = [c for c in dict.fromkeys(["id", *columns]) if not (cached and c == "vector")]
+        return read, cached
 
     async def ann_worthwhile(self, where: Predicate | None) -> bool:
         """Whether a vector search under `where` should use the ANN index: only if there is

@@ -85,7 +85,6 @@ class Writer:
         self._compacting: dict[str, asyncio.Task[None]] = {}  # table name → compaction
         self.stats = {"requests": 0, "commits": 0, "compactions": 0}
         self.log = log  # where deferred rows wait, durable, until committed
-        # Told of each commit: table name, the version made, whether it only appended rows.
         # Told of each commit: table, version made, the rows appended (None: not an append).
         self.on_commit: Callable[[str, int, list[dict[str, Any]] | None], None] | None = None
 
