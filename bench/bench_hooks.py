@@ -37,7 +37,7 @@ from habitus.core.service import MemoryService
 from habitus.core.tokens import count_tokens
 from habitus.lifecycle.context import prompt_context
 from habitus.lifecycle.events import parse_event
-from habitus.lifecycle.handler import Lifecycle, transcript_distiller
+from habitus.lifecycle.handler import Lifecycle
 from habitus.lifecycle.replay import trajectory_events, transcript_events
 from habitus.lifecycle.sessions import SessionState
 from habitus.plugins.manager import PluginManager
@@ -62,7 +62,12 @@ def recorded_events(swe_agent: Path | None) -> list[dict[str, Any]]:
 async def capture(events: list[dict[str, Any]], db: str) -> dict[str, Any]:
     service = await MemoryService.open(Settings(db=db))
     plugins = PluginManager.from_environment(None).load()
-    lifecycle = Lifecycle(service, db=db, distiller=transcript_distiller(plugins))
+
+    async def get() -> MemoryService:
+        return service
+
+    plugins.bind(get)
+    lifecycle = Lifecycle(service, db=db, plugins=plugins)
     reinforced = 0
     remember_many = service.remember_many
 

@@ -41,18 +41,26 @@ def register(group: click.Group) -> None:
     @json_option
     @pass_state
     def scrub(state: State, apply: bool, as_json: bool) -> None:
-        """Find secrets already stored (before redaction, or with HABITUS_REDACT_SECRETS=0) in
-        memories, link notes and the journal; with --apply, replace them everywhere, erasing the
-        old versions that hold them (undo cannot reach back past a scrub)."""
+        """Find secrets and private text already stored (before redaction, or with
+        HABITUS_REDACT_SECRETS=0) in memories, link notes, the journal and the files hooks keep
+        (session-start contexts, spool, daemon log); with --apply, replace them everywhere,
+        erasing the old versions that hold them (undo cannot reach back past a scrub)."""
+        from habitus.lifecycle.files import scrub_files
+
         ctx = state.context()
         result = run_service(state, lambda s: s.scrub_secrets(apply=apply, ctx=ctx))
+        files = scrub_files(state.settings.resolved_db(), apply=apply)
+        result = {**result, "files": len(files["files"]),
+                  "kinds": sorted({*result["kinds"], *files["kinds"]}),
+                  "applied": result["applied"] or files["applied"]}
 
         def human(r: dict[str, Any]) -> str:
             found = (
-                f"{r['memories']} memories, {r['links']} link notes, {r['journal']} journal rows"
+                f"{r['memories']} memories, {r['links']} link notes, {r['journal']} journal rows,"
+                f" {r['files']} cached files"
             )
             if not r["kinds"]:
-                return "no secrets found"
+                return "no secrets or private text found"
             kinds = ", ".join(r["kinds"])
             if r["applied"]:
                 return f"replaced secrets ({kinds}) in {found}; old versions erased"

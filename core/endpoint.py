@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-__all__ = ["Endpoint", "endpoint_file", "find", "publish", "post_json"]
+__all__ = ["Endpoint", "alive", "endpoint_file", "find", "publish", "post_json"]
 
 Endpoint = dict[str, Any]  # {"url": "http://127.0.0.1:8765", "pid": 1234, "db": "/abs/store"}
 
@@ -36,7 +36,8 @@ def endpoint_file(db: str) -> Path:
     return _runtime_dir() / f"endpoint-{digest}.json"
 
 
-def _alive(pid: int) -> bool:
+def alive(pid: int) -> bool:
+    """Whether the process `pid` runs and is the user's."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -59,7 +60,7 @@ def find(db: str) -> Endpoint | None:
         return None
     if not isinstance(endpoint, dict) or endpoint.get("db") != db:
         return None
-    if not isinstance(endpoint.get("pid"), int) or not _alive(endpoint["pid"]):
+    if not isinstance(endpoint.get("pid"), int) or not alive(endpoint["pid"]):
         return None
     return endpoint
 

@@ -172,17 +172,18 @@ async def _rewrite_store(
 async def scrub_secrets(
     store: Store, journal: Journal, encoder: Encoder, ctx: CallContext, *, apply: bool = False
 ) -> dict[str, Any]:
-    """Secrets stored before redaction existed, or while it was off: found in memories (content,
-    search text, metadata), link notes and journal details; with `apply`, replaced everywhere
-    as a purge erases (old versions included), the changed memories re-embedded."""
-    from . import redaction
+    """Secrets and private text stored before `privacy` kept them out (or while redaction was
+    off): found in memories (content, search text, metadata at any depth), link notes and
+    journal details; with `apply`, replaced everywhere as a purge erases (old versions
+    included), the changed memories re-embedded."""
+    from . import privacy
     from .text import content_hash, embedding_text, metadata_dict
 
     kinds: set[str] = set()
 
     def clean(text: str | None) -> str | None:
         """`text` with its secrets replaced, or None when it has none."""
-        redacted, found = redaction.redact(text or "")
+        redacted, found = privacy.clean_text(text or "")
         kinds.update(found)
         return redacted if found else None
 
@@ -191,7 +192,9 @@ async def scrub_secrets(
             data = json.loads(text or "{}")
         except ValueError:
             return clean(text)
-        redacted, found = redaction.redact_data(data)
+        redacted, found = privacy.clean_data(_without_placeholder_map(data))
+        if redacted != data:
+            found = found or ["placeholder map"]
         kinds.update(found)
         return json.dumps(redacted, ensure_ascii=False, default=str) if found else None
 
@@ -237,6 +240,15 @@ async def scrub_secrets(
     await journal.append("scrub", sorted(memories), ctx, {"kinds": sorted(kinds)})
     report["applied"] = True
     return report
+
+
+def _without_placeholder_map(data: Any) -> Any:
+    """Metadata without the placeholder map procedures once kept (`procedure.generalised`):
+    it held the values generalising took out of the text, secrets' fragments among them."""
+    procedure = data.get("procedure") if isinstance(data, dict) else None
+    if isinstance(procedure, dict) and "generalised" in procedure:
+        return {**data, "procedure": {k: v for k, v in procedure.items() if k != "generalised"}}
+    return data
 
 
 def _index_config(index: Any) -> Any:

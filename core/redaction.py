@@ -22,7 +22,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
-__all__ = ["redact", "redact_data", "MARKER"]
+__all__ = ["redact", "assigned_kind", "secret_name", "MARKER"]
 
 MARKER = "[redacted: {kind}]"
 
@@ -36,7 +36,9 @@ _FORMATS: tuple[_Rule, ...] = (
     ("GitHub token", re.compile(
         r"\b(?:gh[pousr]_[A-Za-z0-9]{36,255}|github_pat_[A-Za-z0-9_]{22,255})\b"), 0),
     ("GitLab token", re.compile(r"\bglpat-[A-Za-z0-9_-]{20,255}"), 0),
-    ("Anthropic API key", re.compile(r"\bsk-ant-[A-Za-z0-9_-]{20,255}"), 0),
+    # The typed prefix alone (`sk-ant-api03-`) counts: a key cut short still leaks its head.
+    ("Anthropic API key", re.compile(
+        r"\bsk-ant-(?:[a-z]{2,8}\d{2}-[A-Za-z0-9_-]{0,255}|[A-Za-z0-9_-]{20,255})"), 0),
     ("OpenAI API key", re.compile(
         r"\bsk-(?!ant-)(?=[A-Za-z0-9_-]{0,255}\d)[A-Za-z0-9_-]{20,255}"), 0),
     ("Stripe key", re.compile(r"\b[sr]k_(?:live|test)_[A-Za-z0-9]{16,255}"), 0),
@@ -81,6 +83,11 @@ _ABOUT = re.compile(
 )
 
 
+def secret_name(name: str) -> bool:
+    """Whether `name` (a key, a variable) says that it holds a secret."""
+    return _SECRET_NAME.fullmatch(name) is not None
+
+
 def _kind_of(name: str) -> str:
     lowered = name.lower()
     for word in ("password", "passwd", "passphrase"):
@@ -100,7 +107,7 @@ def _replace(kind: str, group: int, found: list[str]) -> Callable[[re.Match[str]
     return sub
 
 
-def _assigned_kind(name: str, value: str, *, quoted: bool) -> str | None:
+def assigned_kind(name: str, value: str, *, quoted: bool) -> str | None:
     """The kind of secret `value` is when assigned to `name`; None when it is not one."""
     if (not 8 <= len(value) <= 512 or any(c.isspace() for c in value)
             or _PLACEHOLDER.match(value) or value.startswith("[redacted")
@@ -115,7 +122,7 @@ def _assignment(found: list[str]) -> Callable[[re.Match[str]], str]:
     def sub(match: re.Match[str]) -> str:
         name = match.group("name")
         value = match.group("quoted") or match.group("bare") or ""
-        kind = _assigned_kind(name, value, quoted=match.group("bare") is None)
+        kind = assigned_kind(name, value, quoted=match.group("bare") is None)
         if kind is None:
             return match.group(0)
         found.append(kind)
@@ -132,30 +139,3 @@ def redact(text: str) -> tuple[str, list[str]]:
         text = pattern.sub(_replace(kind, group, found), text)
     text = _ASSIGNED.sub(_assignment(found), text)
     return text, sorted(set(found))
-
-
-def redact_data(value: object) -> tuple[object, list[str]]:
-    """`redact` over every string in a JSON-like value (dicts, lists), keys kept as they are;
-    a string under a key that says it holds a secret (`{"password": "…"}`) is one as well."""
-    found: set[str] = set()
-
-    def walk(item: object) -> object:
-        if isinstance(item, str):
-            text, kinds = redact(item)
-            found.update(kinds)
-            return text
-        if isinstance(item, dict):
-            return {key: held(key, v) for key, v in item.items()}
-        if isinstance(item, list | tuple):
-            return [walk(v) for v in item]
-        return item
-
-    def held(key: object, item: object) -> object:
-        if isinstance(key, str) and isinstance(item, str) and _SECRET_NAME.fullmatch(key):
-            kind = _assigned_kind(key, item, quoted=True)
-            if kind is not None:
-                found.add(kind)
-                return MARKER.format(kind=kind)
-        return walk(item)
-
-    return walk(value), sorted(found)

@@ -1,10 +1,10 @@
-"""The remember pipeline: redact → enrich → validate → reinforce exact duplicates → embed →
-resolve → absorb near-duplicates → write → supersede → link.
+"""The remember pipeline: clean (private parts, secrets) → enrich → validate → reinforce exact
+duplicates → embed → resolve → absorb near-duplicates → write → supersede → link.
 
 Every stage is a named step over one `Batch`; everything written belongs to one journaled,
 undoable operation. The decisions themselves live in their modules: `validation` (what may be
-stored), `redaction` (secrets), `dedup` and `claims` (duplicate, new version, contradiction,
-related), `write` (rows and indexes), `history` (supersession), `links` (edges).
+stored), `privacy` (private parts, secrets), `dedup` and `claims` (duplicate, new version,
+contradiction, related), `write` (rows and indexes), `history` (supersession), `links` (edges).
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from . import dedup, redaction
+from . import dedup, privacy
 from .clock import utc_now
 from .encoder import Encoder
 from .filters import require_live
@@ -67,7 +67,7 @@ class Remember:
         self.redact_secrets = redact_secrets
 
     async def __call__(self, items: Sequence[NewMemory], ctx: CallContext) -> list[RememberResult]:
-        items = self.redact(list(items))  # before anything else sees them, plugins included
+        items = self.clean(list(items))  # before anything else sees them, plugins included
         items = await self.hooks.enrich(items, ctx)
         with operation():
             batch = await self.validate(items, ctx)
@@ -80,9 +80,10 @@ class Remember:
             await self.link(batch, ctx)
         return batch.results
 
-    def redact(self, items: list[NewMemory]) -> list[NewMemory]:
-        """Items with the secrets in their content and metadata replaced (when configured)."""
-        return [_without_secrets(item) for item in items] if self.redact_secrets else items
+    def clean(self, items: list[NewMemory]) -> list[NewMemory]:
+        """Items without their private parts and, when configured, with their secrets
+        replaced, in content, tags and metadata at any depth."""
+        return [_cleaned(item, secrets=self.redact_secrets) for item in items]
 
     async def validate(self, items: list[NewMemory], ctx: CallContext) -> Batch:
         """Check every item, that what it names exists, and record anchors, branch and depth."""
@@ -213,17 +214,18 @@ class Remember:
                     result.links.append(target)
 
 
-def _without_secrets(item: NewMemory) -> NewMemory:
-    """`item` with the secrets in its content and metadata replaced (see `redaction`); an item
-    too large to store is left for validation to refuse."""
+def _cleaned(item: NewMemory, *, secrets: bool) -> NewMemory:
+    """`item` as `privacy` lets it in; an item too large to store is left for validation to
+    refuse."""
     if not isinstance(item.content, str) or len(item.content) > LIMITS["content_chars"]:
         return item
-    content, kinds = redaction.redact(item.content)
-    metadata, in_metadata = redaction.redact_data(item.metadata)
-    if not kinds and not in_metadata:
+    content, kinds = privacy.clean_text(item.content, secrets=secrets)
+    metadata, in_metadata = privacy.clean_data(item.metadata, secrets=secrets)
+    tags, in_tags = privacy.clean_data(item.tags, secrets=secrets)
+    if (content, metadata, tags) == (item.content, item.metadata, item.tags):
         return item
-    clean = item.model_copy(update={"content": content, "metadata": metadata})
-    clean._redacted = sorted({*kinds, *in_metadata})
+    clean = item.model_copy(update={"content": content, "metadata": metadata, "tags": tags})
+    clean._redacted = sorted({*kinds, *in_metadata, *in_tags})
     return clean
 
 

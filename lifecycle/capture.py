@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from habitus.core.models import NewMemory
-from habitus.plugins.procedural.coding import classify, command_key
+from habitus.core.trajectory.actions import classify, command_key
 
 from .events import HookEvent
 from .sessions import Failure, SessionState, TestRun

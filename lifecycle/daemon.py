@@ -69,14 +69,15 @@ def start(db: str, *, idle: int = IDLE_EXIT, wait: float = 60.0) -> endpoint.End
     return None
 
 
-def stop(db: str, *, wait: float = 10.0) -> bool:
-    """Stop the server published for `db`; False when none runs."""
+def stop(db: str, *, wait: float = 30.0) -> bool:
+    """Stop the server published for `db` and wait until it has finished its work and left;
+    False when none runs."""
     found = endpoint.find(db)
     if found is None:
         return False
     with contextlib.suppress(ProcessLookupError):
         os.kill(found["pid"], signal.SIGTERM)
     deadline = time.monotonic() + wait
-    while time.monotonic() < deadline and endpoint.find(db) is not None:
+    while time.monotonic() < deadline and endpoint.alive(found["pid"]):
         time.sleep(0.05)
     return True

@@ -1,9 +1,9 @@
 """`habitus hook EVENT`: the command an assistant runs on a lifecycle event.
 
 It reads the event's JSON from standard input and answers on standard output in the client's
-format, in milliseconds: the event goes to the server running for the store when there is one;
-otherwise it is spooled for the next server (started now in the background), and a new session
-is answered from the context last computed for its project. A hook never breaks a session:
+format. When a server runs for the store, the event goes to it, in milliseconds; otherwise it is
+spooled for the next server (started now in the background), and a new session is answered
+from the store, read here (see `first_contact`). A hook never breaks a session:
 whatever goes wrong, it exits 0 and prints nothing, and says why on standard error.
 Standard library only until it knows it has work.
 """
@@ -42,19 +42,20 @@ def _post(url: str, event: HookEvent, token: str | None) -> dict[str, Any] | Non
 
 
 def _offline(db: str, event: HookEvent) -> dict[str, Any] | None:
-    """No server: spool the event, start one, and answer a new session from the cache."""
+    """No server: start one, answer a new session from the store read here, and spool the
+    event (with what was shown) for the server to handle."""
     from . import daemon, files
 
-    if not files.append_event(db, event.to_hook()):
-        _say(f"the spool is full; the {event.name} event is dropped")
     if os.environ.get("HABITUS_HOOKS_DAEMON", "1").strip().lower() not in ("0", "false", "no"):
         daemon.spawn(db)
-    if event.name != "SessionStart":
-        return None
-    from habitus.core.scope import detect_scope
+    context = ""
+    if event.name == "SessionStart":
+        from .first_contact import session_start_here
 
-    scope = detect_scope(event.cwd or None)
-    context, _ = files.read_context(db, files.project_key(scope.id, scope.branch or ""))
+        shown = session_start_here(db, event)
+        context, event = shown.text, event._replace(injected=tuple(shown.ids))
+    if not files.append_event(db, event.to_hook()):
+        _say(f"the spool is full; the {event.name} event is dropped")
     return answer(event.name, context)
 
 

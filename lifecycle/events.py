@@ -13,7 +13,7 @@ import json
 import re
 from typing import Any, NamedTuple
 
-from habitus.core.redaction import redact_data
+from habitus.core.privacy import bound, clean_data
 
 __all__ = [
     "EVENTS",
@@ -22,7 +22,6 @@ __all__ = [
     "HookEvent",
     "HookInputError",
     "parse_event",
-    "strip_private",
     "answer",
 ]
 
@@ -34,29 +33,17 @@ MAX_INPUT_BYTES = 8 * 1024 * 1024  # more is read and dropped: a tool's output c
 MAX_TEXT = 20_000  # one field; long outputs keep their head and tail
 MAX_SHORT = 2_000  # ids, paths, names
 _SESSION_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
-_PRIVATE = re.compile(r"<private>.*?(?:</private>|\Z)", re.S | re.I)
+_MEMORY_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
 
 class HookInputError(ValueError):
     """The hook's input is not an event habitus can use."""
 
 
-def strip_private(text: str) -> str:
-    """`text` without what the user marked private (an unclosed tag hides the rest)."""
-    return _PRIVATE.sub("", text) if "<" in text else text
-
-
-def _clip(text: str, limit: int = MAX_TEXT) -> str:
-    if len(text) <= limit:
-        return text
-    half = limit // 2
-    return f"{text[:half]}\n[… {len(text) - limit} characters left out …]\n{text[-half:]}"
-
-
 def _clean(value: Any, depth: int = 0) -> Any:
     """Strings clipped and stripped of private parts, containers bounded, at any depth."""
     if isinstance(value, str):
-        return _clip(strip_private(value))
+        return bound(value, MAX_TEXT)
     if depth > 6:
         return None
     if isinstance(value, dict):
@@ -68,7 +55,7 @@ def _clean(value: Any, depth: int = 0) -> Any:
 
 def _text(data: dict[str, Any], key: str, limit: int = MAX_SHORT) -> str:
     value = data.get(key)
-    return _clip(strip_private(value), limit) if isinstance(value, str) else ""
+    return bound(value, limit) if isinstance(value, str) else ""
 
 
 class HookEvent(NamedTuple):
@@ -86,11 +73,13 @@ class HookEvent(NamedTuple):
     tool_input: dict[str, Any] = {}  # noqa: RUF012 (never mutated)
     tool_response: Any = None
     error: str = ""  # PostToolUseFailure
+    injected: tuple[str, ...] = ()  # SessionStart answered by the hook itself: what it showed
 
     def to_hook(self) -> dict[str, Any]:
         """The event in the hook's own format again (to spool it or pass it on)."""
         data = self._asdict()
         data["hook_event_name"] = data.pop("name")
+        data["injected"] = list(self.injected)
         return data
 
 
@@ -116,18 +105,19 @@ def parse_event(raw: bytes | str | dict[str, Any], event: str | None = None) -> 
     session = data.get("session_id")
     session = session if isinstance(session, str) and _SESSION_ID.fullmatch(session) else ""
     tool_input = data.get("tool_input")
-    cleaned, _ = redact_data({
-        "prompt": _text(data, "prompt", MAX_TEXT),
+    fields, _ = clean_data({
+        "cwd": _text(data, "cwd"), "transcript_path": _text(data, "transcript_path"),
+        "source": _text(data, "source", 40), "reason": _text(data, "reason", 200),
+        "tool_name": _text(data, "tool_name", 200), "prompt": _text(data, "prompt", MAX_TEXT),
         "tool_input": _clean(tool_input) if isinstance(tool_input, dict) else {},
         "tool_response": _clean(data.get("tool_response")),
         "error": _text(data, "error", MAX_TEXT),
     })
-    assert isinstance(cleaned, dict)
-    return HookEvent(
-        name=name, session_id=session, cwd=_text(data, "cwd"),
-        transcript_path=_text(data, "transcript_path"), source=_text(data, "source", 40),
-        reason=_text(data, "reason", 200), tool_name=_text(data, "tool_name", 200), **cleaned,
-    )
+    assert isinstance(fields, dict)
+    shown = data.get("injected")
+    injected = tuple(i for i in shown[:200] if isinstance(i, str) and _MEMORY_ID.fullmatch(i)) \
+        if isinstance(shown, list) else ()
+    return HookEvent(name=name, session_id=session, injected=injected, **fields)
 
 
 def answer(event: str, context: str | None) -> dict[str, Any] | None:

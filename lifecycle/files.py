@@ -18,9 +18,11 @@ import os
 from pathlib import Path
 from typing import Any
 
+from habitus.core.privacy import clean_data, clean_text
+
 __all__ = [
     "state_dir", "store_key", "append_event", "spool_waiting", "take_events", "project_key",
-    "write_context", "read_context",
+    "write_context", "read_context", "scrub_files",
 ]
 
 MAX_SPOOL_BYTES = 64 * 1024 * 1024  # past this, events are dropped (and logged) until drained
@@ -123,7 +125,9 @@ def _context_file(db: str, project: str) -> Path:
 
 
 def write_context(db: str, project: str, context: str, ids: list[str]) -> None:
-    """Keep the session-start context of `project` (a scope and branch) for the next session."""
+    """Keep the session-start context of `project` (a scope and branch) for the next session
+    (cleaned again: nothing private reaches the disk, even from a memory stored unclean)."""
+    context = clean_text(context)[0]
     path = _context_file(db, project)
     tmp = path.with_suffix(f".{os.getpid()}.tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
@@ -139,3 +143,54 @@ def read_context(db: str, project: str) -> tuple[str, list[str]]:
         return str(data.get("context") or ""), [str(i) for i in data.get("ids") or []]
     except (OSError, ValueError, AttributeError):
         return "", []
+
+
+def _files_of(db: str) -> list[Path]:
+    """Every file the hooks and the daemon keep for the store `db`."""
+    key = store_key(db)
+    folder = state_dir()
+    return sorted({*folder.glob(f"context-{key}-*.json"), *folder.glob(f"spool-{key}.jsonl*"),
+                   *folder.glob(f"daemon-{key}.log*")})
+
+
+def scrub_files(db: str, *, apply: bool = False) -> dict[str, Any]:
+    """Secrets and private text in the files kept for `db` (session-start contexts, the spool,
+    the daemon's log): counted, and with `apply` replaced in place."""
+    kinds: set[str] = set()
+    dirty: list[str] = []
+    for path in _files_of(db):
+        try:
+            text = path.read_text(encoding="utf-8", errors="replace")
+        except OSError:
+            continue
+        if path.suffix == ".log":
+            cleaned, found = clean_text(text)
+        else:  # JSON, one value or one per line: clean the values, not the quoting
+            cleaned, found = _clean_json_lines(text)
+        if not found:
+            continue
+        kinds.update(found)
+        dirty.append(path.name)
+        if apply:
+            tmp = path.with_name(f"{path.name}.{os.getpid()}.scrub")
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "w", encoding="utf-8") as out:
+                out.write(cleaned)
+            os.replace(tmp, path)
+    return {"files": dirty, "kinds": sorted(kinds), "applied": apply and bool(dirty)}
+
+
+def _clean_json_lines(text: str) -> tuple[str, list[str]]:
+    found: set[str] = set()
+    out = []
+    for line in text.splitlines():
+        try:
+            value = json.loads(line)
+        except ValueError:
+            cleaned, kinds = clean_text(line)
+        else:
+            data, kinds = clean_data(value)
+            cleaned = json.dumps(data, ensure_ascii=False)
+        found.update(kinds)
+        out.append(cleaned)
+    return "\n".join(out) + ("\n" if text.endswith("\n") else ""), sorted(found)

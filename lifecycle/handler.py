@@ -17,12 +17,13 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import anyio
 
 from habitus.core.models import CallContext, NewMemory
-from habitus.core.scope import detect_scope
+from habitus.core.trajectory.claude_code import read_claude_code
+from habitus.core.trajectory.model import Outcome
 
 from . import capture, files
 from .context import (
@@ -35,49 +36,36 @@ from .context import (
 from .events import HookEvent, answer, parse_event
 from .sessions import Sessions, SessionState
 
-__all__ = ["Lifecycle", "Distiller", "transcript_distiller"]
+__all__ = ["Lifecycle", "Plugins"]
 
 log = logging.getLogger("habitus.hooks")
 
-# A session transcript in, procedures to store out (the procedural plugin's distiller).
-Distiller = Callable[[Path, str], Awaitable[list[NewMemory]]]
 MIN_PROMPT_WORDS = 3
 QUERY_CHARS = 1000
 
 
-def transcript_distiller(plugins: Any) -> Distiller:
-    """Distil a Claude Code transcript with the first plugin that answers `distill_trajectory`
-    (the procedural plugin's rules last)."""
-    from habitus.plugins.procedural import distill
-    from habitus.plugins.procedural.memory import ProcedureRecord, new_memories
-    from habitus.plugins.procedural.readers import read_claude_code
+class Plugins(Protocol):
+    """What the lifecycle asks of the plugins: to learn from a session that went well."""
 
-    async def distil(path: Path, scope: str) -> list[NewMemory]:
-        trajectory = await anyio.to_thread.run_sync(read_claude_code, path)
-        if not trajectory.steps:
-            return []
-        found = await plugins.call("distill_trajectory", firstresult=True, trajectory=trajectory)
-        procedures = list(found) if found else [distill(trajectory)]
-        return new_memories(procedures, scope=scope, record=ProcedureRecord())
-
-    return distil
+    async def call(self, hook: str, **kwargs: Any) -> list[Any]: ...
 
 
 class Lifecycle:
     """Handles hook events for one store; `service` is the memory service of that store."""
 
     def __init__(
-        self, service: Any, *, db: str, distiller: Distiller | None = None,
+        self, service: Any, *, db: str, plugins: Plugins | None = None,
         budget: int = DEFAULT_BUDGET, threshold: float = THRESHOLD, client: str = "claude-code",
     ) -> None:
         self.service = service
         self.db = db
-        self.distiller = distiller
+        self.plugins = plugins
         self.budget = budget
         self.threshold = threshold
         self.client = client
         self.sessions = Sessions()
         self._locks: dict[str, anyio.Lock] = {}
+        self._draining = anyio.Lock()
         self.stages: dict[str, Callable[[SessionState, HookEvent, CallContext, bool],
                                         Awaitable[Injection | None]]] = {
             "SessionStart": self._session_start,
@@ -90,13 +78,17 @@ class Lifecycle:
         }
 
     async def handle(self, event: HookEvent, *, replay: bool = False) -> dict[str, Any] | None:
-        """Follow `event`; the hook's answer (context for the model) or None. A `replay` (an
-        event spooled while no server ran) is captured but answers nothing."""
+        """Follow `event`; the hook's answer (context for the model) or None. Events spooled
+        before it are handled first, so that events count in the order they happened. A
+        `replay` (an event spooled while no server ran) is captured but answers nothing."""
+        if not replay:
+            await self.drain()
         key = event.session_id or "-"
         lock = self._locks.setdefault(key, anyio.Lock())
         async with lock:
             state = self._state(event)
             state.events += 1
+            state.injected.update(event.injected)
             ctx = CallContext(project_scope=state.scope, client=self.client,
                               session=event.session_id, tool=f"hook:{event.name}",
                               workdir=state.workdir, branch=state.branch, source="hook")
@@ -109,26 +101,25 @@ class Lifecycle:
         return answer(event.name, injection.text) if injection is not None else None
 
     async def drain(self) -> int:
-        """Handle the events hooks spooled while no server ran, in order; how many."""
-        events, taken = files.take_events(self.db)
-        for data in events:
-            try:
-                await self.handle(parse_event(data), replay=True)
-            except Exception:  # one bad event must not keep the others from memory
-                log.exception("spooled %s event not handled", data.get("hook_event_name"))
-        for path in taken:
-            path.unlink(missing_ok=True)
+        """Handle the events hooks spooled while no server ran, in order; how many. A live
+        event arriving meanwhile waits until they are all handled."""
+        if not files.spool_waiting(self.db):
+            return 0
+        async with self._draining:
+            events, taken = files.take_events(self.db)
+            for data in events:
+                try:
+                    await self.handle(parse_event(data), replay=True)
+                except Exception:  # one bad event must not keep the others from memory
+                    log.exception("spooled %s event not handled", data.get("hook_event_name"))
+            for path in taken:
+                path.unlink(missing_ok=True)
         return len(events)
 
     def _state(self, event: HookEvent) -> SessionState:
         key = event.session_id or "-"
         state = self.sessions.get(key)
-        if state is None:
-            scope = detect_scope(event.cwd or None)
-            state = self.sessions.add(SessionState(
-                session_id=key, scope=scope.id, branch=scope.branch or "",
-                workdir=str(scope.root) if scope.root else event.cwd))
-        return state
+        return state if state is not None else self.sessions.add(SessionState.of(event))
 
     async def _remember(self, state: SessionState, ctx: CallContext,
                         drafts: list[NewMemory]) -> None:
@@ -173,30 +164,33 @@ class Lifecycle:
         await self._remember(state, ctx, capture.turn_memories(state))
         state.end_turn()
 
-    async def _distil(self, state: SessionState, event: HookEvent, ctx: CallContext) -> None:
-        """The transcript so far as procedures, replacing what this session distilled before."""
-        if self.distiller is None or not event.transcript_path:
+    async def _learn(self, state: SessionState, event: HookEvent, ctx: CallContext) -> None:
+        """The session's transcript so far, a task done well, handed to the plugins to learn
+        from (the procedural plugin keeps how it was done)."""
+        if self.plugins is None or not event.transcript_path:
             return
         path = Path(event.transcript_path)
         if not path.is_file():
-            log.info("no transcript at %s; nothing to distil", path)
+            log.info("no transcript at %s; nothing to learn from", path)
             return
-        items = await self.distiller(path, state.scope)
-        if state.procedures:
-            items = [i.model_copy(update={"supersedes": state.procedures}) for i in items]
-        results = await self.service.remember_many(items, ctx=ctx)
-        state.procedures = [r.id for r in results]
-        state.created += [r.id for r in results if r.status == "created"]
+        trajectory = await anyio.to_thread.run_sync(read_claude_code, path)
+        if not trajectory.steps:
+            return
+        done = trajectory.model_copy(update={"outcome": Outcome(
+            success=True, summary=trajectory.outcome.summary if trajectory.outcome else "")})
+        found = await self.plugins.call("trajectory_finished", trajectory=done,
+                                        scope=state.scope, ctx=ctx)
+        state.procedures = list(dict.fromkeys(i for ids in found for i in ids))
 
     async def _pre_compact(self, state: SessionState, event: HookEvent, ctx: CallContext,
                            replay: bool) -> None:
         if capture.succeeded(state):
-            await self._distil(state, event, ctx)
+            await self._learn(state, event, ctx)
 
     async def _session_end(self, state: SessionState, event: HookEvent, ctx: CallContext,
                            replay: bool) -> None:
         drafts = capture.turn_memories(state) + capture.session_memories(state)
         await self._remember(state, ctx, drafts)
         if capture.succeeded(state):
-            await self._distil(state, event, ctx)
+            await self._learn(state, event, ctx)
         log.info("session %s ended: %s", state.session_id, capture.describe(state))

@@ -8,11 +8,11 @@ before the hooks were installed.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
-from habitus.plugins.procedural.coding import classify, observation_failed
+from habitus.core.trajectory.actions import classify, observation_failed
+from habitus.core.trajectory.claude_code import read_transcript
 from habitus.plugins.procedural.readers import read_trajectories
 
 __all__ = ["transcript_events", "trajectory_events"]
@@ -25,43 +25,23 @@ def _base(session: str, cwd: str, transcript: str) -> dict[str, Any]:
 def transcript_events(path: Path, *, cwd: str | None = None) -> list[dict[str, Any]]:
     """The hook events of a Claude Code session transcript, in order (`cwd` overrides the
     recorded working directory)."""
-    lines = []
-    for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
-        try:
-            lines.append(json.loads(line))
-        except ValueError:  # a torn or malformed line, as real transcripts have
-            continue
-    entries = [e for e in lines if isinstance(e, dict) and e.get("type") in ("user", "assistant")
-               and not e.get("isSidechain")]
-    session = next((e["sessionId"] for e in entries if e.get("sessionId")), path.stem)
-    where = cwd or next((e["cwd"] for e in entries if e.get("cwd")), "")
-    base = _base(session, where, str(path))
+    transcript = read_transcript(path)
+    base = _base(transcript.session_id, cwd or transcript.metadata.get("cwd", ""), str(path))
     events: list[dict[str, Any]] = [{**base, "hook_event_name": "SessionStart",
                                      "source": "startup"}]
-    uses: dict[str, dict[str, Any]] = {}
-    for entry in entries:
-        content = entry.get("message", {}).get("content")
-        if entry["type"] == "user" and isinstance(content, str):
-            if entry.get("isMeta") or content.startswith(("<command-", "Caveat:")):
-                continue
-            if uses or len(events) > 1:
-                events.append({**base, "hook_event_name": "Stop"})
-            events.append({**base, "hook_event_name": "UserPromptSubmit", "prompt": content})
-            continue
-        for block in content if isinstance(content, list) else []:
-            if block.get("type") == "tool_use":
-                uses[block["id"]] = block
-            elif block.get("type") == "tool_result" and block.get("tool_use_id") in uses:
-                use = uses.pop(block["tool_use_id"])
-                result = block.get("content")
-                text = result if isinstance(result, str) else json.dumps(result)
-                failed = bool(block.get("is_error"))
-                event = {**base, "hook_event_name": "PostToolUseFailure" if failed
-                         else "PostToolUse", "tool_name": use["name"],
-                         "tool_input": use.get("input") or {}}
-                event.update({"error": text} if failed else
-                             {"tool_response": {"stdout": text, "stderr": ""}})
-                events.append(event)
+    for number, turn in enumerate(transcript.turns):
+        if number:
+            events.append({**base, "hook_event_name": "Stop"})
+        if turn.prompt:
+            events.append({**base, "hook_event_name": "UserPromptSubmit", "prompt": turn.prompt})
+        for call in turn.calls:
+            if call.failed is None:
+                continue  # no result recorded: the hook never ran
+            event = {**base, "hook_event_name": "PostToolUseFailure" if call.failed
+                     else "PostToolUse", "tool_name": call.name, "tool_input": call.input}
+            event.update({"error": call.result} if call.failed else
+                         {"tool_response": {"stdout": call.result, "stderr": ""}})
+            events.append(event)
     events += [{**base, "hook_event_name": "Stop"},
                {**base, "hook_event_name": "SessionEnd", "reason": "exit"}]
     return events

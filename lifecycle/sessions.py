@@ -12,6 +12,10 @@ import time
 from collections import OrderedDict
 from dataclasses import dataclass, field
 
+from habitus.core.scope import detect_scope
+
+from .events import HookEvent
+
 __all__ = ["Failure", "TestRun", "SessionState", "Sessions"]
 
 MAX_SESSIONS = 256
@@ -56,8 +60,15 @@ class SessionState:
     fixed: int = 0
     events: int = 0
     created: list[str] = field(default_factory=list)  # ids of memories captured
-    procedures: list[str] = field(default_factory=list)  # ids distilled from the transcript
+    procedures: list[str] = field(default_factory=list)  # ids learnt from the transcript
     seen: float = field(default_factory=time.monotonic)
+
+    @classmethod
+    def of(cls, event: HookEvent) -> SessionState:
+        """The state of a session that starts with `event`: its project from the directory."""
+        scope = detect_scope(event.cwd or None)
+        return cls(session_id=event.session_id or "-", scope=scope.id, branch=scope.branch or "",
+                   workdir=str(scope.root) if scope.root else event.cwd)
 
     def end_turn(self) -> None:
         """Forget what belonged to the turn that just ended."""

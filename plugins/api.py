@@ -117,6 +117,15 @@ class HookSpecs:
         or None to let the next plugin (finally the built-in rule-based reviser) decide."""
 
     @hookspec
+    def trajectory_finished(
+        self, trajectory: Trajectory, scope: str, ctx: CallContext, context: PluginContext
+    ) -> list[str] | None:
+        """Called when a task is done and done well (a Claude Code session that ended with
+        nothing left failing, read from its transcript): learn from how it went. Return the ids
+        of the memories written or reinforced, or None. Called again, with more steps, when
+        the same session goes on."""
+
+    @hookspec
     def consolidate(self, bundle: ReflectBundle, context: PluginContext) -> ReflectBundle | None:
         """Called at the end of `reflect`: add groups, actions or instructions to the bundle
         (return the changed bundle, or None)."""

@@ -17,6 +17,7 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
+import anyio
 from mcp.server import MCPServer
 from mcp.server.transport_security import TransportSecuritySettings
 
@@ -97,9 +98,11 @@ class Activity:
 async def serve_http(
     server: MCPServer[Any], transport: str, host: str, port: int, *,
     allow_hosts: Sequence[str] = (), token: str | None = None, activity: Any = None,
+    listening: anyio.Event | None = None,
 ) -> None:
     """Serve `server` on `host:port` until cancelled; `token` is required beyond loopback;
-    `activity(app)` wraps the app to watch requests."""
+    `activity(app)` wraps the app to watch requests; `listening` is set once connections are
+    accepted."""
     import uvicorn
 
     security = None if is_loopback(host) else transport_security(host, allow_hosts)
@@ -115,4 +118,15 @@ async def serve_http(
         app = activity(app)
     config = uvicorn.Config(app, host=host, port=port, log_level="warning",
                             timeout_keep_alive=IDLE_TIMEOUT)
-    await uvicorn.Server(config).serve()
+    http = uvicorn.Server(config)
+    async with anyio.create_task_group() as tasks:
+        if listening is not None:
+            tasks.start_soon(_tell_when_started, http, listening)
+        await http.serve()
+        tasks.cancel_scope.cancel()
+
+
+async def _tell_when_started(http: Any, listening: anyio.Event) -> None:
+    while not http.started:
+        await anyio.sleep(0.01)
+    listening.set()

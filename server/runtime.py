@@ -67,10 +67,10 @@ class Runtime:
     async def lifecycle(self) -> Lifecycle:
         """The handler of assistants' lifecycle hooks for this store, built on first call."""
         if self._lifecycle is None:
-            from habitus.lifecycle.handler import Lifecycle, transcript_distiller
+            from habitus.lifecycle.handler import Lifecycle
 
             self._lifecycle = Lifecycle(await self.service(), db=self.settings.resolved_db(),
-                                        distiller=transcript_distiller(self.plugins))
+                                        plugins=self.plugins)
         return self._lifecycle
 
     async def warm_up(self) -> None:

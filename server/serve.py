@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import importlib
 import logging
 import sys
@@ -69,28 +68,35 @@ async def _serve(
                 file=sys.stderr,
                 flush=True,
             )
-    with contextlib.ExitStack() as published:
-        if transport != "stdio":  # light clients (CLI, hooks) find this server by its store
-            local = "127.0.0.1" if host in ("0.0.0.0", "", "::") else host
-            published.enter_context(endpoint.publish(
-                settings.resolved_db(), f"http://{local}:{port}", transport=transport))
-        async with anyio.create_task_group() as tasks:
-            tasks.start_soon(_warm_up, runtime)
-            tasks.start_soon(watch_plugins, server, runtime)  # hot reload of folder plugins
-            tasks.start_soon(drain_spool, runtime)  # hook events that came while none ran
-            try:
-                if transport == "stdio":
-                    await server.run_stdio_async()
-                else:
-                    activity = Activity
-                    if idle_exit:
-                        activity = _leave_when_idle(tasks, idle_exit)
-                    await serve_http(server, transport, host, port, allow_hosts=allow_hosts,
-                                     token=token, activity=activity)
-            finally:
-                tasks.cancel_scope.cancel()
-                with anyio.CancelScope(shield=True):
-                    await runtime.close()
+    async with anyio.create_task_group() as tasks:
+        tasks.start_soon(_warm_up, runtime)
+        tasks.start_soon(watch_plugins, server, runtime)  # hot reload of folder plugins
+        tasks.start_soon(drain_spool, runtime)  # hook events that came while none ran
+        try:
+            if transport == "stdio":
+                await server.run_stdio_async()
+            else:
+                activity = Activity
+                if idle_exit:
+                    activity = _leave_when_idle(tasks, idle_exit)
+                listening = anyio.Event()
+                local = "127.0.0.1" if host in ("0.0.0.0", "", "::") else host
+                tasks.start_soon(_publish, settings.resolved_db(), f"http://{local}:{port}",
+                                 transport, listening)
+                await serve_http(server, transport, host, port, allow_hosts=allow_hosts,
+                                 token=token, activity=activity, listening=listening)
+        finally:
+            tasks.cancel_scope.cancel()
+            with anyio.CancelScope(shield=True):
+                await runtime.close()
+
+
+async def _publish(db: str, url: str, transport: str, listening: anyio.Event) -> None:
+    """Name this server as the one for `db` once it accepts connections, until it stops:
+    light clients (the CLI, hooks) find it there."""
+    await listening.wait()
+    with endpoint.publish(db, url, transport=transport):
+        await anyio.sleep_forever()
 
 
 def _add_web_view(

@@ -11,6 +11,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from mcp import StdioServerParameters
 
@@ -31,6 +32,18 @@ def stdio_params(db: Path, **env: str) -> StdioServerParameters:
     return StdioServerParameters(
         command=cmd[0], args=[*cmd[1:], "--db", str(db), "serve"], env=server_env(**env)
     )
+
+
+def plugins_of(service: Any) -> Any:
+    """The plugins a server of `service` runs (the built-in ones), bound to it."""
+    from habitus.plugins.manager import PluginManager
+
+    async def get() -> Any:
+        return service
+
+    plugins = PluginManager.from_environment(None).load()
+    plugins.bind(get)
+    return plugins
 
 
 def free_port() -> int:

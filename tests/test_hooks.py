@@ -19,12 +19,11 @@ from habitus.clients.hooks import apply_hooks, plan_hooks
 from habitus.core.config import Settings
 from habitus.lifecycle import capture, files
 from habitus.lifecycle.events import parse_event
-from habitus.lifecycle.handler import Lifecycle, transcript_distiller
+from habitus.lifecycle.handler import Lifecycle
 from habitus.lifecycle.replay import transcript_events
 from habitus.lifecycle.sessions import SessionState
-from habitus.plugins.manager import PluginManager
 
-from .servers import habitus_command, http_server, server_env
+from .servers import habitus_command, http_server, plugins_of, server_env
 
 FIXTURE = Path(__file__).parent / "fixtures" / "claude_code_session.jsonl"
 SECRET = "ghp_" + "A1b2C3d4E5f6G7h8I9j0K1l2M3n4O5p6Q7r8"
@@ -58,8 +57,7 @@ def _session_events(repo: Path) -> list[dict[str, Any]]:
 
 @pytest.fixture
 async def lifecycle(service: Any, db_path: Path) -> Lifecycle:
-    plugins = PluginManager.from_environment(None).load()
-    return Lifecycle(service, db=str(db_path), distiller=transcript_distiller(plugins))
+    return Lifecycle(service, db=str(db_path), plugins=plugins_of(service))
 
 
 def test_capture_rules_skip_what_is_trivial() -> None:
@@ -110,7 +108,8 @@ async def test_a_recorded_session_leaves_memories_the_next_session_starts_with(
     assert len(procedures) == 1
     assert {r["tool"] for r in rows} <= {f"hook:{e}" for e in ("UserPromptSubmit",
             "PostToolUse", "Stop", "SessionEnd")}
-    assert all(json.loads(r["metadata"])["habitus"]["source"] == "hook" for r in rows)
+    assert all(json.loads(r["metadata"])["habitus"]["source"] ==
+               ("distilled" if r["kind"] == "procedural" else "hook") for r in rows)
     assert all(r["session"] == "7b1c2d9e-4f3a-4b8e-9c1d-2a5e6f7b8c90" for r in rows)
     # Private content and secrets are nowhere in the store.
     for path in db_path.rglob("*"):
@@ -148,7 +147,7 @@ async def test_a_recorded_session_leaves_memories_the_next_session_starts_with(
 def _hook(event: str, stdin: bytes, db: Path, **env: str) -> subprocess.CompletedProcess[bytes]:
     return subprocess.run([*habitus_command(), "hook", "--db", str(db), event], input=stdin,
                           capture_output=True, timeout=60,
-                          env=server_env(HABITUS_HOOKS_DAEMON="0", **env))
+                          env=server_env(**{"HABITUS_HOOKS_DAEMON": "0", **env}))
 
 
 def test_the_hook_command_keeps_the_protocol_whatever_it_is_given(
@@ -256,3 +255,114 @@ def test_install_hooks_round_trips_with_remove(tmp_path: Path) -> None:
         tmp_path / ".claude" / "settings.local.json").exists()
     assert os.listdir(tmp_path / ".claude") == ["settings.json"]
 
+
+
+def _stored(db: Path) -> list[dict[str, Any]]:
+    import anyio
+
+    async def scan() -> list[dict[str, Any]]:
+        from habitus.core.service import MemoryService
+
+        service = await MemoryService.open(Settings(db=str(db), embedder="none"))
+        try:
+            return await service.store.scan(None)
+        finally:
+            await service.close()
+
+    return anyio.run(scan)
+
+
+def _daemon(db: Path, command: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([*habitus_command(), "--db", str(db), "daemon", command],
+                          capture_output=True, text=True, timeout=120, env=server_env())
+
+
+def test_a_first_session_with_no_server_gets_what_a_warm_one_gets(tmp_path: Path) -> None:
+    """Replayed through `habitus hook` as Claude Code runs it: with no server for the store
+    (the first session after install), then with one already running. Both sessions start
+    with the project's convention and leave the same memories: no event lost, none out of
+    order while the background server starts."""
+    repo = _repo(tmp_path)
+    events = _session_events(repo)
+    captured = {}
+    for mode in ("cold", "warm"):
+        db = tmp_path / f"store-{mode}"
+        seeded = subprocess.run(
+            [*habitus_command(), "--db", str(db), "remember", "--kind", "semantic",
+             "Convention: dates in tinycal are parsed with parse_date, never by hand."],
+            cwd=repo, capture_output=True, text=True, timeout=120, env=server_env())
+        assert seeded.returncode == 0, seeded.stderr
+        if mode == "warm":
+            assert _daemon(db, "start").returncode == 0
+        try:
+            answers = []
+            for event in events:
+                done = _hook(event["hook_event_name"], json.dumps(event).encode(), db,
+                             HABITUS_HOOKS_DAEMON="1")
+                assert done.returncode == 0, done.stderr
+                answers.append(done.stdout)
+            start = json.loads(answers[0])["hookSpecificOutput"]["additionalContext"]
+            assert "parsed with parse_date" in start, (mode, start)
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline and files.spool_waiting(str(db)):
+                time.sleep(0.2)  # the background server takes what was spooled
+        finally:
+            _daemon(db, "stop")
+        assert not files.spool_waiting(str(db))
+        rows = [r for r in _stored(db) if "hook" in (r["tool"] or "")]
+        captured[mode] = sorted((r["kind"], tuple(r["tags"] or []), r["content"]) for r in rows)
+        summary = next(c for k, t, c in captured[mode] if "session" in t)
+        assert "1 failed, 1 fixed" in summary and "test_parse_iso_z" in summary, summary
+        assert any("error-fix" in t for _, t, _ in captured[mode])
+    assert captured["cold"] == captured["warm"]
+
+
+def _transcript_of(tmp_path: Path, repo: Path, session: str, prompt: str) -> Path:
+    """The fixture session as session `session`, asked with `prompt`, recalling from memory
+    first as an assistant with habitus does."""
+    out = []
+    for line in FIXTURE.read_text().splitlines():
+        try:
+            event = json.loads(line)
+        except ValueError:
+            continue
+        if event.get("sessionId"):
+            event["sessionId"] = session
+        content = event.get("message", {}).get("content") if isinstance(
+            event.get("message"), dict) else None
+        if isinstance(content, str) and content.startswith("test_parse_iso_z"):
+            event["message"]["content"] = prompt
+        out.append(event)
+        if isinstance(content, list) and content and content[0].get("type") == "text" and \
+                "start by running" in content[0].get("text", ""):
+            out.append({**event, "message": {"role": "assistant", "content": [{
+                "type": "tool_use", "id": "toolu_mem", "name": "mcp__habitus__recall",
+                "input": {"query": "parse_date Z suffix"}}]}})
+            out.append({**event, "type": "user", "message": {"role": "user", "content": [{
+                "type": "tool_result", "tool_use_id": "toolu_mem", "content": "[]"}]}})
+    path = tmp_path / f"{session}.jsonl"
+    path.write_text("\n".join(json.dumps(e).replace("/home/dev/projects/tinycal", str(repo))
+                              for e in out) + "\n")
+    return path
+
+
+@pytest.mark.anyio
+async def test_the_same_task_done_again_reinforces_its_procedure(
+    lifecycle: Lifecycle, service: Any, tmp_path: Path
+) -> None:
+    repo = _repo(tmp_path)
+    prompts = ["test_parse_iso_z fails: parse_date raises ValueError on a trailing Z",
+               "parse_date chokes on ISO timestamps ending in Z, fix test_parse_iso_z",
+               "test_parse_iso_z is red again: ValueError for a Z suffix in parse_date"]
+    for n in range(6):
+        transcript = _transcript_of(tmp_path, repo, f"session-{n}", prompts[n % 3])
+        for event in transcript_events(transcript, cwd=str(repo)):
+            await lifecycle.handle(parse_event(event))
+    procedures = [r for r in await service.store.scan(None) if r["kind"] == "procedural"
+                  and r["deleted_at"] is None and r["valid_until"] is None]
+    assert len(procedures) == 1, [p["content"] for p in procedures]
+    metadata = json.loads(procedures[0]["metadata"])
+    assert metadata["record"]["successes"] == metadata["record"]["uses"] == 5
+    assert sorted(metadata["procedure"]["source_ids"]) == [f"session-{n}" for n in range(6)]
+    assert "mcp__habitus" not in procedures[0]["content"] and "recall" not in procedures[0][
+        "content"].split("Steps:")[-1]

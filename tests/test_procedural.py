@@ -122,3 +122,25 @@ async def test_assistant_submits_a_trajectory_and_reports_an_outcome(tmp_path: P
         bad = await client.call_tool("report_outcome", {"procedure_id": "nope", "success": True})
         assert bad.is_error
     await runtime.close()
+
+
+async def test_one_procedure_per_way_of_doing_a_task(service) -> None:
+    again = Trajectory(id="run-2", task="Fix the failing date parsing test in tests/test_dates.py",
+                       steps=_fix_test().steps, outcome=Outcome(success=True))
+    other_way = Trajectory(
+        task="Fix the failing date parsing test in tests/test_dates.py",
+        steps=[Step(action="pip install python-dateutil", observation="ok", success=True),
+               Step(action="edit requirements.txt", observation="edited", success=True),
+               Step(action="tox -e py311", observation="ok", success=True)],
+        outcome=Outcome(success=True))
+    unrelated = _fix_test("Add a --verbose flag to the export command")
+    first = await store_procedures(service, [distill(_fix_test())], ctx=CTX)
+    results = await store_procedures(
+        service, [distill(again), distill(other_way), distill(unrelated)], ctx=CTX)
+    assert [r.status for r in results] == ["reinforced", "created", "created"]
+    assert results[0].id == first[0].id and len({r.id for r in results}) == 3
+    hits = await find_procedures(service, again.task, limit=5, ctx=CTX)
+    assert [h.id for h in hits].count(first[0].id) == 1, [(h.id, h.content[:60]) for h in hits]
+    known = next(h for h in hits if h.id == first[0].id)
+    assert (known.record.uses, known.record.successes) == (1, 1)
+    assert set(known.provenance) == {_fix_test().id, again.id}

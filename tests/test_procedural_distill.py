@@ -171,8 +171,7 @@ def test_failed_and_exploratory_steps_are_dropped_and_numbers_generalised() -> N
         "go to coffeemachine",
         "put mug in/on coffeemachine",
     ]
-    assert procedure.generalised["mug"] == "mug 2"
-    assert procedure.generalised["countertop"] == "countertop 2"
+    assert "mug 2" not in procedure.model_dump_json()  # the instance is not kept anywhere
     assert "clean the mug with the sinkbasin" in procedure.key_facts
     assert not re.search(
         r"\d", " ".join([procedure.script, *procedure.key_facts, *procedure.steps])
@@ -212,7 +211,7 @@ def test_pick_two_keeps_both_objects_and_drops_a_dead_end() -> None:
         "put book in/on desk",
     ]
     assert "the drawer is closed: open it to take the book" in procedure.key_facts
-    assert procedure.generalised["book"] == "book 1, book 2"
+    assert "book 1" not in procedure.model_dump_json()
 
 
 def test_where_the_object_was_looked_for_and_the_places_are_kept() -> None:
@@ -301,8 +300,8 @@ def test_coding_keeps_the_critical_path() -> None:
     assert "repository: acme/pkg" in procedure.key_facts
     assert "error: ZeroDivisionError" in procedure.key_facts
     assert "reproduce with: python repro.py" in procedure.key_facts
-    assert procedure.generalised["<line>"] == "118, 118:118"
-    assert procedure.generalised["<repo>"] == "/repo"
+    assert "118" not in procedure.model_dump_json()
+    assert "/repo" not in procedure.model_dump_json()
     assert procedure.script.startswith("Reproduce the problem")
     assert "/repo" not in procedure.render()
 
@@ -342,8 +341,6 @@ def test_generaliser_replaces_machine_specific_values() -> None:
     assert text == (
         'cd . && cat ~/notes.txt <tmp>/x.py commit <hash> id <uuid> File "src/a.py", line <line>'
     )
-    assert generaliser.mapping()["~"] == "/Users/ann"
-    assert generaliser.mapping()["<line>"] == "42"
     assert generaliser.path("/srv/app/src/a.py") == "src/a.py"
 
 

@@ -7,22 +7,22 @@ text of a "procedural" memory and whose `to_metadata()` holds its structured par
 
 from __future__ import annotations
 
-from habitus.plugins.procedural.distill import DistillStats, Procedure, distill, distill_stats
-from habitus.plugins.procedural.readers import (
-    FORMATS,
-    detect_format,
-    read_alfworld,
-    read_claude_code,
-    read_habitus,
-    read_swe_agent,
-    read_trajectories,
-)
-from habitus.plugins.procedural.trajectory import (
+from habitus.core.trajectory.claude_code import read_claude_code
+from habitus.core.trajectory.model import (
     MAX_FIELD_CHARS,
     MAX_STEPS,
     Outcome,
     Step,
     Trajectory,
+)
+from habitus.plugins.procedural.distill import DistillStats, Procedure, distill, distill_stats
+from habitus.plugins.procedural.readers import (
+    FORMATS,
+    detect_format,
+    read_alfworld,
+    read_habitus,
+    read_swe_agent,
+    read_trajectories,
 )
 
 __all__ = [

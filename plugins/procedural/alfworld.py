@@ -14,7 +14,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from habitus.plugins.procedural.trajectory import Step
+from habitus.core.trajectory.model import Step
 
 __all__ = [
     "TASK_TYPES",

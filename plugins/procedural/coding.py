@@ -1,8 +1,8 @@
-"""Coding-agent knowledge: what an action does, whether it failed, and which steps mattered.
+"""Coding trajectories: which steps mattered, in general terms.
 
 Coding trajectories (SWE-agent, Claude Code, or submitted by an assistant) are shell commands
-and editor tool calls. Each action is classified (look, search, read, edit, create, run, setup,
-cleanup, submit, other); the critical path keeps the first read of each file, the successful
+and editor tool calls. Each action is classified (see `core.trajectory.actions`); the critical
+path keeps the first read of each file, the successful
 edits (merged per file), the run that reproduced the problem and the run that verified the fix,
 and drops looking around, failed attempts, retries and dead ends. Concrete values are
 generalised: paths become repository-relative, home folders `~`, line numbers `<line>`, hashes
@@ -13,112 +13,31 @@ from __future__ import annotations
 
 import os
 import re
-import shlex
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from habitus.plugins.procedural.trajectory import Step
+from habitus.core.trajectory.actions import (
+    FILE_READERS,
+    classify,
+    command_key,
+    exception_names,
+    first_line,
+    observation_failed,
+    positional,
+    split_command,
+)
+from habitus.core.trajectory.model import Step
 
-__all__ = [
-    "FILE_READERS",
-    "Generaliser",
-    "CodingStep",
-    "classify",
-    "observation_failed",
-    "command_key",
-    "critical_path",
-    "coding_task_type",
-    "exception_names",
-]
+__all__ = ["Generaliser", "CodingStep", "critical_path", "coding_task_type"]
 
-_LOOK = frozenset(
-    {
-        "ls",
-        "pwd",
-        "cd",
-        "scroll_up",
-        "scroll_down",
-        "goto",
-        "set_cursors",
-        "clear",
-        "whoami",
-        "todowrite",
-        "tree",
-        "history",
-        "exit",
-        "exit_forfeit",
-        "exitplanmode",
-    }
-)
-_SEARCH = frozenset(
-    {
-        "find_file",
-        "search_dir",
-        "search_file",
-        "grep",
-        "rg",
-        "ag",
-        "ack",
-        "find",
-        "fd",
-        "glob",
-        "websearch",
-    }
-)
-_READ = frozenset(
-    {
-        "open",
-        "read",
-        "cat",
-        "head",
-        "tail",
-        "less",
-        "more",
-        "nl",
-        "xxd",
-        "hexdump",
-        "strings",
-        "file",
-        "decompile",
-        "disassemble",
-        "objdump",
-        "readelf",
-        "webfetch",
-        "view",
-        "notebookread",
-    }
-)
-_EDIT = frozenset(["edit", "multiedit", "str_replace", "insert", "append", "notebookedit", "patch"])
-_CREATE = {"create", "write", "touch"}
-_CLEANUP = {"rm", "unlink", "rmdir"}
-_INSTALLERS = {"pip", "pip3", "apt", "apt-get", "conda", "brew", "mamba"}
-_INSTALL_VERBS = {"install", "add", "i", "sync", "get", "ci"}
-_PACKAGE_MANAGERS = {"npm", "yarn", "pnpm", "uv", "poetry", "cargo", "go", "bundle", "gem"}
-_GIT_LOOK = {"status", "diff", "log", "show", "branch", "blame"}
-_RUNNERS = {"python", "python3", "node", "bash", "sh", "ruby", "perl", "sage"}
-
-# Observations that mean the action itself failed (checked on all but reads).
-_FAILURE_PATTERNS = re.compile(
-    r"Your proposed edit has introduced new syntax error|Traceback \(most recent call last\)"
-    r"|command not found|No such file|Wrong flag!|EXECUTION TIMED OUT"
-    r"|PLEASE REFINE YOUR RUNNING COMMAND|^No matches found|^Error: |^error: |<tool_use_error>"
-    r"|^Exit code [1-9]|^\w*Error: |FAILED \(|\d+ failed|^ERROR: |Usage: |usage: ",
-    re.MULTILINE,
-)
-# For reads the observation is file content, so only a missing file counts as a failure.
-_READ_FAILURE_PATTERNS = re.compile(
-    r"No such file|^File .* not found|does not exist|<tool_use_error>", re.MULTILINE
-)
 _FILE_HEADER = re.compile(r"^\[File: (?P<path>[^\n]+?) \(\d+ lines total\)\]", re.MULTILINE)
 _LINE_SPEC = re.compile(r"^\d+(?::\d+)?$")
 _PATH_LIKE = re.compile(r"[\w.~/*+@-]+")
-# Readers whose target is a file: a second read of the same file adds nothing.
-FILE_READERS = frozenset(["open", "read", "cat", "head", "tail", "less", "more", "nl", "view"])
-_EXCEPTION = re.compile(r"\b[A-Z][A-Za-z]*(?:Error|Exception|Warning)\b")
 
 
 class Generaliser:
-    """Rewrites concrete values into placeholders and remembers what they stood for."""
+    """Rewrites concrete values into placeholders. What they stood for is not kept: a
+    procedure must not carry the paths, hashes and data of the run it came from."""
 
     _PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
         ("<uuid>", re.compile(r"\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b")),
@@ -138,48 +57,23 @@ class Generaliser:
 
     def __init__(self, root: str | None = None) -> None:
         self.root = root.rstrip("/") if root and root.strip("/") else None
-        self.found: dict[str, list[str]] = {}
-
-    def _note(self, placeholder: str, original: str) -> None:
-        values = self.found.setdefault(placeholder, [])
-        if original not in values:
-            values.append(original)
 
     def path(self, path: str) -> str:
         """A path relative to the repository root when it lies inside it."""
         path = path.strip().strip("'\"")
         if self.root and (path == self.root or path.startswith(self.root + "/")):
-            self._note("<repo>", self.root)
             path = path[len(self.root) + 1 :] or "."
         return self.text(path.removeprefix("./"))
 
     def text(self, text: str) -> str:
         """`text` with the root made relative and concrete values replaced by placeholders."""
         if self.root and self.root in text:
-            self._note("<repo>", self.root)
             root = re.escape(self.root)
             text = re.sub(root + r"(?![\w.-])", ".", re.sub(root + "/", "", text))
-        for match in self._HOME.finditer(text):
-            self._note("~", match.group(0))
         text = self._HOME.sub("~", text)
         for placeholder, pattern in self._PATTERNS:
-            for match in pattern.finditer(text):
-                self._note(placeholder, match.group(0))
             text = pattern.sub(placeholder, text)
         return text
-
-    def line(self, number: str) -> str:
-        """`<line>`, remembering the line number (or range) it stood for."""
-        self._note("<line>", number)
-        return "<line>"
-
-    def mapping(self, limit: int = 300) -> dict[str, str]:
-        """Placeholder → the original values it replaced, comma-separated and bounded."""
-        out = {}
-        for placeholder, values in self.found.items():
-            joined = ", ".join(values)
-            out[placeholder] = joined if len(joined) <= limit else joined[: limit - 1] + "…"
-        return out
 
 
 @dataclass
@@ -195,89 +89,6 @@ class CodingStep:
     snippet: str = ""
     line: str = ""
     phase: str = ""
-
-
-def _tokens(line: str) -> list[str]:
-    try:
-        tokens = shlex.split(line, posix=True)
-    except ValueError:
-        tokens = line.split()
-    while tokens and re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*=.*", tokens[0]):
-        tokens = tokens[1:]  # leading environment assignments
-    if "&&" in tokens and tokens[0] == "cd":
-        tokens = tokens[tokens.index("&&") + 1 :]
-    return tokens
-
-
-def _positional(tokens: Sequence[str]) -> list[str]:
-    return [t for t in tokens[1:] if not t.startswith("-")]
-
-
-def _first_line(action: str) -> tuple[str, str]:
-    lines = action.strip().splitlines() or [""]
-    return lines[0].strip(), "\n".join(lines[1:])
-
-
-def classify(action: str) -> tuple[str, list[str]]:
-    """The kind of an action and its shell-like tokens.
-
-    Kinds: look, search, read, edit, create, run, setup, cleanup, submit, other.
-    """
-    first, _ = _first_line(action)
-    tokens = _tokens(first)
-    if not tokens:
-        return "other", tokens
-    verb = os.path.basename(tokens[0]).lower().rstrip(":")
-    args = tokens[1:]
-    if verb == "str_replace_editor" and args:
-        sub = {"view": "read", "create": "create", "undo_edit": "edit"}.get(args[0], "edit")
-        return sub, [tokens[0], *args[1:]]
-    if verb == "git":
-        return ("look" if args and args[0] in _GIT_LOOK else "other"), tokens
-    if verb == "sed" and any(a.startswith("-i") for a in args):
-        return "edit", tokens
-    if verb in _INSTALLERS or (verb in _PACKAGE_MANAGERS and args and args[0] in _INSTALL_VERBS):
-        return "setup", tokens
-    if verb in _RUNNERS and args[:2] == ["-m", "pip"]:
-        return "setup", tokens
-    for kind, verbs in (
-        ("look", _LOOK),
-        ("search", _SEARCH),
-        ("read", _READ),
-        ("edit", _EDIT),
-        ("create", _CREATE),
-        ("cleanup", _CLEANUP),
-    ):
-        if verb in verbs:
-            return kind, tokens
-    if verb == "submit":
-        return "submit", tokens
-    if verb == "echo" and "|" not in tokens and ">" not in first:
-        return "look", tokens
-    return "run", tokens
-
-
-def observation_failed(action: str, observation: str) -> bool:
-    """Whether an observation says the action failed (an error, a rejected edit, no match)."""
-    kind, _ = classify(action)
-    head = observation[:4000]
-    if kind == "read":
-        return bool(_READ_FAILURE_PATTERNS.search(head))
-    return bool(_FAILURE_PATTERNS.search(head))
-
-
-def command_key(tokens: Sequence[str]) -> str:
-    """What identifies "the same command" across reruns: the program and its first target."""
-    if not tokens:
-        return ""
-    program = os.path.basename(tokens[0])
-    rest = list(tokens[1:])
-    if program.startswith("python") and rest[:1] == ["-m"] and len(rest) > 1:
-        program, rest = f"{program} -m {rest[1]}", rest[2:]
-    elif program in ("uv", "poetry", "npx", "pipenv") and rest[:1] == ["run"] and len(rest) > 1:
-        program, rest = rest[1], rest[2:]
-    target = next((t for t in rest if not t.startswith("-")), "")
-    return f"{program} {target}".strip()
 
 
 def _snippet(body: str, limit: int = 100) -> str:
@@ -321,9 +132,9 @@ def _parse(steps: Sequence[Step], generaliser: Generaliser) -> list[CodingStep]:
     known: set[str] = set()  # files read or created so far
     for index, step in enumerate(steps):
         kind, tokens = classify(step.action)
-        first, body = _first_line(step.action)
+        first, body = first_line(step.action)
         verb = os.path.basename(tokens[0]) if tokens else ""
-        args = _positional(tokens)
+        args = positional(tokens)
         failed = (
             step.success is False
             if step.success is not None
@@ -366,7 +177,7 @@ def _answer_source(steps: Sequence[Step], parsed: Sequence[CodingStep]) -> int |
     submits = [p for p in parsed if p.kind == "submit" and not p.failed]
     if not submits:
         return None
-    answer = " ".join(_tokens(submits[-1].command)[1:]).strip()
+    answer = " ".join(split_command(submits[-1].command)[1:]).strip()
     if len(answer) < 6:
         return None
     for p in reversed(parsed[: submits[-1].index]):
@@ -389,7 +200,7 @@ def _select(parsed: Sequence[CodingStep], answer: int | None) -> list[CodingStep
         if p.index == answer:
             kept.append(p)
             continue
-        if p.kind == "look":
+        if p.kind in ("look", "memory"):
             continue
         if p.kind == "run":
             last = last_ok_run.get(p.target)
@@ -549,12 +360,3 @@ def coding_task_type(task: str, metadata: dict[str, object]) -> str:
     if best == 0:
         return "coding"
     return next(kind for kind, _ in _TYPE_KEYWORDS if scores[kind] == best)
-
-
-def exception_names(text: str, limit: int = 3) -> list[str]:
-    """Exception class names mentioned in a text (e.g. `SyntaxError`), first ones first."""
-    names: list[str] = []
-    for name in _EXCEPTION.findall(text):
-        if name not in names:
-            names.append(name)
-    return names[:limit]

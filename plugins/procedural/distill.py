@@ -5,7 +5,7 @@ A procedure keeps both forms Memp describes: a whole-task `script` (one paragrap
 numbered critical `steps`, plus the task, its type and a few key facts. Failed attempts,
 retries, dead ends and looking around are dropped; concrete values are generalised (`mug 1` →
 `mug`, absolute paths → repository-relative, line numbers → `<line>`, hashes → `<hash>`), and
-`generalised` remembers what each placeholder stood for. What the looking around taught is kept
+what they stood for is not kept. What the looking around taught is kept
 as a hint instead (ALFWorld: where the object was found and where it was not), and the places a
 task acts on are kept by role for retrieval (`destination`; `places` searched, opened or used).
 `Procedure.render` is the memory text: the task and its objects come first so that both BM25
@@ -25,7 +25,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 import habitus.plugins.procedural.alfworld as alfworld
 import habitus.plugins.procedural.coding as coding
 from habitus.core.errors import InvalidInput
-from habitus.plugins.procedural.trajectory import MAX_FIELD_CHARS, MAX_STEPS, Trajectory
+from habitus.core.trajectory.model import MAX_FIELD_CHARS, MAX_STEPS, Trajectory
 from habitus.plugins.procedural.words import spoken
 
 __all__ = ["TYPE_DESCRIPTIONS", "Procedure", "DistillStats", "distill", "distill_stats"]
@@ -34,7 +34,10 @@ MAX_TASK_CHARS = 600
 MAX_RENDERED_STEPS = 30
 MAX_PLACES = 50
 _METADATA_KEY = "procedure"
-_METADATA_VERSION = 2  # 2: destination and places
+_METADATA_VERSION = 3  # 2: destination and places; 3: no placeholder map
+# Stored beside the fields: the version, and the placeholder map of version 2 (dropped: it kept
+# what generalising had taken out of the text).
+_NOT_FIELDS = frozenset({"version", "generalised"})
 
 
 # What each task type means, in the words a person uses to ask for it (the generic action verbs
@@ -93,9 +96,6 @@ class Procedure(BaseModel):
     source_ids: list[str] = Field(
         default_factory=list, description="Ids of the trajectories it was distilled from."
     )
-    generalised: dict[str, str] = Field(
-        default_factory=dict, description="Placeholder → the concrete value(s) it replaced."
-    )
 
     def render(self) -> str:
         """The memory text: task, type, key facts, workflow, numbered steps (at most 30)."""
@@ -126,7 +126,7 @@ class Procedure(BaseModel):
         stored = metadata.get(_METADATA_KEY) if isinstance(metadata, dict) else None
         if not isinstance(stored, dict):
             raise InvalidInput("metadata holds no procedure (no 'procedure' object)")
-        fields = {k: v for k, v in stored.items() if k != "version"}
+        fields = {k: v for k, v in stored.items() if k not in _NOT_FIELDS}
         try:
             return cls.model_validate(fields)
         except ValidationError as exc:
@@ -184,13 +184,6 @@ _MAX_LOOKED = 6  # places named in the "where to look" fact
 def _distill_alfworld(trajectory: Trajectory, goal: alfworld.Goal) -> Procedure:
     path = alfworld.critical_path(goal, trajectory.steps)
     explored = alfworld.explore(goal, trajectory.steps)
-    generalised: dict[str, list[str]] = {}
-    for step in path:
-        for instance in (step.action.obj, step.action.loc):
-            if instance:
-                values = generalised.setdefault(alfworld.entity_type(instance), [])
-                if instance not in values:
-                    values.append(instance)
     types = [(s.action.verb, alfworld.entity_type(s.action.loc or "")) for s in path]
     sources = _unique(loc for verb, loc in types if verb == "take")
     # What each opening was for: the take or the put that follows it.
@@ -240,7 +233,6 @@ def _distill_alfworld(trajectory: Trajectory, goal: alfworld.Goal) -> Procedure:
         destination=recep or "",
         places=[p for p in explored.places if p != recep][:MAX_PLACES],
         source_ids=[trajectory.id],
-        generalised={k: ", ".join(v) for k, v in generalised.items()},
     )
 
 
@@ -320,7 +312,7 @@ def _clean_task(task: str, generaliser: coding.Generaliser) -> str:
 def _render_step(step: coding.CodingStep, generaliser: coding.Generaliser) -> str:
     where = ""
     if step.line and step.kind in ("read", "edit"):
-        where = f" at line {generaliser.line(step.line)}"
+        where = " at line <line>"
     snippet = generaliser.text(step.snippet)
     detail = f": {snippet}" if snippet else ""
     if step.kind == "read" and step.verb.lower() in coding.FILE_READERS:
@@ -445,5 +437,4 @@ def _distill_coding(trajectory: Trajectory) -> Procedure:
         script=_coding_script(path, rendered, task_type),
         steps=rendered,
         source_ids=[trajectory.id],
-        generalised=generaliser.mapping(),
     )

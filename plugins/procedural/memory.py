@@ -30,8 +30,8 @@ from pydantic import BaseModel, Field
 
 from habitus.core.errors import InvalidInput
 from habitus.core.models import CallContext, Memory, NewMemory, RecallResult, RememberResult
+from habitus.core.trajectory.model import Trajectory
 from habitus.plugins.procedural.distill import Procedure, distill
-from habitus.plugins.procedural.trajectory import Trajectory
 
 __all__ = [
     "DEPRECATE_BELOW",
@@ -47,12 +47,17 @@ __all__ = [
     "new_memories",
     "record_outcome",
     "revise_without_model",
+    "same_way",
     "store_procedures",
     "store_trajectories",
 ]
 
 DEPRECATE_MIN_USES = 3
 DEPRECATE_BELOW = 0.5
+# A procedure repeats a stored one when their tasks are this close in meaning (cosine of the
+# task texts) and this share of their steps is the same (Jaccard): see `same_way`.
+SAME_TASK = 0.8
+SAME_STEPS = 0.5
 STRATEGIES = ("append", "validation", "adjustment")
 Strategy = Literal["append", "validation", "adjustment"]
 RECORD_KEY = "record"
@@ -187,28 +192,90 @@ def new_memories(
     ]
 
 
+def _words(step: str) -> str:
+    return " ".join(step.lower().split())
+
+
+def same_way(new: Procedure, old: Procedure, task_similarity: float) -> bool:
+    """Whether `new` does the task of `old` the way `old` does: a task close in meaning, of
+    the same type, through mostly the same steps."""
+    if new.task_type != old.task_type or task_similarity < SAME_TASK:
+        return False
+    ours, theirs = {_words(s) for s in new.steps}, {_words(s) for s in old.steps}
+    if not ours or not theirs:
+        return ours == theirs
+    return len(ours & theirs) / len(ours | theirs) >= SAME_STEPS
+
+
+async def _known(
+    ops: MemoryOps, procedure: Procedure, scope: str | None, ctx: CallContext | None
+) -> tuple[ProcedureHit, bool] | None:
+    """The stored procedure `procedure` is a copy of, and whether it came from the same
+    trajectory (a longer transcript of the same session); None when it is new."""
+    hits = await find_procedures(ops, procedure.task, limit=8, scope=scope, ctx=ctx)
+    hits = [h for h in hits if h.current and h.record.status == "active"]
+    mine = set(procedure.source_ids)
+    for hit in hits:
+        if mine & set(hit.procedure.source_ids):
+            return hit, True
+    if not hits:
+        return None
+    vectors = await ops.embed([procedure.task, *(h.procedure.task for h in hits)])
+    for i, hit in enumerate(hits, 1):
+        similarity = float(vectors[0] @ vectors[i]) if vectors is not None else float(
+            _words(procedure.task) == _words(hit.procedure.task))
+        if same_way(procedure, hit.procedure, similarity):
+            return hit, False
+    return None
+
+
 async def store_procedures(
     ops: MemoryOps, procedures: Sequence[Procedure], *, scope: str | None = None,
     ctx: CallContext | None = None,
 ) -> list[RememberResult]:
-    """Store procedures (one batch); a procedure already stored gains the new source ids."""
-    items = new_memories(procedures, scope=scope)
+    """Store procedures, one memory per way of doing a task (Memp's update path): the same task
+    done the same way again reinforces the procedure it repeats (a success on its record, the
+    trajectory among its sources) instead of adding a copy; a procedure distilled again from a
+    trajectory it came from (a longer transcript of the same session) becomes its new version.
+    One result per procedure, in order."""
     distilled = ctx.model_copy(update={"source": "distilled"}) if ctx is not None else None
-    results = await ops.remember_many(items, ctx=distilled)
-    for item, result in zip(items, results, strict=True):
-        if result.status != "reinforced":
-            continue
-        stored = await ops.get(result.id)
-        try:
-            known = Procedure.from_metadata(stored.metadata)
-        except InvalidInput:
-            continue
-        new = Procedure.from_metadata(item.metadata).source_ids
-        ids = list(dict.fromkeys([*known.source_ids, *new]))
-        if ids != known.source_ids:
-            updated = known.model_copy(update={"source_ids": ids})
-            await ops.annotate(result.id, updated.to_metadata(), ctx=ctx)
+    results: list[RememberResult] = []
+    for procedure in procedures:
+        known = await _known(ops, procedure, scope, ctx)
+        if known is None:
+            (result,) = await ops.remember_many(new_memories([procedure], scope=scope),
+                                                ctx=distilled)
+        elif known[1]:
+            result = await _new_version(ops, known[0], procedure, distilled)
+        else:
+            result = await _reinforce(ops, known[0], procedure, ctx)
+        results.append(result)
     return results
+
+
+async def _reinforce(ops: MemoryOps, hit: ProcedureHit, procedure: Procedure,
+                     ctx: CallContext | None) -> RememberResult:
+    """The same way worked again: a success on the record, the new sources added."""
+    sources = list(dict.fromkeys([*hit.procedure.source_ids, *procedure.source_ids]))
+    outcome = OutcomeReport(success=True, summary="done this way again: "
+                            + ", ".join(procedure.source_ids)[:200], version=hit.record.version)
+    record = hit.record.with_outcome(outcome)
+    merged = hit.procedure.model_copy(update={"source_ids": sources})
+    memory = await ops.annotate(hit.id, {**merged.to_metadata(), **record.to_metadata()},
+                                ctx=ctx)
+    return RememberResult(id=hit.id, status="reinforced", kind="procedural", scope=memory.scope)
+
+
+async def _new_version(ops: MemoryOps, hit: ProcedureHit, procedure: Procedure,
+                       ctx: CallContext | None) -> RememberResult:
+    """More of the same trajectory: a new version that supersedes what it had given."""
+    sources = list(dict.fromkeys([*hit.procedure.source_ids, *procedure.source_ids]))
+    revised = procedure.model_copy(update={"source_ids": sources})
+    memory = await ops.get(hit.id)
+    (item,) = new_memories([revised], scope=memory.scope, record=hit.record)
+    (result,) = await ops.remember_many([item.model_copy(update={"supersedes": [hit.id]})],
+                                        ctx=ctx)
+    return result
 
 
 async def store_trajectories(

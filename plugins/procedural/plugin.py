@@ -17,7 +17,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Field
 
-from habitus.core.models import RecallResult
+from habitus.core.models import CallContext, RecallResult
+from habitus.core.trajectory.model import Trajectory
 from habitus.plugins.api import PluginContext, hookimpl
 from habitus.plugins.procedural.distill import Procedure, distill
 from habitus.plugins.procedural.memory import (
@@ -31,7 +32,6 @@ from habitus.plugins.procedural.memory import (
     store_procedures,
 )
 from habitus.plugins.procedural.retrieval import rerank_procedures
-from habitus.plugins.procedural.trajectory import Trajectory
 
 __all__ = ["SubmitResult", "FoundProcedures", "distill_with_plugins"]
 
@@ -70,6 +70,16 @@ async def distill_with_plugins(trajectory: Trajectory, context: PluginContext) -
 @hookimpl(trylast=True)
 def distill_trajectory(trajectory: Trajectory) -> list[Procedure]:
     return [distill(trajectory)]
+
+
+@hookimpl
+async def trajectory_finished(trajectory: Trajectory, scope: str, ctx: CallContext,
+                              context: PluginContext) -> list[str]:
+    """A session's work as procedures: a new way of doing its task, or a success on the
+    procedure it repeats (see `store_procedures`)."""
+    procedures = await distill_with_plugins(trajectory, context)
+    results = await store_procedures(context.memory, procedures, scope=scope, ctx=ctx)
+    return [r.id for r in results]
 
 
 _REVISE_PROMPT = """A procedure an assistant followed has failed. Revise it so that the failure

@@ -1,5 +1,6 @@
 """Readers: SWE-agent `.traj` files, ALFWorld trajectory sets, Claude Code session transcripts
-and habitus's own JSON, each turned into `Trajectory` values.
+(read by `core.trajectory.claude_code`) and habitus's own JSON, each turned into `Trajectory`
+values.
 
 Readers are tolerant of what real logs contain (long outputs are clipped to the field bounds,
 malformed transcript lines are skipped) and strict about what they cannot use: an unreadable
@@ -11,14 +12,13 @@ from __future__ import annotations
 import json
 import logging
 import re
-import shlex
 from pathlib import Path
 from typing import Any
 
 from habitus.core.errors import InvalidInput
-from habitus.plugins.procedural.alfworld import goal_reached, parse_goal
-from habitus.plugins.procedural.coding import observation_failed
-from habitus.plugins.procedural.trajectory import (
+from habitus.core.trajectory.actions import observation_failed
+from habitus.core.trajectory.claude_code import read_claude_code
+from habitus.core.trajectory.model import (
     MAX_ID_CHARS,
     MAX_STEPS,
     Outcome,
@@ -26,13 +26,13 @@ from habitus.plugins.procedural.trajectory import (
     Trajectory,
     clip,
 )
+from habitus.plugins.procedural.alfworld import goal_reached, parse_goal
 
 __all__ = [
     "FORMATS",
     "detect_format",
     "read_swe_agent",
     "read_alfworld",
-    "read_claude_code",
     "read_habitus",
     "read_trajectories",
 ]
@@ -331,195 +331,6 @@ def read_alfworld(path: str | Path) -> list[Trajectory]:
     """
     path = Path(path)
     return _alfworld_from_data(_load_json(path), str(path))
-
-
-# --- Claude Code -------------------------------------------------------------------------------
-
-_NOT_A_PROMPT = (
-    "<command-",
-    "<local-command",
-    "Caveat:",
-    "[Request interrupted",
-    "<user-prompt-submit-hook>",
-    "<bash-",
-)
-_SYSTEM_REMINDER = re.compile(r"<system-reminder>.*?</system-reminder>", re.DOTALL)
-_SLASH_COMMAND = re.compile(r"<command-name>(?P<name>[^<]*)</command-name>")
-_SLASH_ARGS = re.compile(r"<command-args>(?P<args>[^<]*)</command-args>")
-
-
-def _render_tool(name: str, data: dict[str, Any]) -> str:
-    """A Claude Code tool call as one action text: shell commands as they are, other tools as
-    `Tool target`, with the old and new text of edits on the following lines."""
-
-    def arg(key: str) -> str:
-        value = data.get(key)
-        return value if isinstance(value, str) else ""
-
-    path = arg("file_path") or arg("notebook_path") or arg("path")
-    quoted = shlex.quote(path) if path else ""
-    if name == "Bash":
-        return arg("command")
-    if name == "Read":
-        return f"Read {quoted}"
-    if name == "Write":
-        return f"Write {quoted}\n+++ new\n{arg('content')}"
-    if name == "Edit":
-        return f"Edit {quoted}\n--- old\n{arg('old_string')}\n+++ new\n{arg('new_string')}"
-    if name == "MultiEdit":
-        edits = [e for e in data.get("edits") or [] if isinstance(e, dict)]
-        parts = [
-            f"--- old\n{e.get('old_string', '')}\n+++ new\n{e.get('new_string', '')}" for e in edits
-        ]
-        return "\n".join([f"Edit {quoted}", *parts])
-    if name == "NotebookEdit":
-        return f"NotebookEdit {quoted}\n+++ new\n{arg('new_source')}"
-    if name in ("Grep", "Glob"):
-        return " ".join(p for p in (name, shlex.quote(arg("pattern")), quoted) if p)
-    if name == "WebFetch":
-        return f"WebFetch {arg('url')}"
-    if name == "WebSearch":
-        return f"WebSearch {shlex.quote(arg('query'))}"
-    if name == "Task":
-        return f"Task {shlex.quote(arg('description'))}"
-    if name == "TodoWrite":
-        return "TodoWrite"
-    return f"{name} {json.dumps(data, ensure_ascii=False, sort_keys=True)}"
-
-
-def _prompt_text(event: dict[str, Any]) -> str | None:
-    """The text of a user event when it is a prompt typed by the user, else None."""
-    if event.get("isMeta"):
-        return None
-    content = event.get("message", {}).get("content")
-    if isinstance(content, list) and any(
-        isinstance(b, dict) and b.get("type") == "tool_result" for b in content
-    ):
-        return None
-    text = _SYSTEM_REMINDER.sub("", _content_text(content)).strip()
-    return text or None
-
-
-def _claude_code_from_events(
-    events: list[dict[str, Any]], stem: str, skipped: int, origin: str
-) -> Trajectory:
-    metadata: dict[str, Any] = {}
-    task: str | None = None
-    command: str | None = None
-    pending: list[str] = []
-    steps: dict[str, dict[str, Any]] = {}
-    final_text = ""
-    for event in events:
-        kind = event.get("type")
-        if kind == "summary" and isinstance(event.get("summary"), str):
-            metadata.setdefault("summary", clip(event["summary"], 500))
-            continue
-        if kind not in ("user", "assistant") or event.get("isSidechain"):
-            continue
-        for key, name in (
-            ("sessionId", "session_id"),
-            ("cwd", "cwd"),
-            ("gitBranch", "git_branch"),
-            ("version", "version"),
-        ):
-            if isinstance(event.get(key), str) and event[key]:
-                metadata.setdefault(name, clip(event[key], 1000))
-        if isinstance(event.get("timestamp"), str):
-            metadata.setdefault("started_at", event["timestamp"][:64])
-            metadata["ended_at"] = event["timestamp"][:64]
-        message = event.get("message")
-        if not isinstance(message, dict):
-            continue
-        content = message.get("content")
-        blocks = [{"type": "text", "text": content}] if isinstance(content, str) else content
-        if not isinstance(blocks, list):
-            continue
-        if kind == "user":
-            prompt = _prompt_text(event)
-            if prompt and task is None:
-                if not prompt.startswith(_NOT_A_PROMPT):
-                    task = prompt
-                elif command is None and (match := _SLASH_COMMAND.search(prompt)):
-                    args = _SLASH_ARGS.search(prompt)
-                    command = f"{match.group('name')} {args.group('args') if args else ''}"
-            for block in blocks:
-                if isinstance(block, dict) and block.get("type") == "tool_result":
-                    step = steps.get(str(block.get("tool_use_id")))
-                    if step is not None:
-                        step["observation"] = clip(_content_text(block.get("content")))
-                        step["success"] = not bool(block.get("is_error"))
-            continue
-        for block in blocks:
-            if not isinstance(block, dict):
-                continue
-            if block.get("type") == "text" and isinstance(block.get("text"), str):
-                pending.append(block["text"].strip())
-                final_text = block["text"].strip()
-            elif block.get("type") == "tool_use" and isinstance(block.get("name"), str):
-                data = block.get("input") if isinstance(block.get("input"), dict) else {}
-                action = _render_tool(block["name"], data).strip()
-                if not action:
-                    continue
-                description = data.get("description")
-                thought = "\n".join(p for p in pending if p) or (
-                    description if isinstance(description, str) else ""
-                )
-                steps[str(block.get("id") or f"tool-{len(steps)}")] = {
-                    "thought": clip(thought),
-                    "action": clip(action),
-                    "observation": "",
-                    "success": None,
-                }
-                pending = []
-    task = task or (command.strip() if command else None)
-    if not task:
-        raise InvalidInput(f"{origin}: no user prompt found in the Claude Code session")
-    if skipped:
-        metadata["skipped_lines"] = skipped
-    step_list = _bounded_steps([Step(**s) for s in steps.values()], metadata, origin)
-    outcome = Outcome(summary=clip(final_text, 2000)) if final_text else None
-    return Trajectory(
-        id=(metadata.get("session_id") or stem)[:MAX_ID_CHARS],
-        task=clip(task),
-        steps=step_list,
-        outcome=outcome,
-        source="claude-code",
-        metadata=metadata,
-    )
-
-
-def read_claude_code(path: str | Path) -> Trajectory:
-    """Read a Claude Code session transcript (`~/.claude/projects/<project>/<session>.jsonl`).
-
-    The task is the first prompt the user typed; each step is a tool call paired with its
-    result (success is `not is_error`); the thought is the assistant text before the call.
-    Sub-agent (sidechain) events and malformed lines are skipped; the count of the latter is
-    kept in `metadata["skipped_lines"]`.
-    """
-    path = Path(path)
-    events: list[dict[str, Any]] = []
-    skipped = 0
-    try:
-        with path.open(encoding="utf-8", errors="replace") as lines:
-            for line in lines:
-                if not line.strip():
-                    continue
-                try:
-                    event = json.loads(line)
-                except json.JSONDecodeError:
-                    skipped += 1
-                    continue
-                if isinstance(event, dict):
-                    events.append(event)
-                else:
-                    skipped += 1
-    except FileNotFoundError:
-        raise InvalidInput(f"{path}: no such file") from None
-    except OSError as exc:
-        raise InvalidInput(f"{path}: cannot read ({exc})") from None
-    if skipped:
-        logger.info("%s: skipped %d malformed lines", path, skipped)
-    return _claude_code_from_events(events, path.stem, skipped, str(path))
 
 
 # --- habitus JSON ------------------------------------------------------------------------------

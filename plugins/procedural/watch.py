@@ -16,11 +16,11 @@ from pathlib import Path
 from typing import Any
 
 from habitus.core.errors import HabitusError
-from habitus.core.models import CallContext, NewMemory
+from habitus.core.models import CallContext
+from habitus.core.trajectory.claude_code import read_claude_code
+from habitus.core.trajectory.model import Trajectory
 from habitus.plugins.procedural.distill import Procedure
-from habitus.plugins.procedural.memory import ProcedureRecord, new_memories
-from habitus.plugins.procedural.readers import read_claude_code
-from habitus.plugins.procedural.trajectory import Trajectory
+from habitus.plugins.procedural.memory import store_procedures
 
 __all__ = ["ingest_session", "watch_sessions"]
 
@@ -29,17 +29,14 @@ log = logging.getLogger("habitus.watch")
 
 async def ingest_session(
     service: Any, path: Path, distiller: Callable[[Trajectory], Awaitable[list[Procedure]]],
-    *, previous: list[str], scope: str | None, ctx: CallContext,
+    *, scope: str | None, ctx: CallContext,
 ) -> list[str]:
-    """Distil one session file and store its procedures (superseding `previous`)."""
+    """Distil one session file and store its procedures (a session read again, grown, gives
+    new versions of what it gave before: see `store_procedures`)."""
     trajectory = read_claude_code(path)
     if not trajectory.steps:
-        return previous
-    procedures = await distiller(trajectory)
-    items: list[NewMemory] = new_memories(procedures, scope=scope, record=ProcedureRecord())
-    if previous:
-        items = [i.model_copy(update={"supersedes": previous}) for i in items]
-    results = await service.remember_many(items, ctx=ctx)
+        return []
+    results = await store_procedures(service, await distiller(trajectory), scope=scope, ctx=ctx)
     return [r.id for r in results]
 
 
@@ -74,8 +71,7 @@ async def watch_sessions(
             if seen.get("size") == stat.st_size or (not once and now - stat.st_mtime < idle):
                 continue
             try:
-                ids = await ingest_session(service, path, distiller,
-                                           previous=seen.get("ids", []), scope=scope, ctx=ctx)
+                ids = await ingest_session(service, path, distiller, scope=scope, ctx=ctx)
             except HabitusError as exc:
                 log.warning("cannot ingest %s: %s", path, exc)
                 ids = seen.get("ids", [])

@@ -19,6 +19,10 @@ for a task it has just finished. The JSON form is what `Trajectory.to_dict` retu
       "metadata": {"cwd": "/home/me/project"}    # optional: free JSON object
     }
 
+Privacy is applied on construction, whoever builds a trajectory (a reader, a tool call, a
+plugin): what was marked `<private>` is removed and secrets are redacted in every text and in
+the metadata, so nothing distilled from a trajectory can hold them.
+
 Every text field is bounded (20,000 characters; ids 256, sources 64) and so are the number of
 steps (500) and the size of `metadata` once serialised (20,000 characters); anything malformed or
 out of bounds raises `InvalidInput` naming the offending field.
@@ -42,6 +46,7 @@ from pydantic import (
 )
 
 from habitus.core.errors import InvalidInput
+from habitus.core.privacy import bound, clean_data, clean_text
 
 __all__ = [
     "MAX_STEPS",
@@ -79,19 +84,13 @@ _Source = Annotated[
 
 
 def clip(text: str, limit: int = MAX_FIELD_CHARS) -> str:
-    """Shorten `text` to at most `limit` characters, keeping its head and its tail.
+    """`text` within `limit` characters, its head and its tail kept (see `privacy.bound`):
+    readers use it so that long tool output fits the bounds."""
+    return bound(text, limit)
 
-    Readers use it so that long tool output fits the bounds; the tail is kept because results
-    (a test summary, a final error) usually come last.
-    """
-    if len(text) <= limit:
-        return text
-    marker = f"\n[... {len(text) - limit} characters omitted ...]\n"
-    if limit < 4 * len(marker):
-        return text[:limit]
-    keep = limit - len(marker)
-    head = keep * 2 // 3
-    return text[:head] + marker + text[len(text) - (keep - head) :]
+
+def _clean(text: str) -> str:
+    return clean_text(text)[0]
 
 
 class _Model(BaseModel):
@@ -110,6 +109,16 @@ class Step(_Model):
         None, description="Whether the action worked: true, false (an error), or null (unknown)."
     )
 
+    @field_validator("thought", "observation", mode="after")
+    @classmethod
+    def _private_kept_out(cls, value: str) -> str:
+        return _clean(value)
+
+    @field_validator("action", mode="after")
+    @classmethod
+    def _private_action_named(cls, value: str) -> str:
+        return _clean(value).strip() or "[private]"
+
 
 class Outcome(_Model):
     """How the whole task ended."""
@@ -118,6 +127,11 @@ class Outcome(_Model):
         None, description="Whether the task was accomplished; null when unknown."
     )
     summary: _Text = Field("", description="One or two sentences on the result.")
+
+    @field_validator("summary", mode="after")
+    @classmethod
+    def _private_kept_out(cls, value: str) -> str:
+        return _clean(value)
 
 
 class Trajectory(_Model):
@@ -151,9 +165,18 @@ class Trajectory(_Model):
             return {**data, "id": _derived_id(data)}
         return data
 
+    @field_validator("task", mode="after")
+    @classmethod
+    def _private_kept_out(cls, value: str) -> str:
+        cleaned = _clean(value).strip()
+        if not cleaned:
+            raise ValueError("nothing is left once the private part is removed")
+        return cleaned
+
     @field_validator("metadata")
     @classmethod
     def _metadata_is_small_json(cls, value: dict[str, Any]) -> dict[str, Any]:
+        value = clean_data(value)[0]  # type: ignore[assignment]
         try:
             size = len(json.dumps(value, ensure_ascii=False))
         except (TypeError, ValueError) as exc:
@@ -179,9 +202,8 @@ class Trajectory(_Model):
 
 def _derived_id(data: dict[str, Any]) -> str:
     steps = data.get("steps")
-    actions = (
-        [s.get("action") for s in steps if isinstance(s, dict)] if isinstance(steps, list) else []
-    )
+    actions = [s.action if isinstance(s, Step) else s.get("action") if isinstance(s, dict)
+               else None for s in steps] if isinstance(steps, list) else []
     digest = hashlib.sha256(
         json.dumps([data.get("task"), actions], sort_keys=True, default=str).encode()
     ).hexdigest()
