@@ -27,6 +27,9 @@ def session_start_here(db: str, event: HookEvent) -> Injection:
 
     if "://" not in db and not os.path.isdir(db):
         return Injection()  # no store yet: nothing remembered
+    from habitus.core import tokens
+
+    tokens.preload()  # beside the imports: its file parsing leaves the interpreter free at times
     try:
         return anyio.run(_compute, db, event, backend="asyncio")
     except Exception as exc:  # the cache, rather than nothing

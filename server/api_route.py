@@ -10,6 +10,7 @@ project of its working directory), and the answer is the operation's result as J
 from __future__ import annotations
 
 import hmac
+import json
 import logging
 from datetime import datetime
 from typing import Any
@@ -21,7 +22,7 @@ from starlette.responses import JSONResponse, Response
 from habitus.core.errors import HabitusError
 from habitus.core.models import CallContext
 
-from .hook_route import local_only
+from .hook_route import bounded_body, local_only
 from .runtime import Runtime
 
 __all__ = ["add_api_route", "OPERATIONS"]
@@ -58,11 +59,11 @@ def add_api_route(server: MCPServer[Any], runtime: Runtime, token: str) -> None:
         operation = request.path_params["operation"]
         if operation not in OPERATIONS:
             return JSONResponse({"error": f"no operation {operation!r}"}, status_code=404)
-        body = await request.body()
-        if len(body) > MAX_BODY:
+        body = await bounded_body(request, MAX_BODY)
+        if body is None:
             return JSONResponse({"error": "request too large"}, status_code=413)
         try:
-            data = await request.json() if body else {}
+            data = json.loads(body) if body else {}
             args = {k: v for k, v in (data.get("args") or {}).items()
                     if k in OPERATIONS[operation]}
             for key in TIMES:

@@ -2,9 +2,11 @@
 or straight from a client that posts hooks to a URL) and answers in the hook's format.
 
 Events that only capture are acknowledged at once and handled right after the answer; events
-that may add context wait for it. The route is local only: a request must name this machine as
-its Host, carry no browser Origin and send JSON, so no web page can post events or read
-answers. Hook events spooled while no server ran are drained here too.
+that may add context wait for it. The route is local only: a request must come from this
+machine (the connection's peer, not a header), carry no browser Origin and send JSON, so no web
+page can post events or read answers; beyond loopback it needs the access token like every
+route. A body is read only up to its bound, chunked or not. Hook events spooled while
+no server ran are drained here too.
 """
 
 from __future__ import annotations
@@ -20,27 +22,29 @@ from starlette.responses import JSONResponse, Response
 
 from habitus.lifecycle.events import INJECTING, MAX_INPUT_BYTES, HookInputError, parse_event
 
+from .http import is_loopback
 from .runtime import Runtime
 
-__all__ = ["add_hook_route", "drain_spool", "local_only"]
+__all__ = ["add_hook_route", "bounded_body", "drain_spool", "local_only"]
 
 log = logging.getLogger("habitus.hooks")
 
 DRAIN_EVERY = 2.0  # seconds between looks at the spool
-_LOCAL_HOSTS = ("127.0.0.1", "localhost", "[::1]")
-
-
-def _host_name(header: str) -> str:
-    """`header` (a Host header) without its port."""
-    return header.split("]")[0] + "]" if header.startswith("[") else header.rsplit(":", 1)[0]
+_LOCAL_NAMES = ("127.0.0.1", "localhost", "[::1]")
 
 
 def local_only(request: Request) -> str | None:
-    """Why a request is refused unless it comes from a program on this machine: its Host must
-    be this machine, it may carry no browser Origin, and it must send JSON (which a web page
-    cannot do without asking first)."""
-    if _host_name(request.headers.get("host") or "") not in _LOCAL_HOSTS:
-        return "taken from this machine only"
+    """Why a request is refused unless it comes from a program on this machine, or carries
+    the access token (checked before the route, see `http.BearerAuth`): the connection's peer
+    must be this machine — whatever the Host header claims — and name it as its Host (no page
+    reaches it by rebinding a name), it may carry no browser Origin, and it must send JSON
+    (which a web page cannot do without asking first)."""
+    if "authorization" not in request.headers:
+        peer = request.client.host if request.client else ""
+        host = request.headers.get("host") or ""
+        name = host.split("]")[0] + "]" if host.startswith("[") else host.rsplit(":", 1)[0]
+        if not is_loopback(peer) or name not in _LOCAL_NAMES:
+            return "taken from this machine only"
     if request.headers.get("origin"):
         return "not taken from web pages"
     if not (request.headers.get("content-type") or "").startswith("application/json"):
@@ -55,8 +59,8 @@ def add_hook_route(server: MCPServer[Any], runtime: Runtime) -> None:
         refusal = local_only(request)
         if refusal:
             return JSONResponse({"error": refusal}, status_code=403)
-        body = await request.body()
-        if len(body) > MAX_INPUT_BYTES:
+        body = await bounded_body(request, MAX_INPUT_BYTES)
+        if body is None:
             return JSONResponse({"error": "event too large"}, status_code=413)
         try:
             event = parse_event(body, request.path_params.get("event"))
@@ -73,6 +77,21 @@ def add_hook_route(server: MCPServer[Any], runtime: Runtime) -> None:
 
     server.custom_route("/hooks", methods=["POST"], include_in_schema=False)(hooks)
     server.custom_route("/hooks/{event}", methods=["POST"], include_in_schema=False)(hooks)
+
+
+async def bounded_body(request: Request, limit: int) -> bytes | None:
+    """The request's body, or None as soon as it proves longer than `limit` bytes (what it
+    declares or what arrives): a client cannot make the server hold more."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        return None
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            return None
+        chunks.append(chunk)
+    return b"".join(chunks)
 
 
 async def _handle(lifecycle: Any, event: Any) -> None:

@@ -57,7 +57,7 @@ class BearerAuth:
     """Refuses (401) every request to the MCP endpoints that does not carry the access token
     (the web view checks the same token itself, through a session cookie)."""
 
-    PATHS = ("/mcp", "/sse", "/messages")
+    PATHS = ("/mcp", "/sse", "/messages", "/hooks")
 
     def __init__(self, app: ASGIApp, token: str) -> None:
         self.app = app

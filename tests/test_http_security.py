@@ -7,6 +7,7 @@ import json
 import urllib.error
 import urllib.request
 from pathlib import Path
+from typing import Any
 
 import pytest
 from mcp import Client
@@ -69,3 +70,50 @@ async def test_loopback_needs_no_token(db_path: Path) -> None:
     with http_server(db_path) as url:
         assert post(url, {}) == 200
         assert post(url, {"Host": "evil.example"}) == 421
+
+
+def _request(peer: str, headers: dict[str, str], body: list[bytes] | None = None) -> Any:
+    from starlette.requests import Request
+
+    chunks = body if body is not None else []
+
+    async def receive() -> dict[str, Any]:
+        more = len(chunks) > 1
+        return {"type": "http.request", "body": chunks.pop(0) if chunks else b"",
+                "more_body": more}
+
+    scope = {"type": "http", "method": "POST", "path": "/hooks", "client": (peer, 40000),
+             "headers": [(k.lower().encode(), v.encode()) for k, v in headers.items()]}
+    return Request(scope, receive)
+
+
+def test_local_is_the_peer_address_never_a_header() -> None:
+    from habitus.server.hook_route import local_only
+
+    json_from = {"Content-Type": "application/json"}
+    assert local_only(_request("127.0.0.1", {**json_from, "Host": "127.0.0.1:8765"})) is None
+    assert local_only(_request("::1", {**json_from, "Host": "[::1]:8765"})) is None
+    assert local_only(_request("127.0.0.1", {**json_from, "Host": "evil.example"}))
+    for host in ("127.0.0.1", "localhost", "[::1]:8765"):  # a header claiming to be local
+        assert local_only(_request("192.168.7.20", {**json_from, "Host": host}))
+    assert local_only(_request("127.0.0.1", {**json_from, "Origin": "http://evil.example"}))
+    assert local_only(_request("127.0.0.1", {"Content-Type": "text/plain"}))
+
+
+async def test_a_body_is_read_only_up_to_its_bound() -> None:
+    from habitus.server.hook_route import bounded_body
+
+    read = []
+    chunks = [b"x" * 1000 for _ in range(100)]
+
+    class Counting(list):  # the chunks the server was made to take in
+        def pop(self, i: int = -1) -> bytes:
+            read.append(i)
+            return super().pop(i)
+
+    chunked = _request("127.0.0.1", {"Content-Type": "application/json"}, Counting(chunks))
+    assert await bounded_body(chunked, 5_000) is None and 5 <= len(read) <= 6
+    declared = _request("127.0.0.1", {"Content-Length": str(10**9)}, [b"{}"])
+    assert await bounded_body(declared, 5_000) is None
+    small = _request("127.0.0.1", {}, [b'{"a":', b" 1}"])
+    assert await bounded_body(small, 5_000) == b'{"a": 1}'
