@@ -232,7 +232,8 @@ def hook_context(body: Any, event: str) -> list[str]:
     found = []
     for text in _texts(body):
         for part in text.split(marker)[1:]:
-            found.append(re.split(r"\n\n# (?!habitus)|</system-reminder>", part, maxsplit=1)[0])
+            found.append(re.split(r"\n\n# (?!habitus)|</system-reminder>|\n\n\w+ hook additional "
+                                  r"context", part, maxsplit=1)[0])
     return found
 
 
@@ -618,10 +619,21 @@ def test_no_private_text_or_keys_on_disk(session: Run) -> None:
                    if needle.decode() in session.export_text]
     if export_hits:
         leaks.append(f"`habitus export`: {', '.join(export_hits)}")
-    leaking = [m for m in session.memories
-               if any(n.decode() in json.dumps(m) for n in needles.values())]
+    held = [f"  - [{m.get('kind')}/{','.join(m.get('tags') or [])}/{m.get('tool')}] at "
+            + ", ".join(f"{where} ({label})" for where, label in places)
+            + f": {str(m.get('content'))[:300]}"
+            for m in session.memories
+            for places in [_holding(m, {k: v.decode() for k, v in needles.items()})] if places]
     assert not leaks, (
         f"{len(leaks)} places hold private text or key fragments:\n  " + "\n  ".join(leaks)
-        + "\nmemories holding them:\n" + "\n".join(
-            f"  - [{m.get('kind')}/{','.join(m.get('tags') or [])}/{m.get('tool')}] "
-            f"{str(m.get('content'))[:300]}" for m in leaking))
+        + "\nmemories holding them (field: what):\n" + "\n".join(held))
+
+
+def _holding(value: Any, needles: dict[str, str], where: str = "") -> list[tuple[str, str]]:
+    """The fields of `value` (a memory as exported) holding any of `needles`, and which."""
+    if isinstance(value, str):
+        return [(where or "value", label) for label, text in needles.items() if text in value]
+    items = (value.items() if isinstance(value, dict)
+             else enumerate(value) if isinstance(value, list) else [])
+    return [found for key, item in items
+            for found in _holding(item, needles, f"{where}.{key}" if where else str(key))]
