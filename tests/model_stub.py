@@ -9,7 +9,8 @@ offers the tools the script calls (`is_main`); everything else gets a short text
 streamed as server-sent events when asked (`message_start`, `content_block_start`,
 `content_block_delta` with `text_delta` or `input_json_delta`, `content_block_stop`,
 `message_delta` with the stop reason, `message_stop`), as one JSON message otherwise.
-`/v1/messages/count_tokens` answers an estimate; other paths a 404 in the API's error format.
+`/v1/messages/count_tokens` answers an estimate, `GET /v1/models` the one model; other paths a
+404 in the API's error format.
 Every request is kept in `exchanges`, body parsed, for the test to inspect.
 """
 
@@ -209,6 +210,12 @@ class ModelStub:
             self._answer(handler, body, content)
             return
         self._record(Exchange(method, path, headers, body, "other"))
+        if method in ("GET", "HEAD") and path == "/v1/models":
+            self._send_json(handler, 200, {"data": [{
+                "type": "model", "id": MODEL, "display_name": "Scripted model",
+                "created_at": "2026-01-01T00:00:00Z"}], "has_more": False,
+                "first_id": MODEL, "last_id": MODEL})
+            return
         self._send_json(handler, 404, {"type": "error", "error": {
             "type": "not_found_error", "message": f"{method} {path} is not served here"}})
 

@@ -5,15 +5,17 @@ Claude Code (`tests/js/node_modules/.bin/claude`, pinned in tests/js/package.jso
 `habitus install claude-code --hooks` (MCP server and lifecycle hooks, on a store in the test's
 folder) and the Messages API answered by `model_stub.ModelStub` on 127.0.0.1. The scripted
 model remembers a convention and recalls over MCP, runs a command that fails, writes the file
-that fixes it, runs the command again, and finishes.
+that fixes it, runs the command again, and finishes. The prompt carries a `<private>` part and
+two keys, the failing command prints a third. Claude Code keeps its defaults: in print mode MCP
+servers connect without holding up the first request (MCP_CONNECTION_NONBLOCKING is not set).
 
 Each check is its own test over the same session, so the report says exactly which hold:
 habitus's tools offered on the first request (connected in time), the seeded convention in the
 session-start context, a related memory injected with the prompt, the model's MCP calls
-answered, an error → fix memory and a session summary captured, and no private text nor key
-anywhere under the store, the state directory or the runtime directory afterwards. The session
-runs twice: `cold` (no habitus server for the store when it starts: the first hook starts one)
-and `warm` (after `habitus daemon start`).
+answered, an error → fix memory and a session summary captured, the stdio server stopping on
+Claude Code's SIGINT, and no private text nor key anywhere under the store, the state directory
+or the runtime directory afterwards. The session runs twice: `cold` (no habitus server for the
+store when it starts: the first hook starts one) and `warm` (after `habitus daemon start`).
 
 Needs Node and `npm ci --prefix tests/js` (run here when the CLI is missing); skipped with the
 reason otherwise, unless HABITUS_TEST_REQUIRE_NPM=1 turns that into a failure.
@@ -596,6 +598,14 @@ def test_session_summary_captured(session: Run) -> None:
     assert any(PROMPT_HEAD in m["content"] for m in found), (
         f"no session summary naming {PROMPT_HEAD!r} (settled after {session.settled_s} s); "
         f"memories after the session:\n{_listing_of(session)}\n{session.summary()}")
+
+
+def test_stdio_server_stops_on_sigint(session: Run) -> None:
+    """At exit Claude Code sends habitus's stdio server SIGINT (SIGTERM ~100 ms later when it
+    is still running): it stops on the first."""
+    lines = session.log_lines('"habitus"', "SIG")
+    assert lines and not any("SIGINT failed" in line for line in lines), (
+        "habitus's stdio server did not stop on SIGINT:\n" + "\n".join(lines))
 
 
 def test_no_private_text_or_keys_on_disk(session: Run) -> None:

@@ -83,13 +83,16 @@ def test_side_requests_do_not_move_the_script() -> None:
 
 
 def test_count_tokens_and_unknown_paths() -> None:
-    """count_tokens answers an estimate; other paths a 404 in the API's error format; every
-    request is recorded, without the key."""
+    """count_tokens answers an estimate, /v1/models the one model, other paths a 404 in the
+    API's error format; every request is recorded, without the key."""
     with ModelStub([]) as stub:
         status, _, body = _post(f"{stub.url}/v1/messages/count_tokens", MAIN)
         assert status == 200 and json.loads(body)["input_tokens"] > 0
         status, _, body = _post(f"{stub.url}/v1/unknown", {})
         assert status == 404 and json.loads(body)["error"]["type"] == "not_found_error"
+        with urllib.request.urlopen(f"{stub.url}/v1/models", timeout=10) as answer:
+            assert json.loads(answer.read())["data"][0]["type"] == "model"
         roles = [(e.path, e.role) for e in stub.requests()]
-        assert roles == [("/v1/messages/count_tokens", "count"), ("/v1/unknown", "other")]
+        assert roles == [("/v1/messages/count_tokens", "count"), ("/v1/unknown", "other"),
+                         ("/v1/models", "other")]
         assert all("x-api-key" not in e.headers for e in stub.requests())
