@@ -21,7 +21,7 @@ from habitus.core import endpoint
 
 from .files import state_dir, store_key
 
-__all__ = ["spawn", "start", "stop", "log_file", "IDLE_EXIT"]
+__all__ = ["spawn", "start", "starting", "stop", "log_file", "IDLE_EXIT"]
 
 IDLE_EXIT = 3600  # seconds without a request before a daemon leaves
 _RECENT_START = 30  # seconds during which a start already under way is not repeated
@@ -37,18 +37,24 @@ def _free_port() -> int:
         return int(probe.getsockname()[1])
 
 
+def _marker(db: str) -> Path:
+    return state_dir() / f"daemon-{store_key(db)}.starting"
+
+
+def starting(db: str) -> bool:
+    """Whether a daemon for `db` was started lately and may not be listening yet."""
+    try:
+        return time.time() - _marker(db).stat().st_mtime < _RECENT_START
+    except FileNotFoundError:
+        return False
+
+
 def spawn(db: str, *, idle: int = IDLE_EXIT) -> bool:
     """Start a daemon for `db` in the background unless one runs or is starting; True if one
     was started now."""
-    if endpoint.find(db) is not None:
+    if endpoint.find(db) is not None or starting(db):
         return False
-    marker = state_dir() / f"daemon-{store_key(db)}.starting"
-    try:
-        if time.time() - marker.stat().st_mtime < _RECENT_START:
-            return False
-    except FileNotFoundError:
-        pass
-    marker.touch(mode=0o600)
+    _marker(db).touch(mode=0o600)
     command = [sys.executable, "-m", "habitus.cli", "--db", db, "serve", "--transport", "http",
                "--port", str(_free_port()), "--idle-exit", str(idle)]
     with open(log_file(db), "ab") as log:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+import time
 from typing import Any
 
 from .events import INJECTING, MAX_INPUT_BYTES, HookEvent, HookInputError, answer, parse_event
@@ -27,6 +28,7 @@ def _say(message: str) -> None:
 
 TIMEOUT_INJECT = 5.0  # seconds a server may take to find context for the model
 TIMEOUT_CAPTURE = 2.0
+WAIT_STARTING = 3.0  # seconds a prompt waits for a server that is starting
 
 
 def _post(url: str, event: HookEvent, token: str | None) -> dict[str, Any] | None:
@@ -61,10 +63,17 @@ def _offline(db: str, event: HookEvent) -> dict[str, Any] | None:
 
 def run(event_name: str | None, raw: bytes, db: str) -> dict[str, Any] | None:
     """The answer to one hook call (None: print nothing)."""
-    event = parse_event(raw, event_name)
+    event = parse_event(raw, event_name)._replace(event_id=os.urandom(8).hex())
     from habitus.core import endpoint
 
     found = endpoint.find(db)
+    if found is None and event.name == "UserPromptSubmit":
+        from .daemon import starting
+
+        deadline = time.monotonic() + WAIT_STARTING
+        while found is None and starting(db) and time.monotonic() < deadline:
+            time.sleep(0.05)
+            found = endpoint.find(db)
     if found is not None:
         try:
             return _post(found["url"], event, found.get("token"))

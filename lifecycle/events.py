@@ -74,6 +74,7 @@ class HookEvent(NamedTuple):
     tool_response: Any = None
     error: str = ""  # PostToolUseFailure
     injected: tuple[str, ...] = ()  # SessionStart answered by the hook itself: what it showed
+    event_id: str = ""  # given by `habitus hook`: an event sent and also spooled counts once
 
     def to_hook(self) -> dict[str, Any]:
         """The event in the hook's own format again (to spool it or pass it on)."""
@@ -117,7 +118,10 @@ def parse_event(raw: bytes | str | dict[str, Any], event: str | None = None) -> 
     shown = data.get("injected")
     injected = tuple(i for i in shown[:200] if isinstance(i, str) and _MEMORY_ID.fullmatch(i)) \
         if isinstance(shown, list) else ()
-    return HookEvent(name=name, session_id=session, injected=injected, **fields)
+    event_id = data.get("event_id")
+    event_id = event_id if isinstance(event_id, str) and _MEMORY_ID.fullmatch(event_id) else ""
+    return HookEvent(name=name, session_id=session, injected=injected, event_id=event_id,
+                     **fields)
 
 
 def answer(event: str, context: str | None) -> dict[str, Any] | None:

@@ -87,6 +87,8 @@ class Lifecycle:
         lock = self._locks.setdefault(key, anyio.Lock())
         async with lock:
             state = self._state(event)
+            if not state.first_time(event.event_id):
+                return None  # sent, timed out, spooled, and now here again
             state.events += 1
             state.injected.update(event.injected)
             ctx = CallContext(project_scope=state.scope, client=self.client,

@@ -9,7 +9,7 @@ order, so the state is rebuilt the same way.
 from __future__ import annotations
 
 import time
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from dataclasses import dataclass, field
 
 from habitus.core.scope import detect_scope
@@ -19,6 +19,7 @@ from .events import HookEvent
 __all__ = ["Failure", "TestRun", "SessionState", "Sessions"]
 
 MAX_SESSIONS = 256
+MAX_EVENT_IDS = 64  # events a session remembers having handled (a timed-out send, spooled too)
 
 
 @dataclass
@@ -62,6 +63,16 @@ class SessionState:
     created: list[str] = field(default_factory=list)  # ids of memories captured
     procedures: list[str] = field(default_factory=list)  # ids learnt from the transcript
     seen: float = field(default_factory=time.monotonic)
+    handled: deque[str] = field(default_factory=lambda: deque(maxlen=MAX_EVENT_IDS))
+
+    def first_time(self, event_id: str) -> bool:
+        """Whether the event `event_id` ("": unknown) was not handled before, noting it."""
+        if not event_id:
+            return True
+        if event_id in self.handled:
+            return False
+        self.handled.append(event_id)
+        return True
 
     @classmethod
     def of(cls, event: HookEvent) -> SessionState:

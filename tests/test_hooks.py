@@ -366,3 +366,17 @@ async def test_the_same_task_done_again_reinforces_its_procedure(
     assert sorted(metadata["procedure"]["source_ids"]) == [f"session-{n}" for n in range(6)]
     assert "mcp__habitus" not in procedures[0]["content"] and "recall" not in procedures[0][
         "content"].split("Steps:")[-1]
+
+
+@pytest.mark.anyio
+async def test_an_event_sent_and_spooled_counts_once(lifecycle: Lifecycle, tmp_path: Path) -> None:
+    repo = _repo(tmp_path)
+    base = {"session_id": "twice", "cwd": str(repo)}
+    fail = {**base, "hook_event_name": "PostToolUseFailure", "tool_name": "Bash",
+            "tool_input": {"command": "pytest tests/test_parse.py"}, "error": "1 failed"}
+    for event_id in ("a1", "a1", "b2"):  # a send that timed out, then its spooled copy
+        await lifecycle.handle(parse_event({**fail, "event_id": event_id}))
+    state = lifecycle.sessions.get("twice")
+    assert state is not None and state.events == 2 and state.failed == 2
+    await lifecycle.handle(parse_event({**fail, "event_id": "not an id!"}))  # ignored as an id
+    assert state.events == 3
