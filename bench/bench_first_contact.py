@@ -23,6 +23,7 @@ from pathlib import Path
 
 import anyio
 
+from habitus.base.dirs import state_dir
 from habitus.core import endpoint
 from habitus.core.config import Settings
 from habitus.core.models import CallContext, NewMemory
@@ -78,7 +79,7 @@ def settle(db: str, spawned: bool) -> None:
     while spawned and time.monotonic() < deadline and endpoint.find(db) is None:
         time.sleep(0.1)
     daemon.stop(db)
-    for path in files.state_dir().glob(f"*{files.store_key(db)}*"):
+    for path in state_dir().glob(f"*{files.store_key(db)}*"):
         path.unlink(missing_ok=True)
 
 

@@ -13,8 +13,8 @@ from typing import Any, TypeVar
 
 import click
 
+from habitus.base.errors import HabitusError
 from habitus.core.config import Settings
-from habitus.core.errors import HabitusError
 from habitus.core.kinds import KINDS
 
 __all__ = [

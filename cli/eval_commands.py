@@ -67,8 +67,8 @@ def locomo(
     """
     import anyio
 
+    from habitus.base.errors import HabitusError
     from habitus.core.config import Settings
-    from habitus.core.errors import HabitusError
     from habitus.core.eval_locomo import DEFAULT_RUNS, evaluate, format_report, load_locomo
     from habitus.core.service import MemoryService
 

@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 
 import click
 
-from habitus.core.errors import HabitusError
+from habitus.base.errors import HabitusError
 
 __all__ = ["register"]
 

@@ -36,9 +36,9 @@ def reindex(ctx: click.Context, target: str, batch: int, as_json: bool) -> None:
     """
     import anyio
 
+    from habitus.base.errors import HabitusError
     from habitus.core.config import Settings
     from habitus.core.embedding import load_embedder
-    from habitus.core.errors import HabitusError
     from habitus.core.reindex import reindex as run_reindex
     from habitus.store import Store
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from habitus.core.errors import HabitusError
+from habitus.base.errors import HabitusError
 
 from .common import State, emit, json_option, pass_state
 

@@ -14,7 +14,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Literal
 
-from habitus.core.errors import InvalidInput
+from habitus.base.errors import InvalidInput
 
 __all__ = [
     "Base",

@@ -20,10 +20,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from habitus.core.errors import HabitusError, InvalidInput
+from habitus.base.errors import HabitusError, InvalidInput, JSONCEditError
 
 from .install import read_config, write_atomically
-from .jsonc import JSONCEditError, loads, remove_member, set_member
+from .jsonc import loads, remove_member, set_member
 
 __all__ = ["HOOK_EVENTS", "SettingsScope", "HooksPlan", "settings_path", "plan_hooks",
            "apply_hooks"]

@@ -21,9 +21,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
+from habitus.base.errors import HabitusError, InvalidInput, JSONCEditError
 from habitus.clients.formats import CLIENTS, ClientFormat, Scope, resolve_client
-from habitus.clients.jsonc import JSONCEditError, loads, set_member
-from habitus.core.errors import HabitusError, InvalidInput
+from habitus.clients.jsonc import loads, set_member
 
 __all__ = [
     "Transport", "InstallPlan", "plan_install", "apply_install", "default_server_command",

@@ -14,15 +14,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["JSONCEditError", "loads", "set_member", "remove_member"]
+from habitus.base.errors import JSONCEditError
+
+__all__ = ["loads", "set_member", "remove_member"]
 
 _BLANK = " \t"
 _WHITESPACE = " \t\r\n"
 _NO_DEFAULT: Any = object()
-
-
-class JSONCEditError(ValueError):
-    """A member could not be set: the path runs through a non-object, or the edit misfired."""
 
 
 def _reject_constant(name: str) -> Any:

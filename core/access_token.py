@@ -16,9 +16,9 @@ __all__ = ["token_file", "access_token"]
 
 def token_file() -> Path:
     """Where the token is kept (the user's configuration directory)."""
-    import platformdirs
+    from habitus.base.dirs import config_dir
 
-    return Path(platformdirs.user_config_dir("habitus", appauthor=False)) / "token"
+    return config_dir() / "token"
 
 
 def access_token() -> str:

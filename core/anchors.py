@@ -15,14 +15,15 @@ from __future__ import annotations
 import hashlib
 import os
 import re
-import subprocess
 from collections import OrderedDict
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from .errors import InvalidInput
+from habitus.base.errors import InvalidInput
 
-__all__ = ["parse_spec", "make_anchor", "check_anchor", "describe", "git_root", "mark_stale"]
+from . import git
+
+__all__ = ["parse_spec", "make_anchor", "check_anchor", "describe", "mark_stale"]
 
 MAX_FILE_BYTES = 4 * 1024 * 1024
 _SPEC = re.compile(
@@ -69,25 +70,6 @@ def parse_spec(spec: str | dict[str, Any]) -> dict[str, Any]:
             raise InvalidInput(f"anchor lines {start}-{end} are not a valid range")
         lines = [start, end]
     return {"path": str(clean), "symbol": symbol or None, "lines": lines}
-
-
-def git_root(directory: str | Path) -> Path | None:
-    """The working tree root above `directory`, or None."""
-    path = Path(directory).resolve()
-    for candidate in (path, *path.parents):
-        if (candidate / ".git").exists():
-            return candidate
-    return None
-
-
-def _head(root: Path) -> str | None:
-    try:
-        out = subprocess.run(
-            ["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5
-        )
-    except (OSError, subprocess.SubprocessError):
-        return None
-    return out.stdout.strip() or None if out.returncode == 0 else None
 
 
 def _digest(text: str) -> str:
@@ -180,7 +162,7 @@ def make_anchor(spec: str | dict[str, Any], root: str | Path | None) -> dict[str
     block, problem = _anchored_text(text, anchor)
     if block is None:
         raise InvalidInput(f"anchor {describe(anchor)}: {problem}")
-    anchor.update(hash=_digest(block), commit=_head(root_path), root=str(root_path))
+    anchor.update(hash=_digest(block), commit=git.head_commit(root_path), root=str(root_path))
     return anchor
 
 

@@ -8,8 +8,9 @@ import json
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from habitus.base.errors import InvalidInput
+
 from .clock import utc_now
-from .errors import InvalidInput
 from .filters import require_live
 from .journal import Journal
 from .meta import meta_of, with_meta

@@ -23,11 +23,12 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, Field
 
+from habitus.base.errors import InvalidInput
+
 from . import decay
 from .access import with_uses
 from .anchors import check_anchor
 from .browse import SHOWN
-from .errors import InvalidInput
 from .meta import branch_of, meta_of
 from .models import CallContext
 from .scope import validate_scope

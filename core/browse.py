@@ -12,8 +12,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from habitus.base.errors import NotFound
+
 from .access import with_uses
-from .errors import NotFound
 from .filters import live
 from .meta import branch_of
 from .models import Memory

@@ -10,7 +10,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import platformdirs
+from habitus.base import dirs
 
 __all__ = ["Settings", "default_db_path"]
 
@@ -20,7 +20,7 @@ def default_db_path() -> str:
     env = os.environ.get("HABITUS_DB")
     if env:
         return env
-    return str(Path(platformdirs.user_data_dir("habitus", appauthor=False)) / "store")
+    return str(dirs.data_dir() / "store")
 
 
 @dataclass(frozen=True)

@@ -28,8 +28,9 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from habitus.base.errors import HabitusError
+
 from .dedup import MAX_GENERATION
-from .errors import HabitusError
 from .journal import operation
 from .llm import ChatModel
 from .meta import meta_of

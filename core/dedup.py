@@ -23,9 +23,10 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from habitus.base.errors import InvalidInput, NotFound
+
 from . import anchors as anchor_mod
 from .claims import SAME_SUBJECT_COSINE, classify
-from .errors import InvalidInput, NotFound
 from .journal import Journal
 from .links import AUTO_LINK, AUTO_LINK_MAX
 from .meta import branch_of, meta_of, with_meta

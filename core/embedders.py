@@ -30,7 +30,7 @@ from typing import Any
 
 import numpy as np
 
-from .errors import EmbedderUnavailable, InvalidInput
+from habitus.base.errors import EmbedderUnavailable, InvalidInput
 
 __all__ = ["FastEmbedEmbedder", "SentenceTransformerEmbedder", "OpenAIEmbedder", "normalise_rows"]
 

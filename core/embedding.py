@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, NamedTuple, Protocol, runtime_checkable
 
 import numpy as np
 
-from .errors import EmbedderUnavailable, InvalidInput
+from habitus.base.errors import EmbedderUnavailable, InvalidInput
 
 if TYPE_CHECKING:
     import onnxruntime

@@ -9,8 +9,9 @@ from typing import TYPE_CHECKING
 
 import anyio
 
+from habitus.base.errors import EmbedderUnavailable
+
 from .embedding import Embedder
-from .errors import EmbedderUnavailable
 
 if TYPE_CHECKING:
     import numpy as np

@@ -16,35 +16,18 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-__all__ = ["Endpoint", "alive", "endpoint_file", "find", "publish", "post_json"]
+from habitus.base.dirs import private, runtime_dir
+from habitus.base.processes import alive
+
+__all__ = ["Endpoint", "endpoint_file", "find", "publish", "post_json"]
 
 Endpoint = dict[str, Any]  # {"url": "http://127.0.0.1:8765", "pid": 1234, "db": "/abs/store"}
-
-
-def _runtime_dir() -> Path:
-    base = os.environ.get("XDG_RUNTIME_DIR")
-    if base and os.path.isdir(base):
-        return Path(base) / "habitus"
-    import tempfile  # only here: it costs more to import than a hook's whole answer
-
-    return Path(tempfile.gettempdir()) / f"habitus-{os.getuid() if hasattr(os, 'getuid') else 0}"
 
 
 def endpoint_file(db: str) -> Path:
     """The file that names the server of the store `db` (an absolute path or a URI)."""
     digest = hashlib.sha256(db.encode("utf-8")).hexdigest()[:16]
-    return _runtime_dir() / f"endpoint-{digest}.json"
-
-
-def alive(pid: int) -> bool:
-    """Whether the process `pid` runs and is the user's."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # someone else's process: not ours to use
-        return False
-    return True
+    return runtime_dir() / f"endpoint-{digest}.json"
 
 
 def find(db: str) -> Endpoint | None:
@@ -69,7 +52,7 @@ def find(db: str) -> Endpoint | None:
 def publish(db: str, url: str, **extra: Any) -> Iterator[Path]:
     """Name this process as the server of `db` at `url` until the block ends."""
     path = endpoint_file(db)
-    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    private(path.parent)
     tmp = path.with_suffix(f".{os.getpid()}.tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w", encoding="utf-8") as out:

@@ -30,7 +30,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from .errors import InvalidInput
+from habitus.base.errors import InvalidInput
+
 from .models import CallContext, NewMemory
 from .scope import validate_scope
 

@@ -6,8 +6,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING
 
+from habitus.base.errors import NotFound
+
 from .clock import as_utc
-from .errors import NotFound
 from .models import CallContext
 from .scope import validate_scope
 from .validation import check_ids

@@ -7,10 +7,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
+from habitus.base.errors import InvalidInput, NotFound
+
 from . import decay, erasure
 from .access import with_uses
 from .clock import utc_now
-from .errors import InvalidInput, NotFound
 from .filters import current, live, read_scopes
 from .history import reinstate
 from .journal import Journal, operation

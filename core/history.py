@@ -13,8 +13,9 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from habitus.base.errors import NotFound
+
 from .clock import utc_now
-from .errors import NotFound
 from .journal import Journal
 from .links import add_links_bulk
 from .meta import meta_of, with_meta

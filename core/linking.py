@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from habitus.base.errors import InvalidInput
+
 from . import redaction
-from .errors import InvalidInput
 from .filters import require_live
 from .history import supersede
 from .journal import Journal, operation

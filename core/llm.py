@@ -22,11 +22,12 @@ from typing import Any
 
 import anyio
 
+from habitus.base.errors import ModelUnavailable
+
 from .config import Settings
-from .errors import HabitusError
 
 __all__ = [
-    "ChatModel", "ModelUnavailable", "configured_model", "MAX_RESPONSE_BYTES", "DEFAULT_TIMEOUT",
+    "ChatModel", "configured_model", "MAX_RESPONSE_BYTES", "DEFAULT_TIMEOUT",
 ]
 
 log = logging.getLogger("habitus.llm")
@@ -35,10 +36,6 @@ DEFAULT_TIMEOUT = 60.0
 MAX_RESPONSE_BYTES = 2_000_000
 MAX_TOKENS = 8_192
 MAX_PROMPT_CHARS = 400_000
-
-
-class ModelUnavailable(HabitusError):
-    """The configured language model could not answer (unreachable, slow, refused, garbled)."""
 
 
 class ChatModel:

@@ -8,8 +8,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
 
+from habitus.base.errors import InvalidInput
+
 from .clock import utc_now
-from .errors import InvalidInput
 from .filters import read_scopes, recall_filter
 from .models import CallContext
 from .timeparse import TimeRange, parse_time, strip_time

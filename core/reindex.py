@@ -40,11 +40,11 @@ import anyio
 import numpy as np
 import pyarrow as pa
 
+from habitus.base.errors import InvalidInput, StoreError
 from habitus.store import Store
 from habitus.store.schema import VECTOR_DIM_KEY, VECTOR_MODEL_KEY, vector_model
 
 from .embedding import Embedder
-from .errors import InvalidInput, StoreError
 from .ids import new_id
 from .text import embedding_text
 

@@ -13,10 +13,9 @@ scope is found by these rules, first match wins (`resolve_scope` applies them al
 
 ``global`` is the scope shared by every project.
 
-Git metadata is read straight from the files (``.git``, ``gitdir:`` files, ``commondir``,
-``config``, ``HEAD``), never by running git, which may not be installed. Not supported:
-``include``/``includeIf`` in git config, ``url.<base>.insteadOf`` rewrites and ssh host aliases
-from ``~/.ssh/config``; a remote spelled through one of these gets its own id.
+Git metadata is read by `core.git`, from the files. Not supported: ``include``/``includeIf`` in
+git config, ``url.<base>.insteadOf`` rewrites and ssh host aliases from ``~/.ssh/config``; a
+remote spelled through one of these gets its own id.
 """
 
 from __future__ import annotations
@@ -32,7 +31,9 @@ from pathlib import Path, PurePosixPath
 from typing import Literal
 from urllib.parse import unquote, urlsplit
 
-from .errors import InvalidInput
+from habitus.base.errors import InvalidInput
+
+from . import git
 
 __all__ = [
     "GLOBAL",
@@ -40,7 +41,6 @@ __all__ = [
     "MAX_SCOPE_LENGTH",
     "SCOPE_ENV_VAR",
     "Scope",
-    "current_branch",
     "ScopeKind",
     "detect_scope",
     "normalize_remote",
@@ -72,9 +72,6 @@ _HOST_ALIASES = {
 _SCHEME_RE = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://")
 _DRIVE_RE = re.compile(r"[A-Za-z]:[\\/]")
 _BARE_NAME_RE = re.compile(r"[a-z0-9][a-z0-9._-]*")
-_CONFIG_HEADER_RE = re.compile(r'\[([A-Za-z0-9.-]+)(?:[ \t]+"((?:[^"\\\n]|\\[^\n])*)")?[ \t]*\]')
-_CONFIG_KEY_RE = re.compile(r"([A-Za-z][A-Za-z0-9-]*)[ \t]*(=?)")
-_CONFIG_ESCAPES = {"\\": "\\", '"': '"', "n": "\n", "t": "\t", "b": "\b"}
 
 
 @dataclass(frozen=True)
@@ -173,20 +170,6 @@ def _label(identity: str) -> str:
     return "/".join(segments[1:][-2:]) or identity
 
 
-# --- git metadata --------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class _GitRepo:
-    """Where one working tree of a git repository keeps its metadata."""
-
-    worktree: Path
-    gitdir: Path
-    """This working tree's own git dir, holding its HEAD."""
-    commondir: Path
-    """The git dir shared by all worktrees, holding the config."""
-
-
 def _url_path(path: str) -> str:
     """The local path of a file URL's path (`urllib.request`, which converts it, costs more to
     import than detecting the scope takes, so it is loaded only for a file URL)."""
@@ -195,175 +178,9 @@ def _url_path(path: str) -> str:
     return str(url2pathname(path))
 
 
-def _gitdir_at(directory: Path) -> Path | None:
-    """The git dir of a working tree rooted at `directory`, if ``directory/.git`` names one."""
-    dotgit = directory / ".git"
-    try:
-        if dotgit.is_dir():
-            gitdir = dotgit.resolve()
-        elif dotgit.is_file():
-            lines = dotgit.read_text(encoding="utf-8", errors="replace").splitlines()
-            first = lines[0].strip() if lines else ""
-            if not first.startswith("gitdir:"):
-                return None
-            gitdir = (directory / first.removeprefix("gitdir:").strip()).resolve()
-        else:
-            return None
-        return gitdir if (gitdir / "HEAD").is_file() else None
-    except OSError as exc:
-        logger.debug("cannot read %s: %s", dotgit, exc)
-        return None
-
-
-def _find_repo(start: Path) -> _GitRepo | None:
-    """The git working tree containing `start` (a resolved path), walking up like git does."""
-    for directory in (start, *start.parents):
-        gitdir = _gitdir_at(directory)
-        if gitdir is not None:
-            try:
-                common = (gitdir / "commondir").read_text(encoding="utf-8", errors="replace")
-            except OSError:
-                common = ""
-            common = common.strip()
-            commondir = (gitdir / common).resolve() if common else gitdir
-            return _GitRepo(worktree=directory, gitdir=gitdir, commondir=commondir)
-    return None
-
-
-def _read_branch(gitdir: Path) -> str | None:
-    """The branch HEAD points at (``main`` for ``ref: refs/heads/main``); None when detached."""
-    try:
-        head = (gitdir / "HEAD").read_text(encoding="utf-8", errors="replace").strip()
-    except OSError:
-        return None
-    if not head.startswith("ref:"):
-        return None
-    return head.removeprefix("ref:").strip().removeprefix("refs/heads/") or None
-
-
-def current_branch(directory: Path | str | None) -> str | None:
-    """The branch checked out in the git working tree holding `directory`, read now (it changes
-    while a server runs); None outside git or when HEAD is detached."""
-    if not directory:
-        return None
-    try:
-        repo = _find_repo(Path(directory).resolve())
-    except OSError:
-        return None
-    return _read_branch(repo.gitdir) if repo is not None else None
-
-
-def _line_end(text: str, pos: int) -> int:
-    """The position just past the end of the line holding `pos`."""
-    end = text.find("\n", pos)
-    return len(text) if end < 0 else end + 1
-
-
-def _parse_config_value(text: str, pos: int) -> tuple[str | None, int]:
-    """Read a git config value starting at `pos`, as git does; None if it is malformed.
-
-    Quotes are removed, ``\\`` escapes and line continuations applied, ``#``/``;`` comments
-    outside quotes dropped, and whitespace outside quotes trimmed at the ends.
-    """
-    out: list[str] = []
-    quoted = comment = False
-    spaces = 0
-    while pos < len(text):
-        ch = text[pos]
-        pos += 1
-        if ch == "\n":
-            break
-        if comment:
-            continue
-        if ch.isspace() and not quoted:
-            if out:  # leading whitespace is dropped, inner runs kept as spaces
-                spaces += 1
-            continue
-        if ch in "#;" and not quoted:
-            comment = True
-            continue
-        if spaces:
-            out.append(" " * spaces)
-            spaces = 0
-        if ch == "\\":
-            escaped = text[pos : pos + 1]
-            pos += 1
-            if escaped == "\n":
-                continue
-            if escaped not in _CONFIG_ESCAPES:
-                return None, _line_end(text, pos - 1)
-            out.append(_CONFIG_ESCAPES[escaped])
-        elif ch == '"':
-            quoted = not quoted
-        else:
-            out.append(ch)
-    return (None if quoted else "".join(out)), pos
-
-
-def _parse_config(text: str) -> list[tuple[str, str | None, str, str | None]]:
-    """The entries of a git config file as (section, subsection, key, value), in file order.
-
-    Section and key names are lower-cased (git treats them without case), subsections keep
-    theirs; a key with no ``=`` has value None (git's implicit true). Malformed lines are
-    skipped rather than failing the whole file.
-    """
-    text = text.replace("\r\n", "\n")
-    entries: list[tuple[str, str | None, str, str | None]] = []
-    section: str | None = None
-    subsection: str | None = None
-    pos = 0
-    while pos < len(text):
-        ch = text[pos]
-        if ch.isspace():
-            pos += 1
-        elif ch in "#;":
-            pos = _line_end(text, pos)
-        elif ch == "[":
-            header = _CONFIG_HEADER_RE.match(text, pos)
-            if header is None:
-                section = None
-                pos = _line_end(text, pos)
-                continue
-            section, subsection = header.group(1).lower(), header.group(2)
-            if subsection is not None:
-                subsection = re.sub(r"\\(.)", r"\1", subsection)
-            elif "." in section:
-                section, _, subsection = section.partition(".")
-            pos = header.end()
-        else:
-            key = _CONFIG_KEY_RE.match(text, pos)
-            if key is None:
-                pos = _line_end(text, pos)
-                continue
-            value: str | None = None
-            if key.group(2):
-                value, pos = _parse_config_value(text, key.end())
-                if value is None:
-                    continue
-            else:
-                pos = _line_end(text, key.end())
-            if section is not None:
-                entries.append((section, subsection, key.group(1).lower(), value))
-    return entries
-
-
-def _remote_url(commondir: Path) -> str | None:
-    """The URL of the repository's ``origin`` remote, else of its first remote with a URL."""
-    try:
-        text = (commondir / "config").read_text(encoding="utf-8", errors="replace")
-    except OSError as exc:
-        logger.debug("cannot read git config in %s: %s", commondir, exc)
-        return None
-    urls: dict[str, str] = {}
-    for section, subsection, key, value in _parse_config(text):
-        if section == "remote" and subsection is not None and key == "url" and value:
-            urls.setdefault(subsection, value)
-    return urls.get("origin") or next(iter(urls.values()), None)
-
-
-def _repo_identity(repo: _GitRepo) -> str:
+def _repo_identity(repo: git.Repo) -> str:
     """The identity shared by every clone and worktree: the remote, else the common git dir."""
-    url = _remote_url(repo.commondir)
+    url = git.remote_url(repo.commondir)
     if url is not None:
         if _remote_form(url.strip()) in ("path", "bare"):
             # A local remote: resolve it (relative ones against the main working tree) so
@@ -385,7 +202,7 @@ def _detect_in(directory: Path) -> Scope:
     path = directory.expanduser().resolve()
     if path.is_file():
         path = path.parent
-    repo = _find_repo(path)
+    repo = git.find_repo(path)
     if repo is None:
         posix = path.as_posix()
         scope = Scope(id=f"dir:{posix}", kind="dir", root=path, label=_label(posix))
@@ -395,7 +212,7 @@ def _detect_in(directory: Path) -> Scope:
             id=f"repo:{identity}",
             kind="repo",
             root=repo.worktree,
-            branch=_read_branch(repo.gitdir),
+            branch=git.read_branch(repo.gitdir),
             label=_label(identity),
         )
     logger.debug("scope of %s is %s", directory, scope.id)

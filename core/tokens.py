@@ -25,7 +25,7 @@ from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .errors import HabitusError, InvalidInput
+from habitus.base.errors import HabitusError, InvalidInput
 
 if TYPE_CHECKING:
     import tiktoken
@@ -111,12 +111,9 @@ def _load_encoding() -> tiktoken.Encoding:
 
 def _cache_dir() -> Path:
     """habitus's folder for tiktoken files: `$HABITUS_CACHE_DIR/tiktoken` or the user cache."""
-    root = os.environ.get("HABITUS_CACHE_DIR")
-    if not root:
-        import platformdirs
+    from habitus.base.dirs import cache_dir
 
-        root = platformdirs.user_cache_dir("habitus", appauthor=False)
-    return Path(root) / "tiktoken"
+    return cache_dir() / "tiktoken"
 
 
 def _is_valid(path: Path) -> bool:

@@ -13,7 +13,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from .errors import InvalidInput
+from habitus.base.errors import InvalidInput
+
 from .models import CallContext, NewMemory
 from .service import MemoryService
 from .views import memory_of

@@ -11,8 +11,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from habitus.base.errors import InvalidInput, NotFound
+
 from .clock import utc_now
-from .errors import InvalidInput, NotFound
 from .journal import Journal
 from .models import CallContext, UndoResult
 

@@ -11,8 +11,9 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+from habitus.base.errors import InvalidInput
+
 from .clock import as_utc
-from .errors import InvalidInput
 from .models import KINDS, RELATIONS, CallContext, NewMemory
 from .scope import validate_scope
 from .text import content_hash, normalize

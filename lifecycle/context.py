@@ -16,7 +16,6 @@ context says what it is: notes from memory, data to check, not instructions.
 from __future__ import annotations
 
 import re
-import subprocess
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -27,6 +26,7 @@ import numpy as np
 from habitus.core.brief import standing
 from habitus.core.clock import age
 from habitus.core.encoder import Encoder
+from habitus.core.git import changed_files
 from habitus.core.meta import branch_of, meta_of
 from habitus.core.models import CallContext, RecallHit
 from habitus.core.tokens import count_tokens
@@ -34,7 +34,7 @@ from habitus.core.trust import suspicion
 
 from .sessions import SessionState
 
-__all__ = ["Injection", "session_context", "prompt_context", "changed_files",
+__all__ = ["Injection", "session_context", "prompt_context",
            "DEFAULT_BUDGET", "PROMPT_BUDGET", "THRESHOLD"]
 
 DEFAULT_BUDGET = 1500
@@ -70,25 +70,6 @@ def _usable(row: dict[str, Any]) -> bool:
     if isinstance(record, dict) and record.get("status") == "deprecated":
         return False
     return not suspicion(row["content"])
-
-
-def changed_files(workdir: str, limit: int = 30) -> list[str]:
-    """Files changed in the working tree and the last commits of `workdir` (git), newest first."""
-    if not workdir:
-        return []
-    found: list[str] = []
-    for args in (["status", "--porcelain"], ["log", "-n", "10", "--name-only", "--format="]):
-        try:
-            out = subprocess.run(["git", "-C", workdir, *args], capture_output=True, text=True,
-                                 timeout=2, check=False).stdout
-        except (OSError, subprocess.SubprocessError):
-            return found
-        for line in out.splitlines():
-            path = line[3:] if args[0] == "status" else line
-            path = path.strip()
-            if path and path not in found:
-                found.append(path)
-    return found[:limit]
 
 
 def _relevance(row: dict[str, Any], terms: set[str]) -> int:

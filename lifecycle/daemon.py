@@ -17,9 +17,11 @@ import sys
 import time
 from pathlib import Path
 
+from habitus.base.dirs import state_dir
+from habitus.base.processes import alive
 from habitus.core import endpoint
 
-from .files import state_dir, store_key
+from .files import store_key
 
 __all__ = ["spawn", "start", "starting", "stop", "log_file", "IDLE_EXIT"]
 
@@ -84,6 +86,6 @@ def stop(db: str, *, wait: float = 30.0) -> bool:
     with contextlib.suppress(ProcessLookupError):
         os.kill(found["pid"], signal.SIGTERM)
     deadline = time.monotonic() + wait
-    while time.monotonic() < deadline and endpoint.alive(found["pid"]):
+    while time.monotonic() < deadline and alive(found["pid"]):
         time.sleep(0.05)
     return True

@@ -16,7 +16,9 @@ import sys
 import time
 from typing import Any
 
-from .events import INJECTING, MAX_INPUT_BYTES, HookEvent, HookInputError, answer, parse_event
+from habitus.base.errors import HookInputError
+
+from .events import INJECTING, MAX_INPUT_BYTES, HookEvent, answer, parse_event
 
 __all__ = ["main", "run"]
 

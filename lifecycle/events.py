@@ -13,6 +13,7 @@ import json
 import re
 from typing import Any, NamedTuple
 
+from habitus.base.errors import HookInputError
 from habitus.core.privacy import bound, clean_data
 
 __all__ = [
@@ -20,7 +21,6 @@ __all__ = [
     "INJECTING",
     "MAX_INPUT_BYTES",
     "HookEvent",
-    "HookInputError",
     "parse_event",
     "answer",
 ]
@@ -34,10 +34,6 @@ MAX_TEXT = 20_000  # one field; long outputs keep their head and tail
 MAX_SHORT = 2_000  # ids, paths, names
 _SESSION_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 _MEMORY_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
-
-
-class HookInputError(ValueError):
-    """The hook's input is not an event habitus can use."""
 
 
 def _clean(value: Any, depth: int = 0) -> Any:

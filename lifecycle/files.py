@@ -18,22 +18,16 @@ import os
 from pathlib import Path
 from typing import Any
 
+from habitus.base.dirs import state_dir
+from habitus.base.processes import alive
 from habitus.core.privacy import clean_data, clean_text
 
 __all__ = [
-    "state_dir", "store_key", "append_event", "spool_waiting", "take_events", "project_key",
+    "store_key", "append_event", "spool_waiting", "take_events", "project_key",
     "write_context", "read_context", "scrub_files",
 ]
 
 MAX_SPOOL_BYTES = 64 * 1024 * 1024  # past this, events are dropped (and logged) until drained
-
-
-def state_dir() -> Path:
-    """The user's habitus state directory (created private on first use)."""
-    base = os.environ.get("XDG_STATE_HOME") or os.path.join(Path.home(), ".local", "state")
-    path = Path(base) / "habitus"
-    path.mkdir(mode=0o700, parents=True, exist_ok=True)
-    return path
 
 
 def store_key(db: str) -> str:
@@ -68,13 +62,11 @@ def append_event(db: str, event: dict[str, Any]) -> bool:
 
 
 def _owner_alive(path: Path) -> bool:
+    """Whether the process that took a spool file (its pid is in the name) still runs."""
     try:
-        os.kill(int(path.suffixes[-2].lstrip(".")), 0)
-    except (ValueError, IndexError, ProcessLookupError):
+        return alive(int(path.suffixes[-2].lstrip(".")))
+    except (ValueError, IndexError):
         return False
-    except PermissionError:
-        return True
-    return True
 
 
 def spool_waiting(db: str) -> bool:

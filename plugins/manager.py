@@ -31,7 +31,7 @@ from typing import Any
 
 import pluggy
 
-from habitus.core.errors import HabitusError
+from habitus.base.errors import HabitusError
 from habitus.core.llm import ChatModel
 from habitus.core.models import CallContext, NewMemory, RecallResult, ReflectBundle
 from habitus.plugins.api import (
@@ -68,9 +68,9 @@ def user_plugin_dir() -> Path:
     env = os.environ.get("HABITUS_PLUGINS_DIR")
     if env:
         return Path(env).expanduser()
-    import platformdirs
+    from habitus.base.dirs import config_dir
 
-    return Path(platformdirs.user_config_dir("habitus", appauthor=False)) / "plugins"
+    return config_dir() / "plugins"
 
 
 @dataclass

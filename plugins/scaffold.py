@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from habitus.core.errors import InvalidInput
+from habitus.base.errors import InvalidInput
 
 __all__ = ["PLUGIN_TEMPLATE", "TEST_TEMPLATE", "scaffold"]
 

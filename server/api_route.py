@@ -19,7 +19,7 @@ from mcp.server import MCPServer
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from habitus.core.errors import HabitusError
+from habitus.base.errors import HabitusError
 from habitus.core.models import CallContext
 
 from .hook_route import bounded_body, local_only

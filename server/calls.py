@@ -14,7 +14,7 @@ from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.exceptions import ToolError
 from mcp.types import ListRootsResult
 
-from habitus.core.errors import HabitusError
+from habitus.base.errors import HabitusError
 from habitus.core.models import CallContext
 
 from .runtime import Runtime
@@ -40,7 +40,7 @@ def call_context(
         found = scope_from_roots(uris)
         if found is not None and found.root is not None:
             _WORKDIRS[id(connection)] = str(found.root)
-    from habitus.core.scope import current_branch
+    from habitus.core.git import current_branch
 
     default_root = runtime.default_scope.root
     workdir = _WORKDIRS.get(id(connection), str(default_root) if default_root else "")

@@ -20,7 +20,8 @@ from starlette.background import BackgroundTask
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from habitus.lifecycle.events import INJECTING, MAX_INPUT_BYTES, HookInputError, parse_event
+from habitus.base.errors import HookInputError
+from habitus.lifecycle.events import INJECTING, MAX_INPUT_BYTES, parse_event
 
 from .http import is_loopback
 from .runtime import Runtime

@@ -21,7 +21,7 @@ from lancedb.query import MatchQuery
 from lancedb.table import AsyncTable
 from lancedb.util import value_to_sql
 
-from habitus.core.errors import StoreError
+from habitus.base.errors import StoreError
 
 from .deferred_log import DeferredLog
 from .predicates import Predicate, Where

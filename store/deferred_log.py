@@ -20,20 +20,12 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from habitus.base.processes import alive
+
 __all__ = ["DeferredLog"]
 
 # The timestamp columns of deferred rows (journal `at`, link `created_at`), stored as text.
 _TIMES = ("at", "created_at")
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 class DeferredLog:
@@ -94,7 +86,7 @@ class DeferredLog:
                           else path.name.split("-", 1)[0])
             except (ValueError, IndexError):
                 continue
-            if pid == os.getpid() or _alive(pid):
+            if pid == os.getpid() or alive(pid):
                 continue
             mine = self.folder / f"{path.name.split('.')[0]}.{os.getpid()}.replaying"
             try:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from habitus.core.errors import InvalidInput
+from habitus.base.errors import InvalidInput
 from habitus.core.models import CallContext
 
 from .memtools import open_service

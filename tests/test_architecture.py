@@ -1,4 +1,4 @@
-"""Layering, enforced: store → core → server / CLI; only the server speaks MCP."""
+"""Layering, enforced: base → store → core → server / CLI; only the server speaks MCP."""
 
 from __future__ import annotations
 
@@ -11,6 +11,9 @@ ROOT = Path(__file__).resolve().parents[1]
 
 # folder → imports it must never make (prefixes)
 FORBIDDEN = {
+    "base": ("mcp", "click", "lancedb", "pyarrow", "habitus.store", "habitus.core",
+             "habitus.server", "habitus.cli", "habitus.plugins", "habitus.clients",
+             "habitus.lifecycle", "habitus.web"),
     "store": (
         "mcp",
         "click",
@@ -18,8 +21,9 @@ FORBIDDEN = {
         "habitus.cli",
         "habitus.plugins",
         "habitus.clients",
-        "habitus.core.service",
-        "habitus.core.models",
+        "habitus.core",
+        "habitus.lifecycle",
+        "habitus.web",
     ),
     "core": ("mcp", "click", "habitus.server", "habitus.cli", "habitus.clients"),
     "clients": ("mcp", "lancedb", "habitus.store", "habitus.server", "habitus.core.service"),
@@ -148,7 +152,7 @@ def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
 
 
 PACKAGE_FOLDERS = (
-    "store", "core", "server", "cli", "clients", "plugins", "lifecycle", "web",
+    "base", "store", "core", "server", "cli", "clients", "plugins", "lifecycle", "web",
 )
 
 

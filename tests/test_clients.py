@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 import habitus.clients
+from habitus.base.errors import InvalidInput, JSONCEditError
 from habitus.clients import (
     CLIENTS,
     InstallPlan,
@@ -24,7 +25,6 @@ from habitus.clients import (
     plan_install,
     resolve_client,
 )
-from habitus.core.errors import InvalidInput
 
 COMMAND = "/opt/habitus/bin/habitus"
 ARGS = ["serve", "--db", "/data/habitus.db"]
@@ -570,9 +570,9 @@ def test_jsonc_loads_default_for_empty_text() -> None:
 
 
 def test_jsonc_set_member_refuses_non_objects() -> None:
-    with pytest.raises(jsonc.JSONCEditError, match="a.b is a int, not an object"):
+    with pytest.raises(JSONCEditError, match="a.b is a int, not an object"):
         jsonc.set_member('{"a": {"b": 1}}', ("a", "b", "c"), 2)
-    with pytest.raises(jsonc.JSONCEditError, match="not an object"):
+    with pytest.raises(JSONCEditError, match="not an object"):
         jsonc.set_member("[]", ("a",), 1)
 
 

@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from habitus.base.errors import EmbedderUnavailable, InvalidInput
 from habitus.core.embedding import (
     Embedder,
     MiniLMEmbedder,
@@ -19,7 +20,6 @@ from habitus.core.embedding import (
     load_embedder,
     preload,
 )
-from habitus.core.errors import EmbedderUnavailable, InvalidInput
 
 
 @pytest.fixture(scope="module")

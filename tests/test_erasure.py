@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from habitus.core.errors import InvalidInput, NotFound
+from habitus.base.errors import InvalidInput, NotFound
 from habitus.core.models import CallContext, NewMemory
 
 from .memtools import open_service

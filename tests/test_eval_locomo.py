@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
-from habitus.core.errors import InvalidInput
+from habitus.base.errors import InvalidInput
 from habitus.core.eval_locomo import evaluate, load_locomo, repair_evidence, score_question
 
 SAMPLE = [

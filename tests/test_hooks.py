@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 
+from habitus.base.dirs import state_dir
 from habitus.clients.hooks import apply_hooks, plan_hooks
 from habitus.core.config import Settings
 from habitus.lifecycle import capture, files
@@ -203,7 +204,7 @@ def test_without_a_server_events_wait_in_the_spool_for_the_next_one(
         assert done.returncode == 0 and done.stdout == b"", done.stderr
     per_event = (time.monotonic() - started) / len(events)
     assert per_event < 5  # (figures: bench/bench_hooks.py)
-    spool = files.state_dir() / f"spool-{files.store_key(str(db_path.resolve()))}.jsonl"
+    spool = state_dir() / f"spool-{files.store_key(str(db_path.resolve()))}.jsonl"
     assert spool.exists() and b"4921-PRIVATE" not in spool.read_bytes()
     assert SECRET.encode() not in spool.read_bytes()
     with http_server(db_path):

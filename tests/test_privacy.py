@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 
+from habitus.base.dirs import state_dir
 from habitus.core.config import Settings
 from habitus.core.models import CallContext, NewMemory
 from habitus.core.privacy import bound, clean_data, clean_text
@@ -184,7 +185,7 @@ async def test_no_path_stores_private_text_or_keys(
     assert any("error-fix" in (r["tags"] or []) for r in rows)
     await lifecycle.drain()  # the spooled event, handled as a server would
     await service.close()
-    assert leaks_under(db_path, files.state_dir()) == {}
+    assert leaks_under(db_path, state_dir()) == {}
 
 
 @pytest.mark.anyio
@@ -205,9 +206,9 @@ async def test_scrub_cleans_an_unclean_store_and_the_cached_files(
     await service.close()
     db = str(db_path.resolve())
     files.write_context(db, "p", f"cached {SLACK}", [])  # (written cleaned now)
-    spool = files.state_dir() / f"spool-{files.store_key(db)}.jsonl"
+    spool = state_dir() / f"spool-{files.store_key(db)}.jsonl"
     spool.write_text(json.dumps({"hook_event_name": "Stop", "prompt": STRIPE}) + "\n")
-    assert leaks_under(db_path, files.state_dir())
+    assert leaks_under(db_path, state_dir())
 
     def scrub(*extra: str) -> dict[str, Any]:
         done = subprocess.run([*habitus_command(), "--db", db, "scrub", "--json", *extra],
@@ -220,5 +221,5 @@ async def test_scrub_cleans_an_unclean_store_and_the_cached_files(
     assert {"GitHub token", "OpenAI API key", "Stripe key", "placeholder map"} <= set(
         found["kinds"])
     assert scrub("--apply")["applied"]
-    assert leaks_under(db_path, files.state_dir()) == {}
+    assert leaks_under(db_path, state_dir()) == {}
     assert scrub()["kinds"] == []

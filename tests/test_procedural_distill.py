@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from habitus.core.errors import InvalidInput
+from habitus.base.errors import InvalidInput
 from habitus.plugins.procedural import (
     Outcome,
     Procedure,

@@ -18,11 +18,11 @@ from typing import Any
 
 import pytest
 
+from habitus.base.errors import InvalidInput, ModelUnavailable
 from habitus.core.config import Settings
 from habitus.core.consolidate import merge_text, parse_draft
 from habitus.core.dedup import MAX_GENERATION
-from habitus.core.errors import InvalidInput
-from habitus.core.llm import ChatModel, ModelUnavailable
+from habitus.core.llm import ChatModel
 from habitus.core.models import CallContext, ReflectBundle
 from habitus.core.service import MemoryService
 

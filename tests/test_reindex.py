@@ -19,9 +19,9 @@ from typing import Any
 import numpy as np
 import pytest
 
+from habitus.base.errors import EmbedderUnavailable
 from habitus.core.config import Settings
 from habitus.core.embedders import OpenAIEmbedder
-from habitus.core.errors import EmbedderUnavailable
 from habitus.core.models import NewMemory
 from habitus.core.reindex import reindex
 from habitus.core.service import MemoryService

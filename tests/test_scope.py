@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from habitus.core.errors import InvalidInput
+from habitus.base.errors import InvalidInput
 from habitus.core.scope import (
     GLOBAL,
     SCOPE_ENV_VAR,

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from habitus.core.errors import InvalidInput, NotFound
+from habitus.base.errors import InvalidInput, NotFound
 from habitus.core.models import CallContext, NewMemory
 from habitus.core.service import MemoryService
 from habitus.core.transfer import export_jsonl, import_jsonl

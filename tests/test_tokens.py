@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from habitus.base.errors import InvalidInput
 from habitus.core import tokens
-from habitus.core.errors import InvalidInput
 from habitus.core.tokens import count_many, count_tokens, truncate_to_tokens
 
 TOKEN_FILE = hashlib.sha1(

@@ -31,9 +31,9 @@ from starlette.responses import (
     StreamingResponse,
 )
 
+from habitus.base.errors import HabitusError, NotFound
 from habitus.core import decay
 from habitus.core.anchors import check_anchor
-from habitus.core.errors import HabitusError, NotFound
 from habitus.core.models import CallContext, Memory
 from habitus.core.timeparse import parse_time
 

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from habitus.core.errors import InvalidInput
+from habitus.base.errors import InvalidInput
 from habitus.core.privacy import bound, clean_data, clean_text
 
 from .model import MAX_FIELD_CHARS, MAX_ID_CHARS, MAX_STEPS, Outcome, Step, Trajectory

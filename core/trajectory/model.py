@@ -45,7 +45,7 @@ from pydantic import (
     model_validator,
 )
 
-from habitus.core.errors import InvalidInput
+from habitus.base.errors import InvalidInput
 from habitus.core.privacy import bound, clean_data, clean_text
 
 __all__ = [

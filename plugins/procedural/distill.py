@@ -24,7 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 import habitus.plugins.procedural.alfworld as alfworld
 import habitus.plugins.procedural.coding as coding
-from habitus.core.errors import InvalidInput
+from habitus.base.errors import InvalidInput
 from habitus.core.trajectory.model import MAX_FIELD_CHARS, MAX_STEPS, Trajectory
 from habitus.plugins.procedural.words import spoken
 

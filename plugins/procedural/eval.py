@@ -33,7 +33,7 @@ from typing import Any
 
 import numpy as np
 
-from habitus.core.errors import InvalidInput
+from habitus.base.errors import InvalidInput
 from habitus.core.models import CallContext, RecallResult
 from habitus.plugins.procedural.alfworld import parse_goal
 from habitus.plugins.procedural.distill import distill

@@ -28,7 +28,7 @@ from typing import Any, Literal, Protocol
 
 from pydantic import BaseModel, Field
 
-from habitus.core.errors import InvalidInput
+from habitus.base.errors import InvalidInput
 from habitus.core.models import CallContext, Memory, NewMemory, RecallResult, RememberResult
 from habitus.core.trajectory.model import Trajectory
 from habitus.plugins.procedural.distill import Procedure, distill

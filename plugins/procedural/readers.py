@@ -15,7 +15,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from habitus.core.errors import InvalidInput
+from habitus.base.errors import InvalidInput
 from habitus.core.trajectory.actions import observation_failed
 from habitus.core.trajectory.claude_code import read_claude_code
 from habitus.core.trajectory.model import (

@@ -15,7 +15,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
-from habitus.core.errors import HabitusError
+from habitus.base.errors import HabitusError
 from habitus.core.models import CallContext
 from habitus.core.trajectory.claude_code import read_claude_code
 from habitus.core.trajectory.model import Trajectory
