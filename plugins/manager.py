@@ -24,7 +24,7 @@ import os
 import sys
 import time
 import types
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -46,7 +46,7 @@ from habitus.plugins.api import (
 __all__ = [
     "BUILTIN_PLUGINS",
     "ENTRY_POINT_GROUP",
-    "PluginError",
+    "PluginFailure",
     "PluginInfo",
     "PluginManager",
     "ToolSpec",
@@ -60,7 +60,7 @@ BUILTIN_PLUGINS: tuple[tuple[str, str], ...] = (
     ("procedural", "habitus.plugins.procedural.plugin"),
 )
 _FOLDER_MODULE_PREFIX = "habitus_folder_plugin_"
-MAX_ERRORS = 100
+MAX_FAILURES = 100
 
 
 def user_plugin_dir() -> Path:
@@ -74,7 +74,7 @@ def user_plugin_dir() -> Path:
 
 
 @dataclass
-class PluginError:
+class PluginFailure:
     """A plugin failure: where (`load` or a hook name) and what."""
 
     plugin: str
@@ -131,7 +131,7 @@ class PluginManager:
         self.folders = [Path(f) for f in folders]
         self._environ = environ
         self.infos: dict[str, PluginInfo] = {}
-        self.errors: list[PluginError] = []
+        self.failures: list[PluginFailure] = []
         self._contexts: dict[str, PluginContext] = {}
         self._from_folder: dict[str, _Folder] = {}
         self._refused: set[tuple[str, str]] = set()
@@ -175,8 +175,8 @@ class PluginManager:
         message = exc if isinstance(exc, str) else f"{type(exc).__name__}: {exc}"
         log.error("plugin %s failed in %s: %s", plugin, where, message,
                   exc_info=exc if isinstance(exc, BaseException) else None)
-        self.errors.append(PluginError(plugin, where, message))
-        del self.errors[:-MAX_ERRORS]
+        self.failures.append(PluginFailure(plugin, where, message))
+        del self.failures[:-MAX_FAILURES]
 
     def _load_module(self, name: str, origin: str, location: str,
                      loader: Callable[[], Any]) -> bool:
@@ -355,19 +355,28 @@ class PluginManager:
     def has(self, hook: str) -> bool:
         return bool(getattr(self.pm.hook, hook).get_hookimpls())
 
+    def _arguments(self, impl: Any, values: dict[str, Any]) -> dict[str, Any]:
+        """What a hook implementation accepts of `values`, `context` being its plugin's own."""
+        values = {**values, "context": self._contexts.get(impl.plugin_name)}
+        return {a: values[a] for a in impl.argnames}
+
+    async def _answers(self, hook: str, values: dict[str, Any]) -> AsyncIterator[tuple[str, Any]]:
+        """Each plugin's answer to `hook`, in calling order: a failure is recorded and skipped.
+        `values` is read again for each plugin, so a caller may change it between answers."""
+        for impl in self._impls(hook):
+            try:
+                out = await maybe_await(impl.function(**self._arguments(impl, values)))
+            except Exception as exc:
+                self._record(impl.plugin_name, hook, exc)
+                continue
+            yield impl.plugin_name, out
+
     async def call(self, hook: str, *, firstresult: bool = False, **kwargs: Any) -> Any:
         """Call `hook` on every plugin (each with the arguments it accepts, `context` being its
         own); failures are recorded and skipped. Returns the list of non-None results, or the
         first one with `firstresult`."""
         results = []
-        for impl in self._impls(hook):
-            name = impl.plugin_name
-            values = {**kwargs, "context": self._contexts.get(name)}
-            try:
-                out = await maybe_await(impl.function(**{a: values[a] for a in impl.argnames}))
-            except Exception as exc:
-                self._record(name, hook, exc)
-                continue
+        async for _, out in self._answers(hook, kwargs):
             if out is not None:
                 if firstresult:
                     return out
@@ -376,21 +385,15 @@ class PluginManager:
 
     async def _chain(self, hook: str, arg: str, value: Any, kind: type, **kwargs: Any) -> Any:
         """Pass `value` through every plugin of `hook` in turn (None keeps it)."""
-        for impl in self._impls(hook):
-            name = impl.plugin_name
-            values = {**kwargs, arg: value, "context": self._contexts.get(name)}
-            try:
-                out = await maybe_await(impl.function(**{a: values[a] for a in impl.argnames}))
-            except Exception as exc:
-                self._record(name, hook, exc)
-                continue
+        values = {**kwargs, arg: value}
+        async for name, out in self._answers(hook, values):
             if out is None:
                 continue
             if not isinstance(out, kind):
                 self._record(name, hook, f"returned {type(out).__name__}, not {kind.__name__}")
                 continue
-            value = out
-        return value
+            values[arg] = out
+        return values[arg]
 
     # The ServiceHooks protocol of the memory service.
 
@@ -406,7 +409,7 @@ class PluginManager:
 
     def warnings(self, since: float) -> list[str]:
         return [f"plugin {e.plugin} failed in {e.where}: {e.message}"
-                for e in self.errors if e.at >= since]
+                for e in self.failures if e.at >= since]
 
     # --- registries rebuilt from hooks ---------------------------------------------------
 
@@ -429,9 +432,8 @@ class PluginManager:
                 owners[tool] = plugin
                 specs.append(ToolSpec(tool, fn, plugin, description, annotations))
 
-            values = {"register": register, "context": self._contexts.get(plugin)}
             try:
-                impl.function(**{a: values[a] for a in impl.argnames})
+                impl.function(**self._arguments(impl, {"register": register}))
             except Exception as exc:
                 self._record(plugin, "register_tools", exc)
         return specs
@@ -449,7 +451,7 @@ class PluginManager:
             if impl.plugin_name != plugin_name:
                 continue
             try:
-                impl.function(**{a: register for a in impl.argnames})
+                impl.function(**self._arguments(impl, {"register": register}))
             except Exception as exc:
                 self._record(plugin_name, "register_embedders", exc)
 
@@ -457,11 +459,11 @@ class PluginManager:
         """What is loaded and from where, with the errors of each plugin."""
         rows = []
         for info in self.infos.values():
+            failed = [e.message for e in self.failures if e.plugin == info.name]
             rows.append({"name": info.name, "origin": info.origin, "location": info.location,
-                         "hooks": info.hooks, "version": info.version,
-                         "errors": [e.message for e in self.errors if e.plugin == info.name][-5:]})
+                         "hooks": info.hooks, "version": info.version, "errors": failed[-5:]})
         loaded = set(self.infos)
-        for e in self.errors:
+        for e in self.failures:
             if e.plugin not in loaded and e.where == "load":
                 rows.append({"name": e.plugin, "origin": "failed", "location": "", "hooks": [],
                              "version": 0, "errors": [e.message]})

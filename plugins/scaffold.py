@@ -44,13 +44,13 @@ HERE = Path(__file__).parent.parent  # the plugin folder
 
 def test_{func}_loads_and_tags_todos():
     manager = PluginManager(builtins=False, folders=[HERE]).load()
-    assert "{name}" in manager.infos, manager.errors
+    assert "{name}" in manager.infos, manager.failures
     enriched = asyncio.run(manager.enrich_memories([NewMemory(content="TODO: rotate keys")], None))
     assert "todo" in enriched[0].tags
     tools = manager.tools()
     assert [t.name for t in tools] == ["{func}_count_tokens"]
     assert asyncio.run(tools[0].fn("hello world")) > 0
-    assert not manager.errors
+    assert not manager.failures
 '''
 
 

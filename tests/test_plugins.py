@@ -97,7 +97,7 @@ async def test_entry_point_plugins_enrich_and_a_failing_one_is_isolated(tmp_path
         assert any("broken" in w and "rerank bug" in w for w in found.warnings)
     finally:
         await service.close()
-    failures = {(e.plugin, e.where) for e in manager.errors}
+    failures = {(e.plugin, e.where) for e in manager.failures}
     assert ("broken", "enrich_memory") in failures and ("broken", "rerank_recall") in failures
 
 
@@ -109,7 +109,7 @@ def test_import_error_and_duplicate_plugin_names_are_reported(tmp_path: Path) ->
     rows = {r["name"]: r for r in manager.listing()}
     assert rows["procedural"]["origin"] == "builtin"
     assert "does_not_exist_anywhere" in rows["bad"]["errors"][0]
-    assert any("procedural" in e.message and "refused" in e.message for e in manager.errors)
+    assert any("procedural" in e.message and "refused" in e.message for e in manager.failures)
 
 
 async def test_duplicate_tool_names_are_refused_naming_both_plugins(tmp_path: Path) -> None:
@@ -122,7 +122,7 @@ async def test_duplicate_tool_names_are_refused_naming_both_plugins(tmp_path: Pa
         assert names.count("shout") == 1 and names.count("recall") == 1
         result = await client.call_tool("shout", {"text": "hi"})
         assert result.structured_content == {"result": "HI"}
-    messages = [e.message for e in manager.errors]
+    messages = [e.message for e in manager.failures]
     assert any("'shout'" in m and "'first'" in m and "'second'" in m for m in messages)
     assert any("'recall'" in m and "'thief'" in m and "'habitus'" in m for m in messages)
     await runtime.close()
@@ -165,7 +165,7 @@ async def test_folder_plugin_hot_reload_replaces_its_tool(tmp_path: Path) -> Non
             # A new version that fails to import keeps the previous one running.
             path.write_text("this is not python\n", "utf-8")
             with anyio.fail_after(10):
-                while not any(e.plugin == "greeter" for e in manager.errors):
+                while not any(e.plugin == "greeter" for e in manager.failures):
                     await anyio.sleep(0.05)
             stop.set()
         result = await client.call_tool("greet", {"name": "ann"})
