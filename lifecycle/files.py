@@ -10,16 +10,14 @@ by the user. Standard library only.
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
 import hashlib
 import json
 import os
 from pathlib import Path
 from typing import Any
 
+from habitus.base import spool
 from habitus.base.dirs import state_dir
-from habitus.base.processes import alive
 from habitus.core.privacy import clean_data, clean_text
 
 __all__ = [
@@ -41,70 +39,28 @@ def _spool(db: str) -> Path:
 
 def append_event(db: str, event: dict[str, Any]) -> bool:
     """Append one event to the store's spool; False when the spool is full."""
-    path = _spool(db)
-    line = (json.dumps(event, ensure_ascii=False) + "\n").encode("utf-8")
-    while True:
-        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX)
-            try:
-                current = os.stat(path).st_ino
-            except FileNotFoundError:
-                current = -1
-            if current != os.fstat(fd).st_ino:
-                continue  # taken by a server while we waited: write to the new spool
-            if os.fstat(fd).st_size + len(line) > MAX_SPOOL_BYTES:
-                return False
-            os.write(fd, line)
-            return True
-        finally:
-            os.close(fd)
-
-
-def _owner_alive(path: Path) -> bool:
-    """Whether the process that took a spool file (its pid is in the name) still runs."""
-    try:
-        return alive(int(path.suffixes[-2].lstrip(".")))
-    except (ValueError, IndexError):
-        return False
+    return spool.append(_spool(db), [event], max_bytes=MAX_SPOOL_BYTES)
 
 
 def spool_waiting(db: str) -> bool:
     """Whether events wait in the spool of `db` (a cheap check, made often)."""
-    spool = _spool(db)
-    return spool.exists() or any(spool.parent.glob(f"{spool.name}.*.taken"))
+    path = _spool(db)
+    return path.exists() or any(path.parent.glob(f"{path.stem}.*{spool.TAKEN}"))
 
 
 def take_events(db: str) -> tuple[list[dict[str, Any]], list[Path]]:
     """The spooled events of `db`, oldest first, and the files to delete once they are handled.
 
-    The spool is renamed before it is read, so hooks keep appending to a fresh one and two
-    servers never take the same events; what a crashed server had taken is taken again.
+    The spool is taken by renaming it, so hooks keep appending to a fresh one and two servers
+    never take the same events; what a server that died had taken is taken again (see
+    `base.spool`).
     """
-    spool = _spool(db)
-    taken: list[Path] = []
-    for stale in sorted(spool.parent.glob(f"{spool.name}.*.taken")):
-        if not _owner_alive(stale):
-            taken.append(stale)
-    if spool.exists():
-        mine = spool.with_name(f"{spool.name}.{os.getpid()}.taken")
-        with contextlib.suppress(FileNotFoundError):
-            fd = os.open(spool, os.O_RDONLY)
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX)  # no hook is halfway through a line
-                os.replace(spool, mine)
-            finally:
-                os.close(fd)
-            taken.append(mine)
-    events: list[dict[str, Any]] = []
-    for path in taken:
-        with contextlib.suppress(OSError):
-            for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
-                with contextlib.suppress(ValueError):
-                    item = json.loads(line)
-                    if isinstance(item, dict):
-                        events.append(item)
-    return events, taken
+    path = _spool(db)
+    taken = spool.abandoned(path.parent, f"{path.stem}.")
+    mine = spool.take(path)
+    if mine is not None:
+        taken.append(mine)
+    return [event for file in taken for event in spool.records(file)], taken
 
 
 def project_key(scope: str, branch: str) -> str:
@@ -141,7 +97,7 @@ def _files_of(db: str) -> list[Path]:
     """Every file the hooks and the daemon keep for the store `db`."""
     key = store_key(db)
     folder = state_dir()
-    return sorted({*folder.glob(f"context-{key}-*.json"), *folder.glob(f"spool-{key}.jsonl*"),
+    return sorted({*folder.glob(f"context-{key}-*.json"), *folder.glob(f"spool-{key}*"),
                    *folder.glob(f"daemon-{key}.log*")})
 
 

@@ -6,7 +6,7 @@ deferred row is first appended to this process's current log segment (a plain wr
 killed process wrote to a file survives it). At each flush the segment is closed and a new one
 opened; once the flush is committed the closed segment is deleted. A process opening the store
 commits the segments that dead processes left behind (taking each by renaming it, so two
-openers never replay the same one) and skips rows already committed.
+openers never replay the same one: see `base.spool`) and skips rows already committed.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from habitus.base import spool
 from habitus.base.processes import alive
 
 __all__ = ["DeferredLog"]
@@ -75,28 +76,22 @@ class DeferredLog:
 
     def take_orphans(self) -> dict[str, list[dict[str, Any]]]:
         """The rows dead processes deferred and never committed, by table, and the segments
-        they came from taken out of everyone else's reach (delete them with `committed`)."""
-        found: dict[str, list[dict[str, Any]]] = {}
+        they came from taken out of everyone else's reach (delete them with
+        `orphans_committed`)."""
         self._orphans: list[Path] = []
         if not self.folder.is_dir():
-            return found
-        for path in sorted([*self.folder.glob("*.jsonl"), *self.folder.glob("*.replaying")]):
-            try:  # a segment names its writer first; one being replayed, its replayer last
-                pid = int(path.name.split(".")[-2] if path.suffix == ".replaying"
-                          else path.name.split("-", 1)[0])
-            except (ValueError, IndexError):
-                continue
-            if pid == os.getpid() or alive(pid):
-                continue
-            mine = self.folder / f"{path.name.split('.')[0]}.{os.getpid()}.replaying"
-            try:
-                os.replace(path, mine)
-            except FileNotFoundError:  # another process took it first
-                continue
-            self._orphans.append(mine)
-            for line in mine.read_text(encoding="utf-8", errors="replace").splitlines():
-                with contextlib.suppress(ValueError, KeyError, TypeError):
-                    item = json.loads(line)
+            return {}
+        for path in sorted(self.folder.glob("*.jsonl")):  # a segment names its writer first
+            writer = path.name.split("-", 1)[0]
+            if writer.isdigit() and int(writer) != os.getpid() and not alive(int(writer)):
+                taken = spool.take(path)
+                if taken is not None:
+                    self._orphans.append(taken)
+        self._orphans += spool.abandoned(self.folder, "")
+        found: dict[str, list[dict[str, Any]]] = {}
+        for path in self._orphans:
+            for item in spool.records(path):
+                with contextlib.suppress(KeyError, TypeError, ValueError):
                     row = item["row"]
                     for key in _TIMES:
                         if isinstance(row.get(key), str):
