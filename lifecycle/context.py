@@ -29,6 +29,7 @@ from habitus.core.encoder import Encoder
 from habitus.core.git import changed_files
 from habitus.core.meta import branch_of, meta_of
 from habitus.core.models import CallContext, RecallHit
+from habitus.core.outcomes import is_deprecated
 from habitus.core.tokens import count_tokens
 from habitus.core.trust import suspicion
 
@@ -66,8 +67,7 @@ def _usable(row: dict[str, Any]) -> bool:
     meta, section = meta_of(row)
     if section.get("suspicious") and not section.get("confirmed"):
         return False
-    record = meta.get("record")
-    if isinstance(record, dict) and record.get("status") == "deprecated":
+    if is_deprecated(meta):
         return False
     return not suspicion(row["content"])
 

@@ -36,9 +36,9 @@ from habitus.core.models import (
 )
 
 if TYPE_CHECKING:
+    from habitus.core.outcomes import OutcomeReport, ProcedureRecord
     from habitus.core.service import MemoryService
     from habitus.plugins.procedural import Procedure, Trajectory
-    from habitus.plugins.procedural.memory import OutcomeReport, ProcedureRecord
 
 __all__ = [
     "PROJECT_NAME",

@@ -10,11 +10,11 @@ from mcp import Client
 
 from habitus.core.config import Settings
 from habitus.core.models import CallContext
+from habitus.core.outcomes import OutcomeReport
 from habitus.core.scope import Scope
 from habitus.plugins.manager import PluginManager
 from habitus.plugins.procedural import Outcome, Step, Trajectory, distill
 from habitus.plugins.procedural.memory import (
-    OutcomeReport,
     find_procedures,
     record_outcome,
     store_procedures,

@@ -34,7 +34,8 @@ def test_appends_from_many_processes_survive_takes_made_meanwhile(tmp_path: Path
     for w in writers:
         w.join()
     got = [(r["tag"], r["i"]) for p in taken for r in spool.records(p)]
-    assert sorted(got) == [(tag, i) for tag in range(4) for i in range(300)]  # none lost, none twice
+    # none lost, none twice
+    assert sorted(got) == [(tag, i) for tag in range(4) for i in range(300)]
     for tag in range(4):  # each writer's records in its own order
         assert [i for t, i in got if t == tag] == list(range(300))
 

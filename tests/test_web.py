@@ -50,14 +50,11 @@ def _repo(tmp_path: Path) -> Path:
 def _fill(db: Path, repo: Path) -> dict[str, str]:
     """A store with a superseded fact, a procedure with outcomes, a stale anchor, a memory
     holding a script and a suspicious one."""
+    from habitus.core.outcomes import OutcomeReport
     from habitus.core.service import MemoryService
     from habitus.plugins.manager import PluginManager
     from habitus.plugins.procedural import Outcome, Step, Trajectory, distill
-    from habitus.plugins.procedural.memory import (
-        OutcomeReport,
-        record_outcome,
-        store_procedures,
-    )
+    from habitus.plugins.procedural.memory import record_outcome, store_procedures
 
     scope = detect_scope(repo)
     ctx = CallContext(project_scope=scope.id, client="pytest", workdir=str(repo),

@@ -224,7 +224,7 @@ class WebView:
         return ""
 
     async def procedures(self, request: Request) -> Response:
-        from habitus.plugins.procedural.memory import ProcedureRecord
+        from habitus.core.outcomes import ProcedureRecord
 
         service = await self.service()
         rows = []

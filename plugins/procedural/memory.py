@@ -23,25 +23,21 @@ Everything here goes through the public memory operations (`remember_many`, `rec
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
-from datetime import UTC, datetime
 from typing import Any, Literal, Protocol
 
 from pydantic import BaseModel, Field
 
 from habitus.base.errors import InvalidInput
 from habitus.core.models import CallContext, Memory, NewMemory, RecallResult, RememberResult
+from habitus.core.outcomes import OutcomeReport, ProcedureRecord
 from habitus.core.trajectory.model import Trajectory
 from habitus.plugins.procedural.distill import Procedure, distill
 
 __all__ = [
-    "DEPRECATE_BELOW",
-    "DEPRECATE_MIN_USES",
     "STRATEGIES",
     "MemoryOps",
-    "OutcomeReport",
     "OutcomeResult",
     "ProcedureHit",
-    "ProcedureRecord",
     "Reviser",
     "find_procedures",
     "new_memories",
@@ -52,17 +48,13 @@ __all__ = [
     "store_trajectories",
 ]
 
-DEPRECATE_MIN_USES = 3
-DEPRECATE_BELOW = 0.5
 # A procedure repeats a stored one when their tasks are this close in meaning (cosine of the
 # task texts) and this share of their steps is the same (Jaccard): see `same_way`.
 SAME_TASK = 0.8
 SAME_STEPS = 0.5
 STRATEGIES = ("append", "validation", "adjustment")
 Strategy = Literal["append", "validation", "adjustment"]
-RECORD_KEY = "record"
 PROCEDURE_TAG = "procedure"
-MAX_OUTCOMES = 50
 
 
 class MemoryOps(Protocol):
@@ -81,57 +73,6 @@ class MemoryOps(Protocol):
     async def annotate(
         self, memory_id: str, metadata: dict[str, Any], *, ctx: CallContext | None = None
     ) -> Memory: ...
-
-
-class OutcomeReport(BaseModel):
-    """How following a procedure went."""
-
-    success: bool = Field(description="Whether the task succeeded when following the procedure.")
-    summary: str = Field("", max_length=2_000, description="What happened, e.g. the error.")
-    failed_step: int | None = Field(
-        None, ge=1, description="The procedure step (1-based) that failed, if known."
-    )
-    at: datetime = Field(default_factory=lambda: datetime.now(UTC))
-    version: int = Field(1, description="The version of the procedure that was followed.")
-
-
-class ProcedureRecord(BaseModel):
-    """How a procedure has fared: uses, successes, last outcome, version and status."""
-
-    uses: int = 0
-    successes: int = 0
-    version: int = 1
-    status: Literal["active", "deprecated"] = "active"
-    last_outcome: OutcomeReport | None = None
-    previous_versions: list[str] = Field(
-        default_factory=list, description="Ids of the earlier versions, oldest first."
-    )
-    outcomes: list[OutcomeReport] = Field(
-        default_factory=list, description=f"The last {MAX_OUTCOMES} outcomes, oldest first."
-    )
-
-    @property
-    def success_rate(self) -> float | None:
-        return self.successes / self.uses if self.uses else None
-
-    def with_outcome(self, outcome: OutcomeReport) -> ProcedureRecord:
-        uses, successes = self.uses + 1, self.successes + int(outcome.success)
-        deprecated = uses >= DEPRECATE_MIN_USES and successes / uses < DEPRECATE_BELOW
-        return self.model_copy(update={
-            "uses": uses,
-            "successes": successes,
-            "last_outcome": outcome,
-            "outcomes": [*self.outcomes, outcome][-MAX_OUTCOMES:],
-            "status": "deprecated" if deprecated else "active",
-        })
-
-    @classmethod
-    def of(cls, metadata: dict[str, Any]) -> ProcedureRecord:
-        stored = metadata.get(RECORD_KEY) if isinstance(metadata, dict) else None
-        return cls.model_validate(stored) if isinstance(stored, dict) else cls()
-
-    def to_metadata(self) -> dict[str, Any]:
-        return {RECORD_KEY: self.model_dump(mode="json")}
 
 
 class ProcedureHit(BaseModel):

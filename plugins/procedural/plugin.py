@@ -18,14 +18,13 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, Field
 
 from habitus.core.models import CallContext, RecallResult
+from habitus.core.outcomes import OutcomeReport, ProcedureRecord, is_deprecated
 from habitus.core.trajectory.model import Trajectory
 from habitus.plugins.api import PluginContext, hookimpl
 from habitus.plugins.procedural.distill import Procedure, distill
 from habitus.plugins.procedural.memory import (
-    OutcomeReport,
     OutcomeResult,
     ProcedureHit,
-    ProcedureRecord,
     find_procedures,
     record_outcome,
     revise_without_model,
@@ -112,11 +111,6 @@ async def update_procedure(procedure: Procedure, record: ProcedureRecord,
     return await revise_without_model(procedure, record, outcome)
 
 
-def _is_deprecated(metadata: dict[str, Any]) -> bool:
-    record = metadata.get("record") if isinstance(metadata, dict) else None
-    return isinstance(record, dict) and record.get("status") == "deprecated"
-
-
 @hookimpl
 async def rerank_recall(query: str, result: RecallResult,
                         context: PluginContext) -> RecallResult | None:
@@ -131,7 +125,7 @@ async def rerank_recall(query: str, result: RecallResult,
     ordered = await rerank_procedures(query, [memories[i] for i in slots], embed)
     for i, hit in zip(slots, ordered, strict=True):
         memories[i] = hit
-    last = [h for h in memories if h.kind == "procedural" and _is_deprecated(h.metadata)]
+    last = [h for h in memories if h.kind == "procedural" and is_deprecated(h.metadata)]
     keep = [h for h in memories if h not in last]
     return result.model_copy(update={"memories": keep + last})
 
