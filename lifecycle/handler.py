@@ -27,7 +27,8 @@ from habitus.core.scope import detect_scope
 from . import capture, files
 from .context import (
     DEFAULT_BUDGET,
-    THRESHOLD,
+    PROMPT_GATE,
+    Gate,
     Injection,
     prompt_context,
     session_context,
@@ -68,13 +69,13 @@ class Lifecycle:
 
     def __init__(
         self, service: Any, *, db: str, distiller: Distiller | None = None,
-        budget: int = DEFAULT_BUDGET, threshold: float = THRESHOLD, client: str = "claude-code",
+        budget: int = DEFAULT_BUDGET, gate: Gate = PROMPT_GATE, client: str = "claude-code",
     ) -> None:
         self.service = service
         self.db = db
         self.distiller = distiller
         self.budget = budget
-        self.threshold = threshold
+        self.gate = gate
         self.client = client
         self.sessions = Sessions()
         self._locks: dict[str, anyio.Lock] = {}
@@ -131,11 +132,13 @@ class Lifecycle:
         return state
 
     async def _remember(self, state: SessionState, ctx: CallContext,
-                        drafts: list[NewMemory]) -> None:
+                        drafts: list[NewMemory]) -> list[str]:
+        """Store `drafts`; the ids of the memories that now hold them."""
         if not drafts:
-            return
+            return []
         results = await self.service.remember_many(drafts, ctx=ctx)
         state.created += [r.id for r in results if r.status == "created"]
+        return [r.id for r in results]
 
     def project(self, state: SessionState) -> str:
         """The key of the session-start context kept for a project and branch."""
@@ -156,13 +159,14 @@ class Lifecycle:
         prompt = event.prompt.strip()
         state.prompt = prompt
         state.task = state.task or prompt
-        await self._remember(state, ctx, capture.prompt_memories(state, prompt))
+        said = await self._remember(state, ctx, capture.prompt_memories(state, prompt))
+        state.injected.update(said)  # the prompt itself puts them in the model's context
         if replay or len(prompt.split()) < MIN_PROMPT_WORDS:
             return None
         query = prompt[:QUERY_CHARS]  # a pasted log or issue: its opening says what it is about
         result = await self.service.recall(query, limit=8, ctx=ctx)
         return await prompt_context(result.memories, self.service.store, self.service.encoder,
-                                    state, query, threshold=self.threshold)
+                                    state, query, gate=self.gate)
 
     async def _tool(self, state: SessionState, event: HookEvent, ctx: CallContext,
                     replay: bool) -> None:
