@@ -7,8 +7,9 @@ what it would show, in a fresh session:
    turns — how often what is shown holds an evidence turn — and the questions of the next
    conversation asked of the same store, where nothing should be shown (control). The first
    pair (conversations 1 and 2) is the one the gate was tuned on; the other pairs are held out.
-2. Coding: `bench/data/coding_prompts.json` (the tuning set) and
-   `bench/data/coding_prompts_heldout.json` (written after tuning, never tuned on): memories of
+2. Coding: `bench/data/coding_prompts.json` (the tuning set), `coding_prompts_heldout.json`
+   (written after the gate's constants were set; one change followed its first run) and
+   `coding_prompts_heldout2.json` (written after that change, never tuned on): memories of
    several projects stored in one project scope, prompts labelled with the memories they should
    bring up (hit: one of them is shown), control prompts that should bring up nothing. "on
    label" is the share of shown memories that are labelled for the prompt.
@@ -207,14 +208,14 @@ def pct(values: list[float], q: float) -> float:
 
 
 def print_section(title: str, results: list[tuple[str, dict[str, Tally], list[float]]],
-                  held_out_from: int) -> None:
+                  held_out_from: int | None = None) -> None:
     """Per set, each gate's row; sets from `held_out_from` on are also summed as held out."""
     print(f"\n{title}\n{HEADER}")
     for label, tallies, _ in results:
         print(label)
         for name, tally in tallies.items():
             print(f"  {name:<32}{tally.row()}")
-    held = results[held_out_from:]
+    held = results[held_out_from:] if held_out_from is not None else []
     if len(held) > 1:
         print("held out, all together")
         for name in held[0][1]:
@@ -236,10 +237,10 @@ def report(locomo_path: Path | None, pairs: list[tuple[int, int]], frontier: boo
     else:
         print(f"(no LoCoMo file at {locomo_path}: LoCoMo part skipped; pass --locomo)",
               file=sys.stderr)
-    sets = [DATA / "coding_prompts.json", DATA / "coding_prompts_heldout.json"]
+    sets = [DATA / name for name in ("coding_prompts.json", "coding_prompts_heldout.json",
+                                     "coding_prompts_heldout2.json")]
     found = anyio.run(coding, [s for s in sets if s.is_file()], chosen)
-    print_section("Coding: a labelled memory shown (hit) / control prompt shown anything",
-                  found, 1)
+    print_section("Coding: a labelled memory shown (hit) / control prompt shown anything", found)
     results += found
     recall_ms = [t for _, _, times in results for t in times]
     print(f"\nper prompt, ms: recall p50 {pct(recall_ms, 0.5):.1f} p95 {pct(recall_ms, 0.95):.1f}"
