@@ -10,31 +10,43 @@ project holds; with each prompt, the few memories that clearly bear on it.
 
 The prompt gate weighs two kinds of evidence for each recalled memory, because neither is
 enough alone: the cosine of the prompt's and the memory's embeddings (an absolute scale, unlike
-recall's scores) misses short memories phrased differently ("add a database migration for the
-users table?" against "database migrations are written with alembic revision --autogenerate":
-0.39), and shared words alone are often chance ("the race condition in the search box" against
-a Go data race).
+recall's scores) misses short memories phrased differently ("how do I add a database migration
+for the users table?" against "database migrations are written with alembic revision
+--autogenerate": 0.39), and shared words alone are often chance ("the race condition in the
+search box" against a Go data race).
 
-    evidence = cosine + WORDS × agreement
+    evidence = cosine + Gate.words × agreement
 
 `agreement` is the share of the prompt's words (three letters or more, or two capitals such as
 CI or TS; no stop words) that the memory's own words contain — content, split identifiers,
 tags, short metadata, matched on a common stem as recall matches them — each word weighted by
-its rarity among the recalled memories (a word that most of them contain tells them apart from
-nothing). It counts only when
-at least MIN_MATCHED words agree: one shared word is too often a coincidence.
+its rarity among the recalled memories (a word most of them contain tells them apart from
+nothing). It counts only when `Gate.min_matched` words agree: one shared word is too often a
+coincidence. Something is shown only when one of recall's first `Gate.lead` memories reaches
+`Gate.bar`; the memories shown, in recall's order, are then those reaching `Gate.floor` whose
+recall score is at least `Gate.near` of the best one — several when a prompt matches several
+closely, as a question about a conversation does, one when a memory stands out, as a coding
+convention usually does. Without embeddings the cosine counts as 0: only strong word agreement
+shows anything.
 
-Something is shown only when one of the first LEAD memories of recall's order reaches BAR; then
-the memories shown, in recall's order, are those reaching FLOOR whose recall score is at least
-NEAR of the best one — several when the prompt matches several closely, as a conversation's
-question does, one when a single memory stands out, as a coding convention usually does.
-Without embeddings the cosine counts as 0: only strong word agreement shows anything.
+The constants come from `bench/bench_gate.py` on its tuning sets (LoCoMo conversation 1, with
+conversation 2's questions as the control; bench/data/coding_prompts.json). Against the cosine
+>= 0.45 gate, evidence shown on LoCoMo goes from 52% to 72% of questions (control 6% → 3%) and
+coding prompts getting their memory from 61% to 81% (control 4% → 0%). The bar is the lowest
+keeping false injections under 3% on both (0.5: 84% of coding prompts but 4% LoCoMo control);
+cosine-only evidence at that bar finds 34% of coding prompts, one shared word as agreement lets
+7% of controls through, a floor of 0.45 shows fewer extra memories (1.1 rather than 1.5 per
+coding prompt) but LoCoMo evidence falls under 70%, and up to 3 memories rather than 5 finds 60%
+on LoCoMo. Held out, the gain holds but false injections do not shrink: LoCoMo
+conversations 3, 5, 7 and 9 show evidence for 68% of questions (old gate 46%) with 8% of their
+control questions getting something (old 7%; a bar of 0.6 gives 66% and 4%); coding prompts
+written after tuning get their memory 72% and 93% of the time (old 65%, 70%), with 2 of 62
+control prompts getting something (old none). The gate costs well under a millisecond a
+prompt beside recall's tens.
 
-The constants are measured by `bench/bench_gate.py`: LoCoMo questions asked of their own
-conversation and of another one (evidence shown vs anything shown), and everyday coding
-prompts against stored conventions and fixes (`bench/data/`), with prompts held out from the
-tuning. Memories flagged suspicious are never injected (they stay findable with `recall`), and
-the context says what it is: notes from memory, data to check, not instructions.
+Memories flagged suspicious are never injected (they stay findable with `recall`), nor those the
+prompt itself states (they are in the model's context already), and the context says what it
+is: notes from memory, data to check, not instructions.
 """
 
 from __future__ import annotations
