@@ -111,7 +111,9 @@ async def judge(
         result = await service.recall(text, limit=RECALL_LIMIT, ctx=ctx)
         recall_ms.append(1000 * (time.perf_counter() - started))
         hits: list[RecallHit] = result.memories
-        for name, gate in chosen.items():
+        order = list(chosen.items())
+        turn = i % len(order)  # each gate goes first in turn: the first pays for cold caches
+        for name, gate in order[turn:] + order[:turn]:
             state = SessionState(f"p{i}", scope=ctx.project_scope)
             started = time.perf_counter()
             shown = await prompt_context(hits, service.store, service.encoder, state, text,

@@ -233,7 +233,8 @@ def word_agreement(
     its rarity among `hits` (0 when fewer than `min_matched` agree), and those words."""
     words = list(dict.fromkeys(
         token.lower() for token in _TOKENS.findall(prompt)
-        if (len(token) >= MIN_WORD or token.isupper()) and token.lower() not in STOP_WORDS))
+        if (len(token) >= MIN_WORD or len(token) == 2 and token.isupper())
+        and token.lower() not in STOP_WORDS))
     if not words:
         return [(0.0, []) for _ in hits]
     stems = {w: stem(w) for w in words}

@@ -114,3 +114,5 @@ def test_one_shared_word_is_not_agreement() -> None:
     one = word_agreement("the race condition in the search box", hits)
     assert one[2] == (0.0, ["race"])  # one word in common: counted as none
     assert word_agreement("TS says any is fine", [hit("tsconfig bans any")])[0][1] == ["ts", "any"]
+    # A single capital is no word: "-D" and "big-O" would otherwise match whatever begins so.
+    assert word_agreement("big-O of -D warnings", [hit("our debug output")])[0][1] == []
