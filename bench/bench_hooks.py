@@ -6,13 +6,12 @@
    reinforced, tokens injected per session start.
 2. Latency: `habitus hook EVENT` as the assistant runs it (a new process per event), with a
    server running for the store and without one (events spooled), p50 / p95 per event.
-3. Relevance: every LoCoMo question of the first --locomo-limit conversations asked as a
-   UserPromptSubmit over a store holding its conversation: how often the injection holds an
-   evidence turn, how often nothing is injected, and the tokens it costs, beside a plain top-5
-   recall, for several thresholds.
+3. Relevance: what UserPromptSubmit injects, the old gate (cosine >= 0.45) beside the current
+   one, on LoCoMo questions and on the coding prompt sets (bench/bench_gate.py, which runs
+   this part on its own and more LoCoMo conversations).
 
     python bench/bench_hooks.py [--swe-agent ../shared/data/swe-agent]
-        [--locomo ../shared/data/locomo/locomo10.json] [--locomo-limit 1] [--latency-events 60]
+        [--locomo ../shared/data/locomo/locomo10.json] [--pairs 0:1] [--latency-events 60]
 """
 
 from __future__ import annotations
@@ -28,18 +27,14 @@ from pathlib import Path
 from typing import Any
 
 import anyio
+import bench_gate
 
 from habitus.core.config import Settings
-from habitus.core.eval_locomo import ingest, load_locomo
-from habitus.core.models import CallContext
-from habitus.core.scope import validate_scope
 from habitus.core.service import MemoryService
 from habitus.core.tokens import count_tokens
-from habitus.lifecycle.context import prompt_context
 from habitus.lifecycle.events import parse_event
 from habitus.lifecycle.handler import Lifecycle
 from habitus.lifecycle.replay import trajectory_events, transcript_events
-from habitus.lifecycle.sessions import SessionState
 from habitus.plugins.manager import PluginManager
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -115,61 +110,13 @@ def hook_latency(events: list[dict[str, Any]], db: str, env: dict[str, str]) -> 
     return table
 
 
-async def relevance(path: Path, limit: int, thresholds: list[float]) -> dict[str, Any]:
-    every = load_locomo(path)
-    conversations, control = every[:limit], every[limit] if len(every) > limit else None
-    with tempfile.TemporaryDirectory() as tmp:
-        service = await MemoryService.open(Settings(db=str(Path(tmp) / "store")))
-        mapping = await ingest(service, conversations)
-        rows = {r["id"]: r for r in await service.store.scan(None)}
-        out: dict[str, Any] = {"questions": 0, "top5": {"hit": 0, "tokens": 0},
-                               "thresholds": {t: {"hit": 0, "empty": 0, "tokens": 0,
-                                                  "memories": 0} for t in thresholds}}
-        for conv in conversations:
-            ids = mapping[conv.scope]
-            ctx = CallContext(project_scope=validate_scope(conv.scope), client="bench",
-                              source="hook")
-            for i, question in enumerate(conv.questions):
-                out["questions"] += 1
-                result = await service.recall(question.text, limit=8, ctx=ctx)
-                evidence = set(question.evidence)
-                top5 = result.memories[:5]
-                out["top5"]["hit"] += any(ids.get(h.id, set()) & evidence for h in top5)
-                out["top5"]["tokens"] += sum(count_tokens(h.content) for h in top5)
-                for threshold in thresholds:
-                    state = SessionState(f"q{i}", scope=ctx.project_scope)
-                    shown = await prompt_context(result.memories, service.store,
-                                                 service.encoder, state, question.text,
-                                                 threshold=threshold)
-                    row = out["thresholds"][threshold]
-                    row["empty"] += not shown.ids
-                    row["memories"] += len(shown.ids)
-                    row["tokens"] += count_tokens(shown.text) if shown.text else 0
-                    row["hit"] += any(ids.get(m, set()) & evidence for m in shown.ids)
-        if control is not None:  # another conversation's questions: nothing should come up
-            ctx = CallContext(project_scope=validate_scope(conversations[0].scope),
-                              client="bench", source="hook")
-            out["control"] = {"questions": len(control.questions),
-                              "injected": {t: 0 for t in thresholds}}
-            for i, question in enumerate(control.questions):
-                result = await service.recall(question.text, limit=8, ctx=ctx)
-                for threshold in thresholds:
-                    state = SessionState(f"c{i}", scope=ctx.project_scope)
-                    shown = await prompt_context(result.memories, service.store,
-                                                 service.encoder, state, question.text,
-                                                 threshold=threshold)
-                    out["control"]["injected"][threshold] += bool(shown.ids)
-        await service.close()
-        del rows
-    return out
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--swe-agent", type=Path, default=ROOT.parent / "shared/data/swe-agent")
     parser.add_argument("--locomo", type=Path,
                         default=ROOT.parent / "shared/data/locomo/locomo10.json")
-    parser.add_argument("--locomo-limit", type=int, default=1)
+    parser.add_argument("--pairs", default="0:1",
+                        help="LoCoMo conversation:control pairs for the relevance part")
     parser.add_argument("--latency-events", type=int, default=60)
     args = parser.parse_args()
 
@@ -207,30 +154,8 @@ def main() -> None:
             on, off = online[name], offline.get(name, (float("nan"),) * 3)
             print(f"{name:<20}{on[0]:>12.0f}{on[1]:>8.0f}{off[0]:>16.0f}{off[1]:>8.0f}{on[2]:>5}")
 
-    if args.locomo.is_file():
-        thresholds = [0.3, 0.4, 0.45, 0.5, 0.55]
-        rel = anyio.run(relevance, args.locomo, args.locomo_limit, thresholds)
-        n = rel["questions"]
-        print(f"\nrelevance: {n} LoCoMo questions as prompts (first {args.locomo_limit} "
-              "conversation(s))")
-        print(f"{'injection':<22}{'evidence in it':>16}{'nothing injected':>18}"
-              f"{'memories':>10}{'tokens/prompt':>15}")
-        top = rel["top5"]
-        print(f"{'plain top-5 recall':<22}{100 * top['hit'] / n:>15.1f}%{0:>17.1f}%{5:>10.1f}"
-              f"{top['tokens'] / n:>15.0f}")
-        for threshold, row in rel["thresholds"].items():
-            print(f"{'cosine >= ' + str(threshold):<22}{100 * row['hit'] / n:>15.1f}%"
-                  f"{100 * row['empty'] / n:>17.1f}%{row['memories'] / n:>10.1f}"
-                  f"{row['tokens'] / n:>15.0f}")
-        if "control" in rel:
-            control = rel["control"]
-            print(f"control: {control['questions']} questions of another conversation, "
-                  "something injected: " + ", ".join(
-                      f"{100 * v / control['questions']:.0f}% at {t}"
-                      for t, v in control["injected"].items()))
-    else:
-        print(f"\n(no LoCoMo file at {args.locomo}: relevance skipped; pass --locomo)")
-
+    bench_gate.report(args.locomo, [(int(a), int(b)) for a, b in
+                                     (p.split(":") for p in args.pairs.split(","))], False)
 
 if __name__ == "__main__":
     main()

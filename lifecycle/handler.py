@@ -28,7 +28,8 @@ from habitus.core.trajectory.model import Outcome
 from . import capture, files
 from .context import (
     DEFAULT_BUDGET,
-    THRESHOLD,
+    PROMPT_GATE,
+    Gate,
     Injection,
     prompt_context,
     session_context,
@@ -55,13 +56,13 @@ class Lifecycle:
 
     def __init__(
         self, service: Any, *, db: str, plugins: Plugins | None = None,
-        budget: int = DEFAULT_BUDGET, threshold: float = THRESHOLD, client: str = "claude-code",
+        budget: int = DEFAULT_BUDGET, gate: Gate = PROMPT_GATE, client: str = "claude-code",
     ) -> None:
         self.service = service
         self.db = db
         self.plugins = plugins
         self.budget = budget
-        self.threshold = threshold
+        self.gate = gate
         self.client = client
         self.sessions = Sessions()
         self._locks: dict[str, anyio.Lock] = {}
@@ -124,11 +125,13 @@ class Lifecycle:
         return state if state is not None else self.sessions.add(SessionState.of(event))
 
     async def _remember(self, state: SessionState, ctx: CallContext,
-                        drafts: list[NewMemory]) -> None:
+                        drafts: list[NewMemory]) -> list[str]:
+        """Store `drafts`; the ids of the memories that now hold them."""
         if not drafts:
-            return
+            return []
         results = await self.service.remember_many(drafts, ctx=ctx)
         state.created += [r.id for r in results if r.status == "created"]
+        return [r.id for r in results]
 
     def project(self, state: SessionState) -> str:
         """The key of the session-start context kept for a project and branch."""
@@ -149,13 +152,14 @@ class Lifecycle:
         prompt = event.prompt.strip()
         state.prompt = prompt
         state.task = state.task or prompt
-        await self._remember(state, ctx, capture.prompt_memories(state, prompt))
+        said = await self._remember(state, ctx, capture.prompt_memories(state, prompt))
+        state.injected.update(said)  # the prompt itself puts them in the model's context
         if replay or len(prompt.split()) < MIN_PROMPT_WORDS:
             return None
         query = prompt[:QUERY_CHARS]  # a pasted log or issue: its opening says what it is about
         result = await self.service.recall(query, limit=8, ctx=ctx)
         return await prompt_context(result.memories, self.service.store, self.service.encoder,
-                                    state, query, threshold=self.threshold)
+                                    state, query, gate=self.gate)
 
     async def _tool(self, state: SessionState, event: HookEvent, ctx: CallContext,
                     replay: bool) -> None:
