@@ -32,13 +32,48 @@ import bench_gate
 from habitus.core.config import Settings
 from habitus.core.service import MemoryService
 from habitus.core.tokens import count_tokens
+from habitus.core.trajectory.actions import classify, observation_failed
 from habitus.lifecycle.events import parse_event
 from habitus.lifecycle.handler import Lifecycle
-from habitus.lifecycle.replay import trajectory_events, transcript_events
+from habitus.lifecycle.replay import transcript_events
 from habitus.plugins.manager import PluginManager
+from habitus.plugins.procedural.readers import read_trajectories
 
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURE = ROOT / "tests" / "fixtures" / "claude_code_session.jsonl"
+
+
+def trajectory_events(path: Path, *, cwd: str = "") -> list[dict[str, Any]]:
+    """The hook events an agent's trajectory (SWE-agent and the other formats habitus reads)
+    would have produced had it run under Claude Code: its shell actions as Bash calls, its
+    edits as Edit calls on the file they name."""
+    events: list[dict[str, Any]] = []
+    for trajectory in read_trajectories(path):
+        base = {"session_id": trajectory.id.replace("/", "-")[:100], "cwd": cwd}
+        events += [{**base, "hook_event_name": "SessionStart", "source": "startup"},
+                   {**base, "hook_event_name": "UserPromptSubmit", "prompt": trajectory.task}]
+        current = ""
+        for step in trajectory.steps:
+            kind, tokens = classify(step.action)
+            if kind in ("read", "create") and len(tokens) > 1:
+                current = tokens[1] if kind == "read" or tokens[0] == "create" else current
+            if kind in ("edit", "create"):
+                target = next((t for t in tokens[1:] if "/" in t or "." in t), current)
+                events.append({**base, "hook_event_name": "PostToolUse", "tool_name": "Edit",
+                               "tool_input": {"file_path": target or "unknown"},
+                               "tool_response": {}})
+                continue
+            failed = step.success is False or observation_failed(step.action,
+                                                                 step.observation)
+            event = {**base, "hook_event_name": "PostToolUseFailure" if failed
+                     else "PostToolUse", "tool_name": "Bash",
+                     "tool_input": {"command": step.action}}
+            event.update({"error": step.observation} if failed else
+                         {"tool_response": {"stdout": step.observation, "stderr": ""}})
+            events.append(event)
+        events += [{**base, "hook_event_name": "Stop"},
+                   {**base, "hook_event_name": "SessionEnd", "reason": "exit"}]
+    return events
 
 
 def pct(values: list[float], q: float) -> float:

@@ -36,9 +36,8 @@ from habitus.core.models import (
 )
 
 if TYPE_CHECKING:
-    from habitus.core.outcomes import OutcomeReport, ProcedureRecord
     from habitus.core.service import MemoryService
-    from habitus.plugins.procedural import Procedure, Trajectory
+    from habitus.core.trajectory.model import Trajectory
 
 __all__ = [
     "PROJECT_NAME",
@@ -69,7 +68,9 @@ async def maybe_await(value: Any) -> Any:
 
 
 class HookSpecs:
-    """Every hook habitus calls. Each is documented in docs/plugins.md under its signature."""
+    """Every hook habitus calls. Each is documented in docs/plugins.md under its signature. A
+    plugin may add hooks of its own for other plugins (its module's `HOOKSPECS` class), as the
+    built-in procedural plugin does."""
 
     @hookspec
     def register_tools(self, register: Callable[..., None], context: PluginContext) -> None:
@@ -97,24 +98,6 @@ class HookSpecs:
         """Called after a search with up to 50 candidates: return the result reordered,
         filtered or expanded (or None to leave it). habitus then keeps the first `limit` hits
         and applies the token budget."""
-
-    @hookspec(firstresult=True)
-    def distill_trajectory(
-        self, trajectory: Trajectory, context: PluginContext
-    ) -> list[Procedure] | None:
-        """Turn a finished task's trajectory into procedures. The first plugin that returns a
-        list wins; the built-in distiller (rule-based, no model needed) runs last."""
-
-    @hookspec(firstresult=True)
-    def update_procedure(
-        self,
-        procedure: Procedure,
-        record: ProcedureRecord,
-        outcome: OutcomeReport,
-        context: PluginContext,
-    ) -> Procedure | None:
-        """Revise a procedure that failed (the `adjustment` strategy). Return the new version
-        or None to let the next plugin (finally the built-in rule-based reviser) decide."""
 
     @hookspec
     def trajectory_finished(

@@ -202,6 +202,9 @@ class PluginManager:
                          f"{location or 'the new one'} ({origin}) was refused")
             return False
         try:
+            specs = getattr(plugin, "HOOKSPECS", None)
+            if specs is not None:  # the plugin's own hooks, for other plugins to implement
+                self.pm.add_hookspecs(specs)
             self.pm.register(plugin, name=name)
         except Exception as exc:  # pluggy validation: unknown hook names, bad arguments
             self._record(name, "load", exc)

@@ -20,7 +20,7 @@ from pydantic import BaseModel, Field
 from habitus.core.models import CallContext, RecallResult
 from habitus.core.outcomes import OutcomeReport, ProcedureRecord, is_deprecated
 from habitus.core.trajectory.model import Trajectory
-from habitus.plugins.api import PluginContext, hookimpl
+from habitus.plugins.api import PluginContext, hookimpl, hookspec
 from habitus.plugins.procedural.distill import Procedure, distill
 from habitus.plugins.procedural.memory import (
     OutcomeResult,
@@ -64,6 +64,29 @@ async def distill_with_plugins(trajectory: Trajectory, context: PluginContext) -
         if found:
             return list(found)
     return [distill(trajectory)]
+
+
+class ProceduralHookSpecs:
+    """The hooks of procedural memory, for plugins that distil or revise procedures their own
+    way (documented in docs/plugins.md)."""
+
+    @hookspec(firstresult=True)
+    def distill_trajectory(
+        self, trajectory: Trajectory, context: PluginContext
+    ) -> list[Procedure] | None:
+        """Turn a finished task's trajectory into procedures. The first plugin that returns a
+        list wins; the built-in distiller (rule-based, no model needed) runs last."""
+
+    @hookspec(firstresult=True)
+    def update_procedure(
+        self, procedure: Procedure, record: ProcedureRecord, outcome: OutcomeReport,
+        context: PluginContext,
+    ) -> Procedure | None:
+        """Revise a procedure that failed (the `adjustment` strategy). Return the new version
+        or None to let the next plugin (finally the built-in rule-based reviser) decide."""
+
+
+HOOKSPECS = ProceduralHookSpecs
 
 
 @hookimpl(trylast=True)
