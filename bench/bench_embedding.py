@@ -15,7 +15,7 @@ import statistics  # noqa: E402
 from collections.abc import Callable  # noqa: E402
 from pathlib import Path  # noqa: E402
 
-from habitus.core.embedding import MiniLMEmbedder, embed_one  # noqa: E402
+from habitus.core.embedding.embedders import MiniLMEmbedder, embed_one  # noqa: E402
 
 SHORT_TEXTS = [
     f"memory {i}: the project uses uv for packages and pytest for the test suite" for i in range(64)

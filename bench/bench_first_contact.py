@@ -23,11 +23,11 @@ from pathlib import Path
 
 import anyio
 
+from habitus.base import endpoint
 from habitus.base.dirs import state_dir
-from habitus.core import endpoint
 from habitus.core.config import Settings
 from habitus.core.models import CallContext, NewMemory
-from habitus.core.scope import detect_scope
+from habitus.core.project.scope import detect_scope
 from habitus.lifecycle import daemon, files
 
 KINDS = ("semantic", "procedural", "episodic")

@@ -37,11 +37,11 @@ from typing import Any
 import anyio
 
 from habitus.core.config import Settings
-from habitus.core.eval_locomo import ingest, load_locomo
 from habitus.core.models import CallContext, RecallHit
-from habitus.core.scope import validate_scope
+from habitus.core.project.scope import validate_scope
 from habitus.core.service import MemoryService
-from habitus.core.tokens import count_tokens
+from habitus.core.text.tokens import count_tokens
+from habitus.evaluation.locomo import ingest, load_locomo
 from habitus.lifecycle.context import PROMPT_GATE, Gate, prompt_context
 from habitus.lifecycle.sessions import SessionState
 

@@ -31,7 +31,7 @@ import bench_gate
 
 from habitus.core.config import Settings
 from habitus.core.service import MemoryService
-from habitus.core.tokens import count_tokens
+from habitus.core.text.tokens import count_tokens
 from habitus.core.trajectory.actions import classify, observation_failed
 from habitus.lifecycle.events import parse_event
 from habitus.lifecycle.handler import Lifecycle

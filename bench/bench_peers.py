@@ -32,7 +32,7 @@ from typing import Any
 import anyio
 from mcp import Client, StdioServerParameters
 
-from habitus.core.eval_locomo import load_locomo, score_question
+from habitus.evaluation.locomo import load_locomo, score_question
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))

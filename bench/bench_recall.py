@@ -27,7 +27,7 @@ from corpus import BASE, SCOPE, base_vectors, populate, sentences
 
 from habitus.core.config import Settings
 from habitus.core.service import MemoryService
-from habitus.core.text import search_text
+from habitus.core.text.terms import search_text
 
 
 async def measure_floors(service: MemoryService, queries: list[str]) -> dict[str, float]:

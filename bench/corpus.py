@@ -17,7 +17,7 @@ import numpy as np
 
 from habitus.core.ids import new_id
 from habitus.core.service import MemoryService
-from habitus.core.text import content_hash, embedding_text, search_text
+from habitus.core.text.terms import content_hash, embedding_text, search_text
 
 __all__ = ["BASE", "SCOPE", "base_vectors", "populate", "sentences"]
 

@@ -78,7 +78,7 @@ def cli(ctx: click.Context, db: str, embedder: str) -> None:
 
 def main() -> None:
     """Entry point of the `habitus` command."""
-    from habitus.core.logs import configure_logging
+    from habitus.base.logs import configure_logging
 
     configure_logging()
     cli(prog_name="habitus")

@@ -44,7 +44,7 @@ class State:
     def context_fields(self) -> dict[str, str]:
         """The call context of this command as plain fields: the project of the working
         directory (light: a command sent to a server builds no model)."""
-        from habitus.core.scope import detect_scope
+        from habitus.core.project.scope import detect_scope
 
         scope = detect_scope()
         return {"project_scope": scope.id, "client": "cli", "tool": "cli",
@@ -83,12 +83,12 @@ def _answer(value: Any) -> Any:
 def call(state: State, operation: str, *, with_context: bool = True, **args: Any) -> Any:
     """Run one operation of the memory service: through the server running for the store when
     there is one (milliseconds), else on the store opened here (seconds)."""
-    from habitus.core import endpoint
+    from habitus.base import endpoint
 
     context = state.context_fields() if with_context else None
     found = endpoint.find(state.settings.resolved_db())
     if found is not None:
-        from habitus.core.access_token import access_token
+        from habitus.base.access_token import access_token
 
         try:
             status, data = endpoint.post_json(
@@ -122,7 +122,7 @@ def run_service(state: State, fn: Callable[[Any], Awaitable[T]], *, embeds: bool
 
 def load_plugins() -> Any:
     """The plugin manager for this directory: built-ins, entry points and plugin folders."""
-    from habitus.core.scope import detect_scope
+    from habitus.core.project.scope import detect_scope
     from habitus.plugins.manager import PluginManager
 
     return PluginManager.from_environment(detect_scope().root).load()
@@ -137,11 +137,11 @@ def run_with_plugins(
     import anyio
 
     if embeds:
-        from habitus.core import embedding
+        from habitus.core.embedding import embedders as embedding
 
         embedding.preload(settings.embedder)
-    from habitus.core import tokens
     from habitus.core.service import MemoryService
+    from habitus.core.text import tokens
 
     # ~0.4 s, overlapped with opening the store and loading the embedder (which, unlike the
     # imports above, leave the interpreter free).

@@ -69,8 +69,8 @@ def locomo(
 
     from habitus.base.errors import HabitusError
     from habitus.core.config import Settings
-    from habitus.core.eval_locomo import DEFAULT_RUNS, evaluate, format_report, load_locomo
     from habitus.core.service import MemoryService
+    from habitus.evaluation.locomo import DEFAULT_RUNS, evaluate, format_report, load_locomo
 
     chosen: dict[str, tuple[str, ...] | None] = {}
     for name in (r.strip() for r in runs.split(",") if r.strip()):

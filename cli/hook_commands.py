@@ -64,7 +64,7 @@ def register(group: click.Group) -> None:
     @pass_state
     def status(state: State, as_json: bool) -> None:
         """Whether a server runs for the store, and where."""
-        from habitus.core import endpoint
+        from habitus.base import endpoint
 
         found = endpoint.find(state.settings.resolved_db())
         emit(found or {}, as_json,

@@ -180,8 +180,8 @@ def register(cli: click.Group) -> None:
         import tempfile
 
         from habitus.core.config import Settings
+        from habitus.evaluation.procedures import evaluate_procedures, format_report
         from habitus.plugins.manager import PluginManager
-        from habitus.plugins.procedural.eval import evaluate_procedures, format_report
 
         with tempfile.TemporaryDirectory(prefix="habitus-eval-") as tmp:
             settings = Settings(db=str(Path(tmp) / "store"), embedder=state.settings.embedder)

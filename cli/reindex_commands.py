@@ -38,8 +38,8 @@ def reindex(ctx: click.Context, target: str, batch: int, as_json: bool) -> None:
 
     from habitus.base.errors import HabitusError
     from habitus.core.config import Settings
-    from habitus.core.embedding import load_embedder
-    from habitus.core.reindex import reindex as run_reindex
+    from habitus.core.embedding.embedders import load_embedder
+    from habitus.core.maintenance.reindex import reindex as run_reindex
     from habitus.store import Store
 
     state = ctx.obj

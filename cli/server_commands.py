@@ -86,8 +86,8 @@ def register(group: click.Group) -> None:
         background. The address carries your access token; keep it to yourself."""
         import webbrowser
 
-        from habitus.core import endpoint
-        from habitus.core.access_token import access_token
+        from habitus.base import endpoint
+        from habitus.base.access_token import access_token
         from habitus.lifecycle import daemon
 
         db = state.settings.resolved_db()
@@ -103,7 +103,7 @@ def register(group: click.Group) -> None:
     def token() -> None:
         """Print the access token that requests to a server listening beyond this machine
         must carry (Authorization: Bearer TOKEN); created on first use, readable only by you."""
-        from habitus.core.access_token import access_token
+        from habitus.base.access_token import access_token
 
         click.echo(access_token())
 

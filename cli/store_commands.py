@@ -31,7 +31,7 @@ def register(group: click.Group) -> None:
     @pass_state
     def export_(state: State, file: Path, with_deleted: bool, as_json: bool) -> None:
         """Write every memory and link to FILE as JSON Lines ('-' for standard output)."""
-        from habitus.core.transfer import export_jsonl
+        from habitus.core.maintenance.transfer import export_jsonl
 
         result = run_service(state, lambda s: export_jsonl(s, file, with_deleted=with_deleted))
         emit(result, as_json, lambda r: f"exported {r['memories']} memories, {r['links']} links")
@@ -133,7 +133,7 @@ def register(group: click.Group) -> None:
     @pass_state
     def import_(state: State, file: Path, as_json: bool) -> None:
         """Read memories from FILE (a habitus export, or the reference memory server's JSONL)."""
-        from habitus.core.transfer import import_jsonl
+        from habitus.core.maintenance.transfer import import_jsonl
 
         ctx = state.context()
         result = run_service(state, lambda s: import_jsonl(s, file, ctx=ctx))
@@ -150,7 +150,7 @@ def register(group: click.Group) -> None:
     @pass_state
     def doctor(state: State, as_json: bool) -> None:
         """Check the store and the embedder, and say where the data lives."""
-        from habitus.core.doctor import diagnose
+        from habitus.core.maintenance.doctor import diagnose
 
         report = run_service(state, diagnose)
         emit(

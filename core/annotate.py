@@ -9,15 +9,14 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from habitus.base.errors import InvalidInput
-
-from .clock import utc_now
-from .filters import require_live
-from .journal import Journal
-from .meta import meta_of, with_meta
-from .models import CallContext, Memory
-from .text import search_text, with_tags
-from .validation import LIMITS, check_ids, check_importance, check_tags
-from .views import memory_of
+from habitus.core.clock import utc_now
+from habitus.core.filters import require_live
+from habitus.core.history.journal import Journal
+from habitus.core.meta import meta_of, with_meta
+from habitus.core.models import CallContext, Memory
+from habitus.core.text.terms import search_text, with_tags
+from habitus.core.validation import LIMITS, check_ids, check_importance, check_tags
+from habitus.core.views import memory_of
 
 if TYPE_CHECKING:
     from habitus.store import Store

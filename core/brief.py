@@ -24,17 +24,16 @@ from typing import TYPE_CHECKING, Any
 from pydantic import BaseModel, Field
 
 from habitus.base.errors import InvalidInput
-
-from . import decay
-from .access import with_uses
-from .anchors import check_anchor
-from .browse import SHOWN
-from .meta import branch_of, meta_of
-from .models import CallContext
-from .scope import validate_scope
-from .tokens import count_many, count_tokens
-from .trust import suspicion, trusted
-from .validation import check_kinds
+from habitus.core import decay
+from habitus.core.browse import SHOWN
+from habitus.core.meta import branch_of, meta_of
+from habitus.core.models import CallContext
+from habitus.core.project.anchors import check_anchor
+from habitus.core.project.scope import validate_scope
+from habitus.core.recall.access import with_uses
+from habitus.core.text.tokens import count_many, count_tokens
+from habitus.core.trust.provenance import suspicion, trusted
+from habitus.core.validation import check_kinds
 
 if TYPE_CHECKING:
     from habitus.store import Store

@@ -13,13 +13,12 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from habitus.base.errors import NotFound
-
-from .access import with_uses
-from .filters import live
-from .meta import branch_of
-from .models import Memory
-from .validation import check_kinds, check_tags
-from .views import memory_of
+from habitus.core.filters import live
+from habitus.core.meta import branch_of
+from habitus.core.models import Memory
+from habitus.core.recall.access import with_uses
+from habitus.core.validation import check_kinds, check_tags
+from habitus.core.views import memory_of
 
 if TYPE_CHECKING:
     from habitus.store import Predicate, Store

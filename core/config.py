@@ -30,14 +30,14 @@ class Settings:
     db: str = field(default_factory=default_db_path)
     embedder: str = field(default_factory=lambda: os.environ.get("HABITUS_EMBEDDER", "minilm"))
     storage_options: dict[str, str] | None = None
-    # An optional OpenAI-compatible chat model for reflect (see core.llm); "" = none configured.
+    # An optional OpenAI-compatible chat model for reflect (see core.reflection.llm); "" = none configured.
     llm_url: str = field(default_factory=lambda: os.environ.get("HABITUS_LLM_URL", ""))
     llm_model: str = field(default_factory=lambda: os.environ.get("HABITUS_LLM_MODEL", ""))
     llm_api_key: str = field(
         default_factory=lambda: os.environ.get("HABITUS_LLM_API_KEY", ""), repr=False
     )
     llm_timeout: float = 60.0
-    # Replace credentials in what is stored with a marker (see core.redaction); on unless
+    # Replace credentials in what is stored with a marker (see core.trust.redaction); on unless
     # HABITUS_REDACT_SECRETS is 0/false/no/off.
     redact_secrets: bool = field(
         default_factory=lambda: os.environ.get("HABITUS_REDACT_SECRETS", "1").strip().lower()

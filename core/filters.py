@@ -7,11 +7,10 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from habitus.base.errors import NotFound
-
-from .clock import as_utc
-from .models import CallContext
-from .scope import validate_scope
-from .validation import check_ids
+from habitus.core.clock import as_utc
+from habitus.core.models import CallContext
+from habitus.core.project.scope import validate_scope
+from habitus.core.validation import check_ids
 
 if TYPE_CHECKING:
     from habitus.store import Predicate, Store

@@ -8,17 +8,17 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from habitus.base.errors import InvalidInput, NotFound
-
-from . import decay, erasure
-from .access import with_uses
-from .clock import utc_now
-from .filters import current, live, read_scopes
-from .history import reinstate
-from .journal import Journal, operation
-from .models import CallContext, ForgetResult
-from .recall import Recall
-from .text import preview
-from .validation import check_ids
+from habitus.core import decay
+from habitus.core.clock import utc_now
+from habitus.core.filters import current, live, read_scopes
+from habitus.core.history.journal import Journal, operation
+from habitus.core.history.versions import reinstate
+from habitus.core.maintenance import erasure
+from habitus.core.models import CallContext, ForgetResult
+from habitus.core.recall.access import with_uses
+from habitus.core.recall.pipeline import Recall
+from habitus.core.text.terms import preview
+from habitus.core.validation import check_ids
 
 if TYPE_CHECKING:
     from habitus.store import Store

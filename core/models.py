@@ -11,8 +11,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Field, PrivateAttr
 
-from .kinds import KINDS, RELATIONS, Kind, Relation
-from .trust import Source
+from habitus.core.kinds import KINDS, RELATIONS, Kind, Relation
+from habitus.core.trust.provenance import Source
 
 __all__ = [
     "Kind",

@@ -12,7 +12,7 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any, Protocol, TypeVar
 
-from .models import CallContext, NewMemory, RecallResult, ReflectBundle
+from habitus.core.models import CallContext, NewMemory, RecallResult, ReflectBundle
 
 __all__ = ["ServiceHooks", "PluginHooks"]
 

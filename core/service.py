@@ -15,23 +15,22 @@ from typing import TYPE_CHECKING, Any
 
 import anyio
 
-from habitus.store import Store
-
-from . import decay, erasure
-from .access import AccessLog
-from .annotate import annotate, confirm, edit
-from .browse import Facets, facets, newest, one
-from .config import Settings
-from .embedding import Embedder, load_embedder
-from .encoder import Encoder
-from .filters import read_scopes
-from .forget import Forget
-from .history import timeline
-from .journal import Journal
-from .linking import link
-from .links import links_of
-from .llm import configured_model
-from .models import (
+from habitus.core import decay
+from habitus.core.annotate import annotate, confirm, edit
+from habitus.core.browse import Facets, facets, newest, one
+from habitus.core.config import Settings
+from habitus.core.embedding.embedders import Embedder, load_embedder
+from habitus.core.embedding.encoder import Encoder
+from habitus.core.filters import read_scopes
+from habitus.core.forget import Forget
+from habitus.core.history.journal import Journal
+from habitus.core.history.undo import undo
+from habitus.core.history.versions import timeline
+from habitus.core.links.edges import links_of
+from habitus.core.links.linking import link
+from habitus.core.maintenance import erasure
+from habitus.core.maintenance.stats import store_stats
+from habitus.core.models import (
     CallContext,
     ForgetResult,
     History,
@@ -45,14 +44,15 @@ from .models import (
     StoreStats,
     UndoResult,
 )
-from .plugin_hooks import PluginHooks, ServiceHooks
-from .recall import Recall
-from .reflect import Reflect
-from .remember import Remember
-from .stats import store_stats
-from .tokens import count_tokens
-from .undo import undo
-from .validation import check_ids
+from habitus.core.plugin_hooks import PluginHooks, ServiceHooks
+from habitus.core.recall.access import AccessLog
+from habitus.core.recall.pipeline import Recall
+from habitus.core.reflection.llm import configured_model
+from habitus.core.reflection.reflect import Reflect
+from habitus.core.remember.pipeline import Remember
+from habitus.core.text.tokens import count_tokens
+from habitus.core.validation import check_ids
+from habitus.store import Store
 
 if TYPE_CHECKING:
     import numpy as np
@@ -187,7 +187,7 @@ class MemoryService:
         ctx: CallContext | None = None,
     ) -> ReflectBundle:
         """Gather memories worth consolidating, with instructions, and draft consolidations with
-        the best helper available (see `core.consolidate`): `draft` from the client's model
+        the best helper available (see `reflection.consolidate`): `draft` from the client's model
         (sampling), else the configured model (unless `use_model` is false), else the calling
         assistant gets the evidence (mode 'assistant').
 

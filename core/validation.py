@@ -12,11 +12,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 from habitus.base.errors import InvalidInput
-
-from .clock import as_utc
-from .models import KINDS, RELATIONS, CallContext, NewMemory
-from .scope import validate_scope
-from .text import content_hash, normalize
+from habitus.core.clock import as_utc
+from habitus.core.models import KINDS, RELATIONS, CallContext, NewMemory
+from habitus.core.project.scope import validate_scope
+from habitus.core.text.terms import content_hash, normalize
 
 __all__ = [
     "LIMITS",

@@ -7,11 +7,12 @@ import json
 from datetime import datetime
 from typing import Any
 
-from . import anchors, decay
-from .clock import age
-from .meta import meta_of
-from .models import Memory, RecallHit
-from .trust import provenance_of
+from habitus.core import decay
+from habitus.core.clock import age
+from habitus.core.meta import meta_of
+from habitus.core.models import Memory, RecallHit
+from habitus.core.project import anchors
+from habitus.core.trust.provenance import provenance_of
 
 __all__ = ["hit_of", "memory_of"]
 

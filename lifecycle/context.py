@@ -64,14 +64,14 @@ import numpy as np
 
 from habitus.core.brief import standing
 from habitus.core.clock import age
-from habitus.core.encoder import Encoder
-from habitus.core.git import changed_files
+from habitus.core.embedding.encoder import Encoder
 from habitus.core.meta import branch_of, meta_of
 from habitus.core.models import CallContext, RecallHit
-from habitus.core.outcomes import is_deprecated
-from habitus.core.text import STOP_WORDS, own_text, stem
-from habitus.core.tokens import count_tokens
-from habitus.core.trust import suspicion
+from habitus.core.project.git import changed_files
+from habitus.core.text.terms import STOP_WORDS, own_text, stem
+from habitus.core.text.tokens import count_tokens
+from habitus.core.trajectory.outcomes import is_deprecated
+from habitus.core.trust.provenance import suspicion
 
 from .sessions import SessionState
 

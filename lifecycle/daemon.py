@@ -2,7 +2,7 @@
 
 `habitus daemon start` and the first hook of a session with no server for its store start one:
 `habitus serve` over HTTP on a free loopback port, detached from the terminal, logging to a file
-in the state directory, publishing its address (see `core.endpoint`) and leaving after an hour
+in the state directory, publishing its address (see `base.endpoint`) and leaving after an hour
 without requests. Standard library only.
 """
 
@@ -17,9 +17,9 @@ import sys
 import time
 from pathlib import Path
 
+from habitus.base import endpoint
 from habitus.base.dirs import state_dir
 from habitus.base.processes import alive
-from habitus.core import endpoint
 
 from .files import store_key
 

@@ -36,7 +36,7 @@ WAIT_STARTING = 3.0  # seconds a prompt waits for a server that is starting
 def _post(url: str, event: HookEvent, token: str | None) -> dict[str, Any] | None:
     """Send `event` to the server at `url`; its answer (None: nothing to add). Raises OSError
     when no server takes it."""
-    from habitus.core.endpoint import post_json
+    from habitus.base.endpoint import post_json
 
     timeout = TIMEOUT_INJECT if event.name in INJECTING else TIMEOUT_CAPTURE
     status, data = post_json(url, "/hooks", event.to_hook(), token=token, timeout=timeout)
@@ -66,7 +66,7 @@ def _offline(db: str, event: HookEvent) -> dict[str, Any] | None:
 def run(event_name: str | None, raw: bytes, db: str) -> dict[str, Any] | None:
     """The answer to one hook call (None: print nothing)."""
     event = parse_event(raw, event_name)._replace(event_id=os.urandom(8).hex())
-    from habitus.core import endpoint
+    from habitus.base import endpoint
 
     found = endpoint.find(db)
     if found is None and event.name == "UserPromptSubmit":

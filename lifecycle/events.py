@@ -14,7 +14,7 @@ import re
 from typing import Any, NamedTuple
 
 from habitus.base.errors import HookInputError
-from habitus.core.privacy import bound, clean_data
+from habitus.core.trust.privacy import bound, clean_data
 
 __all__ = [
     "EVENTS",

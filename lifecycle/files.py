@@ -18,7 +18,7 @@ from typing import Any
 
 from habitus.base import spool
 from habitus.base.dirs import state_dir
-from habitus.core.privacy import clean_data, clean_text
+from habitus.core.trust.privacy import clean_data, clean_text
 
 __all__ = [
     "store_key", "append_event", "spool_waiting", "take_events", "project_key",

@@ -27,14 +27,14 @@ def session_start_here(db: str, event: HookEvent) -> Injection:
 
     if "://" not in db and not os.path.isdir(db):
         return Injection()  # no store yet: nothing remembered
-    from habitus.core import tokens
+    from habitus.core.text import tokens
 
     tokens.preload()  # beside the imports: its file parsing leaves the interpreter free at times
     try:
         return anyio.run(_compute, db, event, backend="asyncio")
     except Exception as exc:  # the cache, rather than nothing
         log.warning("session-start context not computed here (%s); using the cached one", exc)
-        from habitus.core.scope import detect_scope
+        from habitus.core.project.scope import detect_scope
 
         scope = detect_scope(event.cwd or None)
         text, ids = files.read_context(db, files.project_key(scope.id, scope.branch or ""))

@@ -12,7 +12,7 @@ import time
 from collections import OrderedDict, deque
 from dataclasses import dataclass, field
 
-from habitus.core.scope import detect_scope
+from habitus.core.project.scope import detect_scope
 
 from .events import HookEvent
 

@@ -202,7 +202,7 @@ class PluginContext:
     @staticmethod
     def count_tokens(text: str) -> int:
         """Tokens `text` takes (o200k_base), as recall counts them."""
-        from habitus.core.tokens import count_many
+        from habitus.core.text.tokens import count_many
 
         return count_many([text])[0]
 

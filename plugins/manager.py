@@ -32,8 +32,8 @@ from typing import Any
 import pluggy
 
 from habitus.base.errors import HabitusError
-from habitus.core.llm import ChatModel
 from habitus.core.models import CallContext, NewMemory, RecallResult, ReflectBundle
+from habitus.core.reflection.llm import ChatModel
 from habitus.plugins.api import (
     PROJECT_NAME,
     HookSpecs,
@@ -442,7 +442,7 @@ class PluginManager:
         return specs
 
     def _register_embedders(self, plugin_name: str) -> None:
-        from habitus.core.embedding import register_embedder
+        from habitus.core.embedding.embedders import register_embedder
 
         def register(name: str, factory: Callable[[], Any]) -> None:
             try:

@@ -258,7 +258,7 @@ def build_server(runtime: Runtime) -> MCPServer[Any]:
         caps = ctx.client_capabilities
         if caps is None or caps.sampling is None:
             return None
-        from habitus.core import consolidate as consolidation
+        from habitus.core.reflection import consolidate as consolidation
 
         service = await runtime.service()
         caller = call_context(ctx, runtime, "reflect", None)

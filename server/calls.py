@@ -35,12 +35,12 @@ def call_context(
     params = getattr(session, "client_params", None)
     client = params.client_info.name if params is not None and params.client_info else "mcp"
     if uris:
-        from habitus.core.scope import scope_from_roots
+        from habitus.core.project.scope import scope_from_roots
 
         found = scope_from_roots(uris)
         if found is not None and found.root is not None:
             _WORKDIRS[id(connection)] = str(found.root)
-    from habitus.core.git import current_branch
+    from habitus.core.project.git import current_branch
 
     default_root = runtime.default_scope.root
     workdir = _WORKDIRS.get(id(connection), str(default_root) if default_root else "")

@@ -3,7 +3,7 @@
 On a loopback address the SDK's own checks apply (the Host and Origin of every request must be
 this machine: no web page can reach the server through DNS rebinding). Beyond loopback, every
 request must also carry the user's access token (`Authorization: Bearer …`, see
-`core.access_token`), and Host and Origin must be this machine or a name allowed with
+`base.access_token`), and Host and Origin must be this machine or a name allowed with
 `--allow-host`. Idle connections are closed after a few seconds.
 """
 

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 import anyio
 
 from habitus.core.config import Settings
-from habitus.core.scope import Scope, detect_scope, resolve_scope
+from habitus.core.project.scope import Scope, detect_scope, resolve_scope
 
 if TYPE_CHECKING:
     from habitus.core.service import MemoryService

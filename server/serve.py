@@ -12,8 +12,8 @@ import anyio
 import anyio.abc
 from mcp.server import MCPServer
 
-from habitus.core import endpoint
-from habitus.core.access_token import access_token, token_file
+from habitus.base import endpoint
+from habitus.base.access_token import access_token, token_file
 from habitus.core.config import Settings
 
 from .api_route import add_api_route

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from habitus.core.config import Settings
-from habitus.core.embedding import MiniLMEmbedder
+from habitus.core.embedding.embedders import MiniLMEmbedder
 from habitus.core.service import MemoryService
 from habitus.store import Store
 

@@ -153,6 +153,7 @@ def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
 
 PACKAGE_FOLDERS = (
     "base", "store", "core", "server", "cli", "clients", "plugins", "lifecycle", "web",
+    "evaluation",
 )
 
 

@@ -10,9 +10,9 @@ from mcp import Client
 
 from habitus.core.brief import build_brief
 from habitus.core.config import Settings
-from habitus.core.git import current_branch
 from habitus.core.models import CallContext
-from habitus.core.scope import Scope
+from habitus.core.project.git import current_branch
+from habitus.core.project.scope import Scope
 from habitus.core.service import MemoryService
 from habitus.plugins.manager import PluginManager
 from habitus.server.app import build_server

@@ -13,7 +13,7 @@ from habitus.cli import cli
 from habitus.core.brief import BEGIN, END, build_brief, merge_brief
 from habitus.core.config import Settings
 from habitus.core.models import CallContext
-from habitus.core.scope import Scope
+from habitus.core.project.scope import Scope
 from habitus.core.service import MemoryService
 from habitus.plugins.manager import PluginManager
 from habitus.server.app import build_server

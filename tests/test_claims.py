@@ -10,8 +10,8 @@ import anyio
 import pytest
 from mcp import Client
 
-from habitus.core.claims import classify
 from habitus.core.models import CallContext
+from habitus.core.remember.claims import classify
 
 from .memtools import embedder, open_service
 from .servers import stdio_params

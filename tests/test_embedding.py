@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from habitus.base.errors import EmbedderUnavailable, InvalidInput
-from habitus.core.embedding import (
+from habitus.core.embedding.embedders import (
     Embedder,
     MiniLMEmbedder,
     embed_one,
@@ -149,7 +149,7 @@ def test_missing_or_corrupt_model_raises_embedder_unavailable(tmp_path: Path) ->
 def test_import_and_construction_load_nothing_and_print_nothing() -> None:
     probe = (
         "import sys\n"
-        "from habitus.core.embedding import load_embedder\n"
+        "from habitus.core.embedding.embedders import load_embedder\n"
         "e = load_embedder()\n"
         "assert not e.loaded\n"
         "assert 'onnxruntime' not in sys.modules and 'tokenizers' not in sys.modules\n"

@@ -10,7 +10,7 @@ import pytest
 from click.testing import CliRunner
 
 from habitus.base.errors import InvalidInput
-from habitus.core.eval_locomo import evaluate, load_locomo, repair_evidence, score_question
+from habitus.evaluation.locomo import evaluate, load_locomo, repair_evidence, score_question
 
 SAMPLE = [
     {

@@ -10,7 +10,7 @@ import pytest
 from click.testing import CliRunner
 
 from habitus.cli import cli
-from habitus.plugins.procedural.eval import _average_precision, _average_precision_at_top
+from habitus.evaluation.procedures import _average_precision, _average_precision_at_top
 
 DATA = Path(
     os.environ.get("HABITUS_DATA_DIR") or Path(__file__).resolve().parents[2] / "shared" / "data"

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from habitus.core import git
+from habitus.core.project import git
 
 
 def run(repo: Path, *args: str) -> str:

@@ -17,7 +17,7 @@ from mcp import Client
 from habitus.cli import cli
 from habitus.core.config import Settings
 from habitus.core.models import CallContext, NewMemory
-from habitus.core.scope import Scope
+from habitus.core.project.scope import Scope
 from habitus.plugins import hookimpl
 from habitus.plugins.manager import PluginManager
 from habitus.server.app import build_server

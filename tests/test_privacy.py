@@ -19,8 +19,8 @@ import pytest
 from habitus.base.dirs import state_dir
 from habitus.core.config import Settings
 from habitus.core.models import CallContext, NewMemory
-from habitus.core.privacy import bound, clean_data, clean_text
 from habitus.core.trajectory.claude_code import read_claude_code
+from habitus.core.trust.privacy import bound, clean_data, clean_text
 from habitus.lifecycle import files
 from habitus.lifecycle.events import parse_event
 from habitus.lifecycle.handler import Lifecycle

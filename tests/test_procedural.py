@@ -10,8 +10,8 @@ from mcp import Client
 
 from habitus.core.config import Settings
 from habitus.core.models import CallContext
-from habitus.core.outcomes import OutcomeReport
-from habitus.core.scope import Scope
+from habitus.core.project.scope import Scope
+from habitus.core.trajectory.outcomes import OutcomeReport
 from habitus.plugins.manager import PluginManager
 from habitus.plugins.procedural import Outcome, Step, Trajectory, distill
 from habitus.plugins.procedural.memory import (

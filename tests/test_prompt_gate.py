@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from habitus.core.models import CallContext, NewMemory
-from habitus.core.scope import detect_scope
+from habitus.core.project.scope import detect_scope
 from habitus.lifecycle.context import PROMPT_GATE, Gate, prompt_context, word_agreement
 from habitus.lifecycle.events import parse_event
 from habitus.lifecycle.handler import Lifecycle

@@ -11,10 +11,10 @@ from mcp import Client
 
 from habitus.core.config import Settings
 from habitus.core.models import CallContext, NewMemory
-from habitus.core.privacy import clean_data as redact_data
-from habitus.core.redaction import redact
-from habitus.core.scope import Scope
+from habitus.core.project.scope import Scope
 from habitus.core.service import MemoryService
+from habitus.core.trust.privacy import clean_data as redact_data
+from habitus.core.trust.redaction import redact
 from habitus.plugins.manager import PluginManager
 from habitus.plugins.procedural import Outcome, Step, Trajectory, distill
 from habitus.plugins.procedural.memory import store_procedures

@@ -20,10 +20,10 @@ import pytest
 
 from habitus.base.errors import InvalidInput, ModelUnavailable
 from habitus.core.config import Settings
-from habitus.core.consolidate import merge_text, parse_draft
-from habitus.core.dedup import MAX_GENERATION
-from habitus.core.llm import ChatModel
 from habitus.core.models import CallContext, ReflectBundle
+from habitus.core.reflection.consolidate import merge_text, parse_draft
+from habitus.core.reflection.llm import ChatModel
+from habitus.core.remember.dedup import MAX_GENERATION
 from habitus.core.service import MemoryService
 
 pytestmark = pytest.mark.anyio
@@ -349,7 +349,7 @@ async def test_bad_model_url_is_reported_not_fatal(db_path: Path, ctx: CallConte
 async def test_sampling_draft_is_parsed_and_applied_over_mcp(db_path: Path) -> None:
     from mcp import Client, types
 
-    from habitus.core.scope import Scope
+    from habitus.core.project.scope import Scope
     from habitus.server import Runtime, build_server
 
     prompts: list[str] = []

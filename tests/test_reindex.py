@@ -21,9 +21,9 @@ import pytest
 
 from habitus.base.errors import EmbedderUnavailable
 from habitus.core.config import Settings
-from habitus.core.embedders import OpenAIEmbedder
+from habitus.core.embedding.optional import OpenAIEmbedder
+from habitus.core.maintenance.reindex import reindex
 from habitus.core.models import NewMemory
-from habitus.core.reindex import reindex
 from habitus.core.service import MemoryService
 from habitus.store import Store
 

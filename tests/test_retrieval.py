@@ -13,8 +13,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from habitus.core.models import CallContext, NewMemory
-from habitus.core.ranking import Candidate, Weights, fuse
-from habitus.core.text import embedding_text, identifier_parts, search_text, with_tags
+from habitus.core.recall.ranking import Candidate, Weights, fuse
+from habitus.core.text.terms import embedding_text, identifier_parts, search_text, with_tags
 
 pytestmark = pytest.mark.anyio
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from habitus.base.errors import InvalidInput
-from habitus.core.scope import (
+from habitus.core.project.scope import (
     GLOBAL,
     SCOPE_ENV_VAR,
     Scope,

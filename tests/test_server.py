@@ -13,7 +13,7 @@ from mcp import Client
 from mcp.client.sse import sse_client
 
 from habitus.core.config import Settings
-from habitus.core.scope import Scope
+from habitus.core.project.scope import Scope
 from habitus.server import INSTRUCTIONS, Runtime, build_server
 
 from .servers import http_server, stdio_params

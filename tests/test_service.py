@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 
 from habitus.base.errors import InvalidInput, NotFound
+from habitus.core.maintenance.transfer import export_jsonl, import_jsonl
 from habitus.core.models import CallContext, NewMemory
 from habitus.core.service import MemoryService
-from habitus.core.transfer import export_jsonl, import_jsonl
 
 pytestmark = pytest.mark.anyio
 

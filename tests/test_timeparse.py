@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from habitus.core.timeparse import parse_time, strip_time
+from habitus.core.recall.timeparse import parse_time, strip_time
 
 NOW = datetime(2026, 11, 18, 15, 30, tzinfo=UTC)  # a Wednesday
 

@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 
 from habitus.base.errors import InvalidInput
-from habitus.core import tokens
-from habitus.core.tokens import count_many, count_tokens, truncate_to_tokens
+from habitus.core.text import tokens
+from habitus.core.text.tokens import count_many, count_tokens, truncate_to_tokens
 
 TOKEN_FILE = hashlib.sha1(
     b"https://openaipublic.blob.core.windows.net/encodings/o200k_base.tiktoken"
@@ -44,7 +44,7 @@ def _private_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
 
 
 PROBE = (
-    "import os; from habitus.core.tokens import count_tokens; "
+    "import os; from habitus.core.text.tokens import count_tokens; "
     "print(count_tokens('hello world'), os.environ.get('TIKTOKEN_CACHE_DIR'))"
 )
 

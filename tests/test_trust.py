@@ -13,8 +13,8 @@ from mcp import Client
 
 from habitus.cli import cli
 from habitus.core.config import Settings
-from habitus.core.scope import Scope
-from habitus.core.trust import suspicion
+from habitus.core.project.scope import Scope
+from habitus.core.trust.provenance import suspicion
 from habitus.plugins.manager import PluginManager
 from habitus.server.app import build_server
 from habitus.server.runtime import Runtime

@@ -19,7 +19,7 @@ import pytest
 
 from habitus.core.config import Settings
 from habitus.core.models import CallContext
-from habitus.core.scope import detect_scope
+from habitus.core.project.scope import detect_scope
 
 from .servers import habitus_command, http_server, server_env
 
@@ -50,8 +50,8 @@ def _repo(tmp_path: Path) -> Path:
 def _fill(db: Path, repo: Path) -> dict[str, str]:
     """A store with a superseded fact, a procedure with outcomes, a stale anchor, a memory
     holding a script and a suspicious one."""
-    from habitus.core.outcomes import OutcomeReport
     from habitus.core.service import MemoryService
+    from habitus.core.trajectory.outcomes import OutcomeReport
     from habitus.plugins.manager import PluginManager
     from habitus.plugins.procedural import Outcome, Step, Trajectory, distill
     from habitus.plugins.procedural.memory import record_outcome, store_procedures

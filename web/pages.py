@@ -33,9 +33,9 @@ from starlette.responses import (
 
 from habitus.base.errors import HabitusError, NotFound
 from habitus.core import decay
-from habitus.core.anchors import check_anchor
 from habitus.core.models import CallContext, Memory
-from habitus.core.timeparse import parse_time
+from habitus.core.project.anchors import check_anchor
+from habitus.core.recall.timeparse import parse_time
 
 from . import charts
 from .guard import COOKIE, Guard
@@ -224,7 +224,7 @@ class WebView:
         return ""
 
     async def procedures(self, request: Request) -> Response:
-        from habitus.core.outcomes import ProcedureRecord
+        from habitus.core.trajectory.outcomes import ProcedureRecord
 
         service = await self.service()
         rows = []

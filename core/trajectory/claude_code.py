@@ -7,7 +7,7 @@ Claude Code adds by itself (command output, caveats, system reminders, sub-agent
 not a prompt; malformed lines, as a torn write leaves them, are skipped and counted.
 
 Privacy is applied as the file is read: every text is bounded, its private sections removed
-and its secrets redacted (see `core.privacy`) before any caller sees it.
+and its secrets redacted (see `core.trust.privacy`) before any caller sees it.
 """
 
 from __future__ import annotations
@@ -21,9 +21,15 @@ from pathlib import Path
 from typing import Any
 
 from habitus.base.errors import InvalidInput
-from habitus.core.privacy import bound, clean_data, clean_text
-
-from .model import MAX_FIELD_CHARS, MAX_ID_CHARS, MAX_STEPS, Outcome, Step, Trajectory
+from habitus.core.trajectory.model import (
+    MAX_FIELD_CHARS,
+    MAX_ID_CHARS,
+    MAX_STEPS,
+    Outcome,
+    Step,
+    Trajectory,
+)
+from habitus.core.trust.privacy import bound, clean_data, clean_text
 
 __all__ = ["ToolCall", "Turn", "Transcript", "read_transcript", "read_claude_code",
            "trajectory_of", "render_call"]

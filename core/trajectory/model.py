@@ -46,7 +46,7 @@ from pydantic import (
 )
 
 from habitus.base.errors import InvalidInput
-from habitus.core.privacy import bound, clean_data, clean_text
+from habitus.core.trust.privacy import bound, clean_data, clean_text
 
 __all__ = [
     "MAX_STEPS",

@@ -29,8 +29,8 @@ from pydantic import BaseModel, Field
 
 from habitus.base.errors import InvalidInput
 from habitus.core.models import CallContext, Memory, NewMemory, RecallResult, RememberResult
-from habitus.core.outcomes import OutcomeReport, ProcedureRecord
 from habitus.core.trajectory.model import Trajectory
+from habitus.core.trajectory.outcomes import OutcomeReport, ProcedureRecord
 from habitus.plugins.procedural.distill import Procedure, distill
 
 __all__ = [

@@ -18,8 +18,8 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, Field
 
 from habitus.core.models import CallContext, RecallResult
-from habitus.core.outcomes import OutcomeReport, ProcedureRecord, is_deprecated
 from habitus.core.trajectory.model import Trajectory
+from habitus.core.trajectory.outcomes import OutcomeReport, ProcedureRecord, is_deprecated
 from habitus.plugins.api import PluginContext, hookimpl, hookspec
 from habitus.plugins.procedural.distill import Procedure, distill
 from habitus.plugins.procedural.memory import (

@@ -1,0 +1,1 @@
+"""Memory over time: versions of facts, the journal of every operation, and undo."""

@@ -1,0 +1,2 @@
+"""Typed edges between memories: automatic on write, asked for by a caller, followed on
+recall."""

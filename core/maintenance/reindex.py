@@ -1,0 +1,289 @@
+"""Re-embed every memory with another model, online and resumably (`habitus reindex`).
+
+Vectors of different models cannot be compared, so changing the embedder means embedding every
+memory again. This is done beside the live data, never in place:
+
+1. *Stage.* Two nullable columns are added to `memories`: `vector_next` (a variable-length
+   `list<float32>`, so LanceDB never mistakes it for a second vector column and searches keep
+   using `vector`) and `embedding_model_next`. The target model and dimension are written on
+   the `vector_next` field: that is what makes an interrupted run resumable.
+2. *Fill.* Rows whose `vector_next` is null are embedded in batches and merged in by id (only
+   the staging columns are written, so nothing else a concurrent writer changes is lost, and a
+   row deleted meanwhile is never re-inserted). The loop runs until no null is left, so rows
+   other processes write during the fill are caught up too. Search meanwhile runs on `vector`.
+3. *Swap.* One `alter_columns` commit renames `vector` → `vector_old` (cast to a plain list) and
+   `vector_next` → `vector` (cast to `fixed_size_list<float32, dim>`), and the same for the
+   model columns; the field metadata then names the model, the old columns are dropped and the
+   ANN index is rebuilt if there was one (LanceDB refuses to cast an indexed column, so it is
+   dropped just before the swap; search is exact in between).
+4. *Repair.* Rows whose vector is missing or labelled with another model (written by another
+   process in the instant around the swap) are embedded straight into `vector`.
+
+Re-running with the same embedder resumes (or, on a finished store, only repairs); re-running
+with another one discards the staged vectors and starts over. Row count and ids never change.
+LanceDB 0.40 cannot rewrite a table's schema metadata, so the model and dimension of the
+vectors live on the `vector` field's metadata (`store.schema.vector_model` reads both).
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import anyio
+import numpy as np
+import pyarrow as pa
+
+from habitus.base.errors import InvalidInput, StoreError
+from habitus.core.embedding.embedders import Embedder
+from habitus.core.ids import new_id
+from habitus.core.text.terms import embedding_text
+from habitus.store import Store
+from habitus.store.schema import VECTOR_DIM_KEY, VECTOR_MODEL_KEY, vector_model
+
+__all__ = ["ReindexResult", "reindex", "DEFAULT_BATCH"]
+
+log = logging.getLogger("habitus.reindex")
+
+DEFAULT_BATCH = 256
+STAGE_VECTOR = "vector_next"
+STAGE_MODEL = "embedding_model_next"
+OLD_VECTOR = "vector_old"
+OLD_MODEL = "embedding_model_old"
+
+Progress = Callable[[int, int], Awaitable[None] | None]
+
+
+@dataclass
+class ReindexResult:
+    """What a reindex did; `rows_before`/`rows_after` and the ids are checked to be equal."""
+
+    from_model: str
+    to_model: str
+    dimension: int
+    rows_before: int = 0
+    rows_after: int = 0
+    embedded: int = 0
+    repaired: int = 0
+    batches: int = 0
+    resumed: bool = False
+    ids_unchanged: bool = True
+    swapped: bool = False
+    vector_index: bool = False
+    seconds: float = 0.0
+    phases: dict[str, float] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+async def reindex(
+    store: Store,
+    embedder: Embedder | None,
+    *,
+    batch_size: int = DEFAULT_BATCH,
+    on_batch: Progress | None = None,
+    client: str | None = None,
+) -> ReindexResult:
+    """Re-embed every memory of `store` with `embedder` (None: drop the vectors, lexical only).
+
+    `on_batch(done, total)` is awaited after each committed batch (progress, tests); an
+    exception it raises interrupts the reindex, which a later call resumes.
+    """
+    if batch_size < 1:
+        raise InvalidInput(f"batch size must be at least 1, got {batch_size}")
+    started = time.perf_counter()
+    await store.writer.flush()
+    table = store.memories
+    target = embedder.model_id if embedder is not None else ""
+    dimension = await anyio.to_thread.run_sync(lambda: embedder.dimension) if embedder else 0
+    schema = await table.schema()
+    current_model, current_dim = vector_model(schema, store.dimension)
+    dimension = dimension or current_dim
+    result = ReindexResult(from_model=current_model, to_model=target, dimension=dimension)
+    result.rows_before = await table.count_rows()
+    ids_before = await _ids(table)
+
+    async def write(fn: Callable[[], Awaitable[Any]]) -> Any:
+        return await store.writer.call(table, fn)
+
+    # A previous run swapped but stopped before cleaning up: finish its swap first.
+    if OLD_VECTOR in schema.names or OLD_MODEL in schema.names:
+        log.info("finishing the swap of an interrupted reindex")
+        if current_dim == dimension:
+            await _label(write, table, target, dimension)
+        await _drop(write, table, [c for c in (OLD_VECTOR, OLD_MODEL) if c in schema.names])
+        schema = await table.schema()
+        current_model, current_dim = vector_model(schema, store.dimension)
+
+    had_index = any(tuple(i.columns) == ("vector",) for i in await table.list_indices())
+    staged = STAGE_VECTOR in schema.names
+    if staged:
+        meta = schema.field(STAGE_VECTOR).metadata or {}
+        same = (meta.get(VECTOR_MODEL_KEY.encode(), b"").decode(), meta.get(
+            VECTOR_DIM_KEY.encode(), b"").decode()) == (target, str(dimension))
+        if same:
+            result.resumed = True
+            log.info("resuming the reindex to %s", target or "no model")
+        else:
+            log.warning("discarding the vectors staged for another model")
+            await _drop(write, table, [c for c in (STAGE_VECTOR, STAGE_MODEL) if c in schema.names])
+            staged = False
+
+    already = (current_model, current_dim) == (target, dimension) and not result.resumed
+    mark = time.perf_counter()
+    if not already:
+        if not staged:
+            fields = [
+                pa.field(STAGE_VECTOR, pa.list_(pa.float32()),
+                         metadata={VECTOR_MODEL_KEY: target, VECTOR_DIM_KEY: str(dimension)}),
+                pa.field(STAGE_MODEL, pa.string()),
+            ]
+            await write(lambda: table.add_columns(fields))
+        # Fill (and catch up with rows written meanwhile) until no staged vector is missing.
+        total = result.rows_before
+        while embedder is not None:
+            rows = await (
+                table.query().where(f"{STAGE_VECTOR} IS NULL")
+                .select(["id", "content", "metadata"]).limit(batch_size).to_list()
+            )
+            if not rows:
+                break
+            vectors = await _embed(embedder, rows, dimension)
+            data = pa.table({
+                "id": pa.array([r["id"] for r in rows], pa.string()),
+                STAGE_VECTOR: pa.array(list(vectors), pa.list_(pa.float32())),
+                STAGE_MODEL: pa.array([target] * len(rows), pa.string()),
+            })
+            await write(lambda data=data: _merge(table, data))
+            result.embedded += len(rows)
+            result.batches += 1
+            total = max(total, await table.count_rows()) if result.batches % 16 == 0 else total
+            if on_batch is not None:
+                outcome = on_batch(min(result.embedded, total), total)
+                if inspect.isawaitable(outcome):
+                    await outcome
+        result.phases["fill"] = round(time.perf_counter() - mark, 3)
+
+        # Swap, in one commit; the ANN index (if any) must go first: LanceDB cannot cast it.
+        mark = time.perf_counter()
+        for index in await table.list_indices():
+            if tuple(index.columns) == ("vector",):
+                await write(lambda name=index.name: table.drop_index(name))
+        await write(lambda: table.alter_columns(
+            {"path": "vector", "rename": OLD_VECTOR, "data_type": pa.list_(pa.float32())},
+            {"path": STAGE_VECTOR, "rename": "vector",
+             "data_type": pa.list_(pa.float32(), dimension)},
+            {"path": "embedding_model", "rename": OLD_MODEL},
+            {"path": STAGE_MODEL, "rename": "embedding_model"},
+        ))
+        await _label(write, table, target, dimension)
+        await _drop(write, table, [OLD_VECTOR, OLD_MODEL])
+        result.swapped = True
+        result.phases["swap"] = round(time.perf_counter() - mark, 3)
+
+    # Repair: rows without a vector of the target model (written around the swap, or left
+    # without one by an earlier failure) are embedded straight into `vector`.
+    mark = time.perf_counter()
+    if embedder is not None:
+        stale = f"vector IS NULL OR embedding_model IS NULL OR embedding_model != '{_sql(target)}'"
+        seen: set[str] = set()
+        while True:
+            rows = [r for r in await (
+                table.query().where(stale).select(["id", "content", "metadata"])
+                .limit(batch_size + len(seen)).to_list()
+            ) if r["id"] not in seen]
+            if not rows:
+                break
+            seen.update(r["id"] for r in rows)
+            vectors = await _embed(embedder, rows, dimension)
+            data = pa.table({
+                "id": pa.array([r["id"] for r in rows], pa.string()),
+                "vector": pa.array(list(vectors), pa.list_(pa.float32(), dimension)),
+                "embedding_model": pa.array([target] * len(rows), pa.string()),
+            })
+            await write(lambda data=data: _merge(table, data))
+            result.repaired += len(rows)
+    else:
+        await write(lambda: table.update({"embedding_model": ""}))
+    result.phases["repair"] = round(time.perf_counter() - mark, 3)
+
+    await store.refresh_embedding()
+    store.embedding_model, store.dimension = target, dimension
+    await store.has_vector_index()
+    if had_index and embedder is not None:
+        mark = time.perf_counter()
+        result.vector_index = await store.maybe_index_vectors(min_rows=0)
+        result.phases["index"] = round(time.perf_counter() - mark, 3)
+
+    result.rows_after = await table.count_rows()
+    ids_after = await _ids(table)
+    # A reindex never inserts nor deletes; other processes may have meanwhile.
+    result.ids_unchanged = ids_after == ids_before
+    lost = ids_before - ids_after
+    if lost:
+        log.warning("%d memories were deleted by another process during the reindex", len(lost))
+    result.seconds = round(time.perf_counter() - started, 3)
+    _journal(store, result, client)
+    await store.writer.flush()
+    log.info("reindexed %d memories to %s (%d-d) in %.1fs", result.rows_after,
+             target or "no model", dimension, result.seconds)
+    return result
+
+
+async def _embed(embedder: Embedder, rows: list[dict[str, Any]], dimension: int) -> np.ndarray:
+    texts = [embedding_text(r["content"] or "", _metadata(r.get("metadata"))) for r in rows]
+    vectors = await anyio.to_thread.run_sync(embedder.embed, texts)
+    vectors = np.asarray(vectors, dtype=np.float32)
+    if vectors.shape != (len(rows), dimension):
+        raise StoreError(
+            f"{embedder.model_id} returned vectors of shape {vectors.shape}, "
+            f"expected ({len(rows)}, {dimension})"
+        )
+    return vectors
+
+
+def _metadata(value: Any) -> dict[str, Any]:
+    try:
+        parsed = json.loads(value or "{}") if not isinstance(value, dict) else value
+    except (TypeError, ValueError):
+        return {}
+    return parsed if isinstance(parsed, dict) else {}
+
+
+async def _merge(table: Any, data: pa.Table) -> Any:
+    """Update the given columns of existing rows by id; never inserts."""
+    return await table.merge_insert("id").when_matched_update_all().execute(data)
+
+
+async def _label(write: Callable[..., Awaitable[Any]], table: Any, model: str, dim: int) -> None:
+    meta = {VECTOR_MODEL_KEY: model, VECTOR_DIM_KEY: str(dim)}
+    await write(lambda: table.update_field_metadata({"path": "vector", "metadata": meta}))
+
+
+async def _drop(write: Callable[..., Awaitable[Any]], table: Any, columns: list[str]) -> None:
+    if columns:
+        await write(lambda: table.drop_columns(columns))
+
+
+async def _ids(table: Any) -> set[str]:
+    rows = await table.query().select(["id"]).to_arrow()
+    return set(rows.column("id").to_pylist())
+
+
+def _sql(text: str) -> str:
+    return text.replace("'", "''")
+
+
+def _journal(store: Store, result: ReindexResult, client: str | None) -> None:
+    detail = {k: v for k, v in result.as_dict().items()}
+    store.append_journal([{
+        "id": new_id(), "op": "reindex", "ids": [], "at": datetime.now(UTC),
+        "client": client, "session": None, "detail": json.dumps(detail, default=str),
+    }])

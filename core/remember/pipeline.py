@@ -1,0 +1,239 @@
+"""The remember pipeline: clean (private parts, secrets) → enrich → validate → reinforce exact
+duplicates → embed → resolve → absorb near-duplicates → write → supersede → link.
+
+Every stage is a named step over one `Batch`; everything written belongs to one journaled,
+undoable operation. The decisions themselves live in their modules: `validation` (what may be
+stored), `privacy` (private parts, secrets), `dedup` and `claims` (duplicate, new version,
+contradiction, related), `write` (rows and indexes), `history` (supersession), `links` (edges).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from habitus.core.clock import utc_now
+from habitus.core.embedding.encoder import Encoder
+from habitus.core.filters import require_live
+from habitus.core.history.journal import Journal, operation
+from habitus.core.history.versions import supersede_many
+from habitus.core.ids import new_id
+from habitus.core.links.edges import add_link, add_links_bulk
+from habitus.core.models import CallContext, NewMemory, RememberResult
+from habitus.core.plugin_hooks import PluginHooks
+from habitus.core.remember import dedup
+from habitus.core.remember.write import write_new
+from habitus.core.text.terms import embedding_text, metadata_dict
+from habitus.core.trust import privacy
+from habitus.core.trust.provenance import stamp
+from habitus.core.validation import LIMITS, Draft, draft_of
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from habitus.store import Store
+
+__all__ = ["Remember", "Batch"]
+
+
+@dataclass
+class Batch:
+    """The memories of one remember call on their way through the pipeline."""
+
+    drafts: list[Draft]  # one per item, checked
+    results: list[RememberResult]  # one per item, filled in as the stages decide
+    now: datetime
+    fresh: list[Draft] = field(default_factory=list)  # not exact duplicates: to embed, resolve
+    # The new memories stored, each with what `dedup.resolve` found about it.
+    kept: list[tuple[Draft, dedup.Decision]] = field(default_factory=list)
+    absorbed_into: dict[str, str] = field(default_factory=dict)  # new id → the memory it joined
+
+    def result_of(self, draft: Draft) -> RememberResult:
+        return self.results[draft["_result"]]
+
+
+class Remember:
+    """Stores new memories, or reinforces the memories they repeat."""
+
+    def __init__(
+        self, store: Store, journal: Journal, encoder: Encoder, hooks: PluginHooks,
+        *, redact_secrets: bool = True,
+    ) -> None:
+        self.store = store
+        self.journal = journal
+        self.encoder = encoder
+        self.hooks = hooks
+        self.redact_secrets = redact_secrets
+
+    async def __call__(self, items: Sequence[NewMemory], ctx: CallContext) -> list[RememberResult]:
+        items = self.clean(list(items))  # before anything else sees them, plugins included
+        items = await self.hooks.enrich(items, ctx)
+        with operation():
+            batch = await self.validate(items, ctx)
+            await self.reinforce_exact(batch, ctx)
+            vectors = await self.embed(batch)
+            decisions, vectors = await self.resolve(batch, vectors)
+            kept_vectors = await self.absorb(batch, decisions, vectors, ctx)
+            await self.write(batch, kept_vectors, ctx)
+            await self.supersede(batch, ctx)
+            await self.link(batch, ctx)
+        return batch.results
+
+    def clean(self, items: list[NewMemory]) -> list[NewMemory]:
+        """Items without their private parts and, when configured, with their secrets
+        replaced, in content, tags and metadata at any depth."""
+        return [_cleaned(item, secrets=self.redact_secrets) for item in items]
+
+    async def validate(self, items: list[NewMemory], ctx: CallContext) -> Batch:
+        """Check every item, that what it names exists, and record anchors, branch and depth."""
+        drafts = [draft_of(item, ctx) for item in items]
+        await require_live(
+            self.store,
+            [i for d in drafts for i in d["derived_from"]]
+            + [t for d in drafts for t, _ in d["links"]],
+        )
+        await dedup.prepare(self.store, items, drafts, ctx)
+        for d in drafts:  # where it comes from, and whether it tries to instruct the model
+            d["metadata"] = stamp(d["metadata"], d["content"], ctx.source)
+        return Batch(drafts=drafts, results=[], now=utc_now())
+
+    async def reinforce_exact(self, batch: Batch, ctx: CallContext) -> None:
+        """The same content again in a scope reinforces the memory there; the rest is fresh."""
+        existing = await dedup.find_exact(self.store, batch.drafts)
+        for d in batch.drafts:
+            key = (d["scope"], d["content_hash"])
+            if key in existing:
+                row = existing[key]
+                if row["id"] not in {f["id"] for f in batch.fresh}:
+                    await dedup.reinforce(self.store, self.journal, row, d, batch.now, ctx)
+                batch.results.append(_result(row["id"], "reinforced", d))
+                continue
+            fresh = {**d, "id": new_id(), "created_at": d["occurred_at"] or batch.now,
+                     "updated_at": batch.now, "_result": len(batch.results)}
+            existing[key] = fresh
+            batch.fresh.append(fresh)
+            batch.results.append(_result(fresh["id"], "created", d))
+
+    async def embed(self, batch: Batch) -> np.ndarray | None:
+        """One vector per fresh memory, in one batch (None: vector search is off)."""
+        return await self.encoder.embed(
+            [embedding_text(d["content"], metadata_dict(d["metadata"])) for d in batch.fresh]
+        )
+
+    async def resolve(
+        self, batch: Batch, vectors: np.ndarray | None
+    ) -> tuple[list[dedup.Decision], np.ndarray | None]:
+        """What each fresh memory is to the store (see `dedup.resolve`); if the store was
+        re-embedded meanwhile, stored without vectors instead."""
+        if not batch.fresh:
+            return [], vectors
+        try:
+            return await dedup.resolve(self.store, batch.fresh, vectors), vectors
+        except Exception:
+            if not await self.encoder.reembedded():
+                raise
+            return await dedup.resolve(self.store, batch.fresh, None), None
+
+    async def absorb(
+        self, batch: Batch, decisions: list[dedup.Decision], vectors: np.ndarray | None,
+        ctx: CallContext,
+    ) -> list[np.ndarray | None]:
+        """Near-duplicates reinforce what they repeat; the others are kept. Returns the kept
+        memories' vectors."""
+        kept_vectors: list[np.ndarray | None] = []
+        for i, (d, decision) in enumerate(zip(batch.fresh, decisions, strict=True)):
+            result = batch.result_of(d)
+            if decision.absorbed_by is None:
+                batch.kept.append((d, decision))
+                kept_vectors.append(vectors[i] if vectors is not None else None)
+                continue
+            target = batch.absorbed_into.get(decision.absorbed_by, decision.absorbed_by)
+            batch.absorbed_into[d["id"]] = target
+            result.id, result.status = target, "reinforced"
+            result.absorbed_by = target
+            result.similarity = round(float(decision.similarity or 0), 4)
+            if decision.absorbed_row is not None and "_result" not in decision.absorbed_row:
+                await dedup.reinforce(self.store, self.journal, decision.absorbed_row, d,
+                                      batch.now, ctx, variant=d["content"])
+        return kept_vectors
+
+    async def write(
+        self, batch: Batch, vectors: list[np.ndarray | None], ctx: CallContext
+    ) -> None:
+        """The kept memories, in one commit."""
+        await write_new(self.store, self.journal, [d for d, _ in batch.kept], vectors,
+                        self.encoder.model_id, ctx)
+
+    async def supersede(self, batch: Batch, ctx: CallContext) -> None:
+        """New versions of facts, given or detected, supersede the old ones."""
+        pairs: list[tuple[str, list[str], bool]] = []
+        for d, decision in batch.kept:
+            explicit = [i for i in d["supersedes"] if i != d["id"]]
+            detected = [batch.absorbed_into.get(i, i) for i in decision.supersedes]
+            detected = [i for i in detected if i not in explicit and i != d["id"]]
+            if explicit:
+                pairs.append((d["id"], explicit, False))
+            if detected:
+                pairs.append((d["id"], detected, True))
+        superseded = (
+            await supersede_many(self.store, self.journal, pairs, ctx) if pairs else {}
+        )
+        detected_ids = {n for n, _, was_detected in pairs if was_detected}
+        for d, _ in batch.kept:
+            result = batch.result_of(d)
+            result.supersedes = superseded.get(d["id"], [])
+            result.detected = bool(result.supersedes) and d["id"] in detected_ids
+
+    async def link(self, batch: Batch, ctx: CallContext) -> None:
+        """Automatic edges (related, contradicting) from the new memories, then the edges the
+        caller asked for (`links`, `derived_from`)."""
+        auto_edges: list[tuple[str, str, str, float]] = []
+        for d, decision in batch.kept:
+            result = batch.result_of(d)
+            linked = {t for t, _ in d["links"]} | set(d["derived_from"]) | set(result.supersedes)
+            found = [(t, sim, "contradicts") for t, sim in decision.contradicts]
+            found += [(t, sim, "related_to") for t, sim in decision.related]
+            for target, sim, relation in found:
+                target = batch.absorbed_into.get(target, target)
+                if target not in linked and target != d["id"]:
+                    auto_edges.append((d["id"], target, relation, round(sim, 4)))
+                    listed = result.contradicts if relation == "contradicts" else result.related
+                    listed.append(target)
+                    linked.add(target)
+        if auto_edges:
+            await add_links_bulk(self.store, self.journal, auto_edges, ctx, from_new=True)
+        for result, d in zip(batch.results, batch.drafts, strict=True):
+            if result.absorbed_by is not None:
+                continue
+            edges = [(s, "derived_from") for s in d["derived_from"]] + d["links"]
+            for target, relation in edges:
+                if target != result.id:
+                    await add_link(self.store, self.journal, result.id, target, relation, "",
+                                   1.0, ctx)
+                    result.links.append(target)
+
+
+def _cleaned(item: NewMemory, *, secrets: bool) -> NewMemory:
+    """`item` as `privacy` lets it in; an item too large to store is left for validation to
+    refuse."""
+    if not isinstance(item.content, str) or len(item.content) > LIMITS["content_chars"]:
+        return item
+    content, kinds = privacy.clean_text(item.content, secrets=secrets)
+    metadata, in_metadata = privacy.clean_data(item.metadata, secrets=secrets)
+    tags, in_tags = privacy.clean_data(item.tags, secrets=secrets)
+    if (content, metadata, tags) == (item.content, item.metadata, item.tags):
+        return item
+    clean = item.model_copy(update={"content": content, "metadata": metadata, "tags": tags})
+    clean._redacted = sorted({*kinds, *in_metadata, *in_tags})
+    return clean
+
+
+def _result(memory_id: str, status: str, draft: Draft) -> RememberResult:
+    return RememberResult(
+        id=memory_id, status=status, kind=draft["kind"], scope=draft["scope"],  # type: ignore[arg-type]
+        redacted=draft["redacted"],
+    )
+
+

@@ -1,0 +1,1 @@
+"""Text as habitus reads it: normalised terms, code identifiers split, tokens counted."""
