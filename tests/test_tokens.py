@@ -168,7 +168,7 @@ def test_preloading_in_the_background_serves_the_first_count_and_keeps_its_error
     """`preload` loads in a thread; a count racing it waits for the same encoding, and a
     load that fails is reported by the count, not lost in the thread."""
     probe = (
-        "from habitus.core import tokens\n"
+        "from habitus.core.text import tokens\n"
         "tokens.preload(); tokens.preload()\n"
         "print(tokens.count_tokens('hello world'), tokens.count_many(['a b', 'c'] * 2))\n"
     )
