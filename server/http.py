@@ -4,11 +4,13 @@ On a loopback address the SDK's own checks apply (the Host and Origin of every r
 this machine: no web page can reach the server through DNS rebinding). Beyond loopback, every
 request must also carry the user's access token (`Authorization: Bearer …`, see
 `base.access_token`), and Host and Origin must be this machine or a name allowed with
-`--allow-host`. Idle connections are closed after a few seconds.
+`--allow-host`. A connection that sends no whole request head within a few seconds (idle,
+or trickling its headers) is closed.
 """
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import ipaddress
 import json
@@ -23,7 +25,8 @@ from mcp.server.transport_security import TransportSecuritySettings
 
 __all__ = ["is_loopback", "transport_security", "BearerAuth", "Activity", "serve_http"]
 
-# Seconds an idle keep-alive connection is held open.
+# Seconds a connection may wait without a whole request head: new ones that send nothing or
+# trickle their headers, and idle keep-alive ones alike.
 IDLE_TIMEOUT = 5
 
 ASGIApp = Any
@@ -117,13 +120,55 @@ async def serve_http(
     if activity is not None:
         app = activity(app)
     config = uvicorn.Config(app, host=host, port=port, log_level="warning",
-                            timeout_keep_alive=IDLE_TIMEOUT)
+                            timeout_keep_alive=IDLE_TIMEOUT, http=_head_deadline_protocol())
     http = uvicorn.Server(config)
     async with anyio.create_task_group() as tasks:
         if listening is not None:
             tasks.start_soon(_tell_when_started, http, listening)
         await http.serve()
         tasks.cancel_scope.cancel()
+
+
+def _head_deadline_protocol() -> type:
+    """uvicorn's HTTP/1.1 protocol, with a deadline for each request head: its own keep-alive
+    timer starts only after a response, and stops at the first byte of the next request."""
+    from uvicorn.protocols.http.h11_impl import H11Protocol
+
+    class HeadDeadline(H11Protocol):  # type: ignore[misc]
+        _deadline: asyncio.TimerHandle | None = None
+
+        def _arm(self) -> None:
+            self._disarm()
+            self._deadline = self.loop.call_later(IDLE_TIMEOUT, self._expire)
+
+        def _disarm(self) -> None:
+            if self._deadline is not None:
+                self._deadline.cancel()
+                self._deadline = None
+
+        def _expire(self) -> None:
+            if not self.transport.is_closing():
+                self.transport.close()
+
+        def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+            super().connection_made(transport)
+            self._arm()
+
+        def data_received(self, data: bytes) -> None:
+            cycle = self.cycle
+            super().data_received(data)
+            if self.cycle is not cycle:  # a request head arrived whole
+                self._disarm()
+
+        def on_response_complete(self) -> None:
+            super().on_response_complete()
+            self._arm()
+
+        def connection_lost(self, exc: Exception | None) -> None:
+            self._disarm()
+            super().connection_lost(exc)
+
+    return HeadDeadline
 
 
 async def _tell_when_started(http: Any, listening: anyio.Event) -> None:

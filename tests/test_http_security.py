@@ -3,7 +3,9 @@ checked (with `--allow-host`), and a client with the token works as on loopback.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import sys
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -117,3 +119,103 @@ async def test_a_body_is_read_only_up_to_its_bound() -> None:
     assert await bounded_body(declared, 5_000) is None
     small = _request("127.0.0.1", {}, [b'{"a":', b" 1}"])
     assert await bounded_body(small, 5_000) == b'{"a": 1}'
+
+
+def test_connections_that_send_no_whole_request_are_closed(tmp_path: Path) -> None:
+    import socket
+    import time as clock
+
+    from habitus.server.http import IDLE_TIMEOUT
+
+    with http_server(tmp_path / "store") as url:
+        port = int(url.rsplit(":", 1)[1].split("/")[0])
+        silent = [socket.create_connection(("127.0.0.1", port)) for _ in range(20)]
+        trickling = [socket.create_connection(("127.0.0.1", port)) for _ in range(20)]
+        started = clock.monotonic()
+        head = b"POST /hooks HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: " + b"a" * 200
+        sent = 0
+        while clock.monotonic() - started < IDLE_TIMEOUT + 3 and sent < len(head):
+            for connection in trickling:  # a byte at a time, never the end of the head
+                with contextlib.suppress(OSError):  # closed already
+                    connection.send(head[sent:sent + 1])
+            sent += 1
+            clock.sleep(0.05)
+
+        def closed(connection: socket.socket) -> bool:
+            connection.settimeout(0.5)
+            try:
+                while connection.recv(1024):  # an answer (408, 400) before the end is fine
+                    pass
+            except ConnectionResetError:
+                pass
+            except TimeoutError:
+                return False
+            return True
+
+        waited = clock.monotonic() - started
+        assert [closed(c) for c in silent + trickling] == [True] * 40, waited
+        assert post(url, {"Authorization": ""}) in (200, 202)  # the server still answers
+        for connection in silent + trickling:
+            connection.close()
+
+
+@pytest.fixture
+def other_host() -> Any:
+    """A second host on this machine: a network namespace joined by a veth pair (10.23x.y.2),
+    from which requests come with a peer address that is not loopback."""
+    import os
+    import shutil
+    import subprocess
+
+    if shutil.which("ip") is None or os.geteuid() != 0:
+        pytest.skip("a network namespace needs iproute2's `ip` and root")
+    tag = f"{os.getpid() % 250}"
+    name, here, there = f"hb-peer-{tag}", f"hbh{tag}", f"hbp{tag}"
+    net = f"10.{231 + os.getpid() % 20}.{tag}"
+    steps = [["ip", "netns", "add", name],
+             ["ip", "link", "add", here, "type", "veth", "peer", "name", there],
+             ["ip", "link", "set", there, "netns", name],
+             ["ip", "addr", "add", f"{net}.1/24", "dev", here], ["ip", "link", "set", here, "up"],
+             ["ip", "netns", "exec", name, "ip", "addr", "add", f"{net}.2/24", "dev", there],
+             ["ip", "netns", "exec", name, "ip", "link", "set", there, "up"]]
+    try:
+        for step in steps:
+            done = subprocess.run(step, capture_output=True, text=True)
+            if done.returncode:
+                pytest.skip(f"cannot make a network namespace here: {done.stderr.strip()}")
+
+        def request(url: str, headers: dict[str, str], body: bytes = b"{}") -> int:
+            code = ("import sys, urllib.request, urllib.error\n"
+                    f"r = urllib.request.Request({url!r}, data={body!r}, method='POST', "
+                    f"headers={headers!r})\n"
+                    "try:\n    print(urllib.request.urlopen(r, timeout=10).status)\n"
+                    "except urllib.error.HTTPError as e:\n    print(e.code)\n"
+                    "except OSError as e:\n    print(0)\n")
+            done = subprocess.run(["ip", "netns", "exec", name, sys.executable, "-c", code],
+                                  capture_output=True, text=True, timeout=60)
+            return int(done.stdout.strip() or -1)
+
+        yield f"{net}.1", request
+    finally:
+        subprocess.run(["ip", "link", "del", here], capture_output=True)
+        subprocess.run(["ip", "netns", "del", name], capture_output=True)
+
+
+def test_from_another_host_a_local_host_header_opens_nothing(
+    db_path: Path, other_host: Any
+) -> None:
+    address, request = other_host
+    with http_server(db_path, host="0.0.0.0", env={"HABITUS_TOKEN": TOKEN}) as url:
+        port = url.rsplit(":", 1)[1].split("/")[0]
+        base = f"http://{address}:{port}"
+        local = {"Host": f"127.0.0.1:{port}", "Content-Type": "application/json"}
+        event = json.dumps({"hook_event_name": "SessionStart", "session_id": "s",
+                            "cwd": "/", "source": "startup"}).encode()
+        assert request(f"{base}/hooks", local, event) == 401
+        assert request(f"{base}/api/stats", local) in (401, 403)
+        assert request(f"{base}/mcp", {**local, "Accept": "application/json"}) == 401
+        bearer = {**local, "Authorization": f"Bearer {TOKEN}"}
+        assert request(f"{base}/hooks", bearer, event) == 200  # the token opens it, nothing else
+    with http_server(db_path) as url:  # on loopback: not reachable from the other host at all
+        port = url.rsplit(":", 1)[1].split("/")[0]
+        assert request(f"http://{address}:{port}/hooks", local, event) == 0
