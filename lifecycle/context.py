@@ -68,8 +68,9 @@ from habitus.core.embedding.encoder import Encoder
 from habitus.core.meta import branch_of, meta_of
 from habitus.core.models import CallContext, RecallHit
 from habitus.core.project.git import changed_files
-from habitus.core.text.terms import STOP_WORDS, own_text, stem
+from habitus.core.text.terms import own_text
 from habitus.core.text.tokens import count_tokens
+from habitus.core.text.words import STOP_WORDS, stem
 from habitus.core.trajectory.outcomes import is_deprecated
 from habitus.core.trust.provenance import suspicion
 
@@ -224,8 +225,10 @@ def word_agreement(
     for hit in hits:
         own = _WORDS.findall(own_text({"content": hit.content, "tags": hit.tags},
                                       hit.metadata).lower())
-        heads = {word[:n] for word in own for n in lengths}  # a stem matches a word it begins
-        matched.append([w for w in words if stems[w] in heads])
+        # A prompt word agrees with a memory word of the same stem, or one its stem begins
+        # (`ts` with `tsconfig`).
+        known = {stem(word) for word in own} | {word[:n] for word in own for n in lengths}
+        matched.append([w for w in words if stems[w] in known])
     n = len(hits)
     weight = {}
     for w in words:

@@ -11,7 +11,8 @@ from typing import TYPE_CHECKING, Any
 
 from habitus.core.embedding.encoder import Encoder
 from habitus.core.recall.query import RecallQuery
-from habitus.core.text.terms import search_text, stem
+from habitus.core.text.terms import search_text
+from habitus.core.text.words import STOP_WORDS, stem
 
 if TYPE_CHECKING:
     from habitus.store import Predicate, Store
@@ -23,59 +24,6 @@ FUZZY_DISCOUNT = 0.5
 # Candidates read from the typo-tolerant query.
 FUZZY_DEPTH = 20
 _WORD = re.compile(r"[a-z0-9]+")
-_COMMON = frozenset(
-    [
-        "what",
-        "when",
-        "where",
-        "which",
-        "who",
-        "whom",
-        "whose",
-        "why",
-        "how",
-        "does",
-        "did",
-        "done",
-        "have",
-        "has",
-        "had",
-        "were",
-        "was",
-        "been",
-        "being",
-        "with",
-        "from",
-        "into",
-        "about",
-        "that",
-        "this",
-        "these",
-        "those",
-        "there",
-        "their",
-        "they",
-        "them",
-        "then",
-        "than",
-        "your",
-        "yours",
-        "will",
-        "would",
-        "could",
-        "should",
-        "shall",
-        "might",
-        "must",
-        "also",
-        "just",
-        "like",
-        "some",
-        "more",
-        "most",
-        "other",
-    ]
-)
 # What each leg reads of a hit: what ranking (`ranking.fuse`, `decay.rank_factor`, the
 # near-copy check), history and `views.hit_of` use. Not `search_text`, `derived_from`
 # and the other bookkeeping columns (the lexical leg reads `search_text` for its typo check).
@@ -151,7 +99,7 @@ async def _lexical(store: Store, text: str, where: Predicate, depth: int) -> lis
         w
         for w in dict.fromkeys(_WORD.findall(text.lower()))
         # A word the best matches contain in another form was matched by BM25's stemming.
-        if len(w) >= 4 and w not in _COMMON and not _starts_a_word(stem(w), matched)
+        if len(w) >= 4 and w not in STOP_WORDS and not _contains_stem(stem(w), matched)
     ]
     if not missing:
         return exact
@@ -173,9 +121,11 @@ async def _lexical(store: Store, text: str, where: Predicate, depth: int) -> lis
     return sorted(known.values(), key=lambda r: -float(r.get("_score") or 0.0))[:depth]
 
 
-def _starts_a_word(prefix: str, text: str) -> bool:
-    """Whether some word of `text` (lower case) begins with `prefix`."""
-    return re.search(rf"(?<![a-z0-9]){re.escape(prefix)}", text) is not None
+def _contains_stem(target: str, text: str) -> bool:
+    """Whether some word of `text` (lower case) has the stem `target`: only the words sharing
+    its first letters (a stem keeps its word's head) are stemmed."""
+    head = re.escape(target[:3])
+    return any(stem(w) == target for w in re.findall(rf"(?<![a-z0-9]){head}[a-z0-9]*", text))
 
 
 def _within(store: Store, query: RecallQuery) -> Predicate:

@@ -31,7 +31,8 @@ import numpy as np
 
 from habitus.core.decay import rank_factor
 from habitus.core.meta import branch_of
-from habitus.core.text.terms import metadata_dict, own_text, search_text, word_stems
+from habitus.core.text.terms import metadata_dict, own_text, search_text
+from habitus.core.text.words import word_stems
 
 __all__ = ["Candidate", "Weights", "fuse", "diversify", "DEFAULT_WEIGHTS"]
 

@@ -26,26 +26,12 @@ __all__ = [
     "with_tags",
     "preview",
     "metadata_dict",
-    "stem",
-    "word_stems",
     "own_text",
 ]
 
 _SPACE = re.compile(r"\s+")
 _CAMEL = re.compile(r"[A-Z]+(?=[A-Z][a-z])|[A-Z]?[a-z]+|[A-Z]+|\d+")
 _TOKEN = re.compile(r"[A-Za-z0-9_./\\:-]+")
-_WORD = re.compile(r"[a-z0-9]+")
-# Words that say nothing about what a memory is about (question words, articles, pronouns…).
-STOP_WORDS = frozenset({
-    "a", "an", "the", "and", "or", "but", "of", "to", "in", "on", "at", "for", "with", "from",
-    "by", "as", "into", "about", "after", "before", "over", "is", "are", "was", "were", "be",
-    "been", "being", "am", "do", "does", "did", "done", "has", "have", "had", "can", "could",
-    "would", "should", "will", "shall", "may", "might", "must", "what", "when", "where", "who",
-    "whom", "whose", "which", "why", "how", "that", "this", "these", "those", "there", "it",
-    "its", "he", "she", "his", "her", "hers", "him", "they", "them", "their", "theirs", "i",
-    "me", "my", "mine", "you", "your", "yours", "we", "us", "our", "ours", "not", "no", "so",
-    "if", "then", "than", "also", "just",
-})
 
 
 def normalize(text: str) -> str:
@@ -156,16 +142,6 @@ def metadata_dict(value: Any) -> dict[str, Any]:
     except (TypeError, ValueError):
         return {}
     return parsed if isinstance(parsed, dict) else {}
-
-
-def stem(word: str) -> str:
-    """The part of `word` its inflections share (agencies/agency, researching/research)."""
-    return word[: max(4, len(word) - 3)]
-
-
-def word_stems(text: str) -> set[str]:
-    """The stems of the words of `text` that carry meaning (no stop words)."""
-    return {stem(w) for w in _WORD.findall(text.lower()) if w not in STOP_WORDS}
 
 
 def own_text(row: Mapping[str, Any], metadata: Mapping[str, Any] | None = None) -> str:

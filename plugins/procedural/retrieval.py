@@ -33,6 +33,7 @@ from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
+from habitus.core.text.words import STOP_WORDS, stem
 from habitus.plugins.procedural.distill import TYPE_DESCRIPTIONS
 from habitus.plugins.procedural.words import split_compound
 
@@ -47,11 +48,6 @@ PLACE_WEIGHT = 4.0  # a term naming where the task acts (after in/on/into/onto/t
 PIECE_MATCH = 0.5  # a query word that is one piece of a run-together name
 PLACE_SEEN = 0.5  # a place term among the places searched, opened or used, not the destination
 TYPE_TERM_WEIGHT = 3.0  # a term naming the kind of task (in some task types' descriptions only)
-_STOP_WORDS = (
-    "a an the some any it its them this that these those and or then while to in on into onto "
-    "of with for from at by is are be do does i me my we our you your please"
-)
-_STOP = frozenset(_STOP_WORDS.split())
 _PLACE = frozenset({"in", "on", "into", "onto", "to"})
 _WORD = re.compile(r"[a-z0-9]+")
 _CACHE_SIZE = 4096
@@ -67,22 +63,18 @@ def task_description(procedure: dict[str, Any]) -> str:
     return f"{task} ({described})" if described else task
 
 
-def _stem(word: str) -> str:
-    return word[:-1] if len(word) > 3 and word.endswith("s") and not word.endswith("ss") else word
-
-
 def key_terms(text: str) -> dict[str, float]:
     """The terms of a task description and how fully each is there: words and run-together
     names 1, the pieces of a run-together name `PIECE_MATCH`."""
     terms: dict[str, float] = {}
     for word in _WORD.findall(text.lower()):
-        if word in _STOP:
+        if word in STOP_WORDS:
             continue
-        terms[_stem(word)] = 1.0
+        terms[stem(word)] = 1.0
         pieces = split_compound(word)
         if len(pieces) > 1:
             for piece in pieces:
-                terms.setdefault(_stem(piece), PIECE_MATCH)
+                terms.setdefault(stem(piece), PIECE_MATCH)
     return terms
 
 
@@ -101,10 +93,10 @@ def query_terms(query: str, known: set[str] | frozenset[str] = frozenset()) -> d
             place, place_left = True, 2
             i += 1
             continue
-        if word in _STOP:
+        if word in STOP_WORDS:
             i += 1
             continue
-        term, width = _stem(word), 1
+        term, width = stem(word), 1
         for n in (3, 2):
             joined = "".join(words[i : i + n])
             if i + n <= len(words) and joined in known:
