@@ -29,6 +29,10 @@ test *args: setup
     fi
     {{python}} -m pytest {{args}}
 
+# The fast tier: the tests that open no store and start no habitus process (under a minute).
+test-fast *args: setup
+    {{python}} -m pytest -m fast -q {{args}}
+
 # Benchmarks at 10k memories: start-up, remember/recall on a store grown by single writes,
 # recall beside its floors (LanceDB's own search on the same table), the CLI with and without a server.
 bench: setup

@@ -59,3 +59,29 @@ async def service(db_path: Path) -> AsyncIterator[object]:
         yield svc
     finally:
         await svc.close()
+
+
+@pytest.fixture(autouse=True)
+def _fast_tests_open_no_store(request: pytest.FixtureRequest,
+                              monkeypatch: pytest.MonkeyPatch) -> None:
+    """The fast tier (`-m fast`, `just test-fast`) stays fast: a test marked `fast` that opens
+    a store or starts habitus in another process fails, naming what it did."""
+    if request.node.get_closest_marker("fast") is None:
+        return
+    import subprocess
+
+    from habitus.store import Store
+
+    def no_store(*args: object, **kwargs: object) -> None:
+        raise AssertionError("a fast test opened a store: mark it otherwise")
+
+    started = subprocess.Popen.__init__
+
+    def no_habitus(self: subprocess.Popen[bytes], args: object, *rest: object,
+                   **kwargs: object) -> None:
+        if "habitus" in str(args):
+            raise AssertionError(f"a fast test started habitus ({args!r}): mark it otherwise")
+        started(self, args, *rest, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(Store, "open", no_store)
+    monkeypatch.setattr(subprocess.Popen, "__init__", no_habitus)

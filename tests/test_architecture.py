@@ -51,6 +51,7 @@ def imports(path: Path) -> set[str]:
     return names
 
 
+@pytest.mark.fast
 @pytest.mark.parametrize("folder", sorted(FORBIDDEN))
 def test_layers_do_not_reach_upwards(folder: str) -> None:
     offences = []
@@ -61,6 +62,7 @@ def test_layers_do_not_reach_upwards(folder: str) -> None:
     assert not offences, "\n".join(offences)
 
 
+@pytest.mark.fast
 def test_only_the_server_and_plugin_tools_import_mcp() -> None:
     users = sorted(
         str(path.relative_to(ROOT))
@@ -157,6 +159,7 @@ PACKAGE_FOLDERS = (
 )
 
 
+@pytest.mark.fast
 def test_no_import_cycles() -> None:
     graph = import_graph()
     assert len(graph) > 50, "the walk found the package's modules"
@@ -165,6 +168,7 @@ def test_no_import_cycles() -> None:
     assert not found, "import cycles:\n" + "\n".join(" → ".join(c) for c in found)
 
 
+@pytest.mark.fast
 def test_nothing_outside_core_imports_a_private_name_of_it() -> None:
     offences = []
     for folder in ("server", "cli", "clients", "plugins", "store"):
@@ -220,6 +224,7 @@ def test_opening_the_store_skips_the_namespace_rest_client_until_it_is_used() ->
     assert out.stdout.split("\n")[:2] == ["[]", "ApiClient TableApi"]
 
 
+@pytest.mark.fast
 def test_the_lazy_command_table_names_every_command_where_it_is_defined() -> None:
     import importlib
 

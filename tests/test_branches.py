@@ -69,6 +69,7 @@ async def test_a_fact_changed_on_a_branch_still_holds_elsewhere(service: MemoryS
     assert (await service.get(shared.id)).metadata.get("habitus", {}).get("branch") is None
 
 
+@pytest.mark.fast
 def test_the_branch_is_read_from_the_working_tree(tmp_path: Path) -> None:
     repo = tmp_path / "repo"
     (repo / "src").mkdir(parents=True)

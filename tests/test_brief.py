@@ -76,6 +76,7 @@ async def test_the_budget_bounds_the_brief(service: MemoryService) -> None:
     assert brief.tokens <= 300 and brief.omitted > 0 and len(brief.ids) + brief.omitted == 60
 
 
+@pytest.mark.fast
 def test_merging_keeps_the_rest_of_the_file() -> None:
     block = f"{BEGIN}\n## Project memory\n- one\n{END}"
     first = merge_brief("# Notes\n\nHand-written.\n", block)

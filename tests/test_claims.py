@@ -46,16 +46,19 @@ def cosine(a: str, b: str) -> float:
     return float(vectors[0] @ vectors[1])
 
 
+@pytest.mark.fast
 @pytest.mark.parametrize(("new", "old"), CHAT)
 def test_conversation_turns_never_supersede(new: str, old: str) -> None:
     assert classify(new, old, max(cosine(new, old), 0.95)) != "supersedes"
 
 
+@pytest.mark.fast
 @pytest.mark.parametrize(("new", "old"), DISTINCT)
 def test_facts_that_differ_in_a_value_are_never_duplicates(new: str, old: str) -> None:
     assert classify(new, old, max(cosine(new, old), 0.97)) != "duplicate"
 
 
+@pytest.mark.fast
 @pytest.mark.parametrize(("new", "old"), VERSIONS)
 def test_new_values_of_a_fact_still_supersede(new: str, old: str) -> None:
     assert classify(new, old, cosine(new, old)) == "supersedes"

@@ -43,7 +43,7 @@ import pytest
 
 from .model_stub import Exchange, ModelStub, ToolCall, request_text, system_text, tool_names
 
-pytestmark = [pytest.mark.npm, pytest.mark.slow]
+pytestmark = pytest.mark.npm
 
 JS_DIR = Path(__file__).resolve().parent / "js"
 CLAUDE = JS_DIR / "node_modules" / ".bin" / "claude"

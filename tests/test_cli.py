@@ -82,6 +82,7 @@ def test_doctor_reports_store_and_embedder(run, tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     "client", ["claude-desktop", "claude-code", "cursor", "vscode", "windsurf", "zed"]
 )
+@pytest.mark.fast
 def test_install_writes_a_valid_entry(
     run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, client: str
 ) -> None:
@@ -104,6 +105,7 @@ def test_install_writes_a_valid_entry(
     assert "habitus" in printed
 
 
+@pytest.mark.fast
 def test_version_and_help(run) -> None:
     assert "habitus" in run("--help").output
     assert run("--version").output.strip()

@@ -26,6 +26,8 @@ from habitus.clients import (
     resolve_client,
 )
 
+pytestmark = pytest.mark.fast
+
 COMMAND = "/opt/habitus/bin/habitus"
 ARGS = ["serve", "--db", "/data/habitus.db"]
 URL = "http://127.0.0.1:8765/mcp"

@@ -15,6 +15,7 @@ from .memtools import open_service
 pytestmark = pytest.mark.anyio
 
 
+@pytest.mark.fast
 def test_strength_curve() -> None:
     now = datetime.now(UTC)
     row = {

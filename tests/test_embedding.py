@@ -34,6 +34,7 @@ def cosine(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.dot(a, b))  # rows are unit-length
 
 
+@pytest.mark.fast
 def test_shape_dtype_and_unit_rows(embedder: MiniLMEmbedder) -> None:
     vectors = embedder.embed(["hello world", "", "def add(a, b): return a + b"])
     assert vectors.shape == (3, 384) and vectors.dtype == np.float32
@@ -42,6 +43,7 @@ def test_shape_dtype_and_unit_rows(embedder: MiniLMEmbedder) -> None:
     assert isinstance(embedder, Embedder)
 
 
+@pytest.mark.fast
 def test_empty_input_gives_empty_array_without_loading() -> None:
     e = MiniLMEmbedder()
     vectors = e.embed([])
@@ -49,11 +51,13 @@ def test_empty_input_gives_empty_array_without_loading() -> None:
     assert not e.loaded
 
 
+@pytest.mark.fast
 def test_a_single_string_is_rejected(embedder: MiniLMEmbedder) -> None:
     with pytest.raises(InvalidInput):
         embedder.embed("not a list")
 
 
+@pytest.mark.fast
 def test_order_is_preserved_across_length_sorted_batches(embedder: MiniLMEmbedder) -> None:
     texts = [
         "a much longer sentence about configuring the continuous integration pipeline for the repo",
@@ -71,6 +75,7 @@ def test_order_is_preserved_across_length_sorted_batches(embedder: MiniLMEmbedde
         np.testing.assert_allclose(batched, one_by_one, atol=1e-5)
 
 
+@pytest.mark.fast
 def test_paraphrases_are_closer_than_unrelated_texts(embedder: MiniLMEmbedder) -> None:
     a, b, c = embedder.embed(
         [
@@ -84,6 +89,7 @@ def test_paraphrases_are_closer_than_unrelated_texts(embedder: MiniLMEmbedder) -
     assert cosine(a, b) > cosine(b, c) + 0.4
 
 
+@pytest.mark.fast
 def test_long_text_is_truncated_at_256_tokens(embedder: MiniLMEmbedder) -> None:
     long_text = " ".join(f"word{i}" for i in range(3000))
     head, with_tail = embedder.embed([long_text, long_text + " and a completely different ending"])
@@ -91,6 +97,7 @@ def test_long_text_is_truncated_at_256_tokens(embedder: MiniLMEmbedder) -> None:
     np.testing.assert_allclose(head, with_tail, atol=1e-6)  # the tail is past the cut
 
 
+@pytest.mark.fast
 def test_registry() -> None:
     assert load_embedder("none") is None
     for name in ("minilm", "default", " MiniLM "):
@@ -103,6 +110,7 @@ def test_registry() -> None:
     assert "none" in str(info.value)
 
 
+@pytest.mark.fast
 def test_a_preloaded_model_is_what_the_next_load_takes() -> None:
     """`preload` starts the model loading in the background; the next `load_embedder` of that
     name takes it (loaded, or loading), the one after builds a fresh one. Other names, and
@@ -121,6 +129,7 @@ def test_a_preloaded_model_is_what_the_next_load_takes() -> None:
     assert load_embedder("none") is None
 
 
+@pytest.mark.fast
 def test_concurrent_load_builds_one_runtime() -> None:
     e = MiniLMEmbedder()
     assert not e.loaded
@@ -135,6 +144,7 @@ def test_concurrent_load_builds_one_runtime() -> None:
     assert e.embed(["ok"]).shape == (1, 384)
 
 
+@pytest.mark.fast
 def test_missing_or_corrupt_model_raises_embedder_unavailable(tmp_path: Path) -> None:
     with pytest.raises(EmbedderUnavailable, match="lexical search still works"):
         MiniLMEmbedder(model_path=tmp_path / "missing.onnx").load()

@@ -17,6 +17,8 @@ import pytest
 
 from habitus.base import endpoint
 
+pytestmark = pytest.mark.fast
+
 
 @contextmanager
 def answering(reply: bytes, *, linger: bool = False) -> Iterator[tuple[str, list[bytes]]]:

@@ -75,6 +75,7 @@ def tiny(tmp_path: Path) -> Path:
     return path
 
 
+@pytest.mark.fast
 def test_loading_repairs_evidence_and_dates(tiny: Path) -> None:
     [conv] = load_locomo(tiny)
     assert conv.scope == "locomo-tiny-1" and len(conv.turns) == 5
@@ -88,6 +89,7 @@ def test_loading_repairs_evidence_and_dates(tiny: Path) -> None:
     assert repair_evidence(["D8:6; D9:17", "D30:05", "D"]) == ["D8:6", "D9:17", "D30:5"]
 
 
+@pytest.mark.fast
 def test_missing_or_bad_files_fail_clearly(tmp_path: Path) -> None:
     with pytest.raises(InvalidInput, match="no LoCoMo file"):
         load_locomo(tmp_path / "absent.json")
@@ -97,6 +99,7 @@ def test_missing_or_bad_files_fail_clearly(tmp_path: Path) -> None:
         load_locomo(bad)
 
 
+@pytest.mark.fast
 def test_metrics() -> None:
     ranked: list[set[str]] = [{"x"}, {"a"}, set(), {"b"}]
     s = score_question(ranked, ["a", "b"], (1, 2, 5))

@@ -37,6 +37,7 @@ def test_eval_procedures_reports_retrieval_figures(tmp_path: Path) -> None:
     assert not (tmp_path / "unused").exists()  # a throw-away store, not the user's
 
 
+@pytest.mark.fast
 def test_average_precision_strict_and_as_the_benchmark_computes_it() -> None:
     ranked, relevant = ["a", "x", "b", "y"], {"a", "b", "c"}
     assert _average_precision(ranked, relevant) == pytest.approx((1 + 2 / 3) / 3)

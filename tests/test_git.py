@@ -10,6 +10,8 @@ import pytest
 
 from habitus.core.project import git
 
+pytestmark = pytest.mark.fast
+
 
 def run(repo: Path, *args: str) -> str:
     return subprocess.run(["git", "-C", str(repo), "-c", "user.email=a@b", "-c", "user.name=a",

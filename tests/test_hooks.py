@@ -61,6 +61,7 @@ async def lifecycle(service: Any, db_path: Path) -> Lifecycle:
     return Lifecycle(service, db=str(db_path), plugins=plugins_of(service))
 
 
+@pytest.mark.fast
 def test_capture_rules_skip_what_is_trivial() -> None:
     state = SessionState("s", scope="global", workdir="/nowhere")
 

@@ -43,6 +43,7 @@ def post(url: str, headers: dict[str, str]) -> int:
         return exc.code
 
 
+@pytest.mark.fast
 def test_what_counts_as_loopback() -> None:
     assert all(map(is_loopback, ["127.0.0.1", "127.0.0.2", "localhost", "::1", "[::1]"]))
     assert not any(map(is_loopback, ["0.0.0.0", "::", "192.168.1.4", "example.com"]))
@@ -89,6 +90,7 @@ def _request(peer: str, headers: dict[str, str], body: list[bytes] | None = None
     return Request(scope, receive)
 
 
+@pytest.mark.fast
 def test_local_is_the_peer_address_never_a_header() -> None:
     from habitus.server.hook_route import local_only
 
@@ -102,6 +104,7 @@ def test_local_is_the_peer_address_never_a_header() -> None:
     assert local_only(_request("127.0.0.1", {"Content-Type": "text/plain"}))
 
 
+@pytest.mark.fast
 async def test_a_body_is_read_only_up_to_its_bound() -> None:
     from habitus.server.hook_route import bounded_body
 

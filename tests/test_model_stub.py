@@ -7,7 +7,11 @@ import urllib.error
 import urllib.request
 from typing import Any
 
+import pytest
+
 from .model_stub import ModelStub, ToolCall
+
+pytestmark = pytest.mark.fast
 
 
 def _post(url: str, body: dict[str, Any]) -> tuple[int, str, str]:

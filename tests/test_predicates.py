@@ -110,6 +110,7 @@ def test_python_form_agrees_with_lancedb(table: tuple[Any, list[dict], Where],
             assert verdict == (r["id"] in kept), (predicate, r["id"])
 
 
+@pytest.mark.fast
 def test_what_the_python_form_cannot_judge_is_left_to_lancedb(
     table: tuple[Any, list[dict], Where],
 ) -> None:

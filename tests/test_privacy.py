@@ -118,6 +118,7 @@ def _repo(tmp_path: Path) -> Path:
     return repo
 
 
+@pytest.mark.fast
 def test_the_privacy_step_removes_private_text_and_secrets_at_any_depth() -> None:
     text = f"a <private>{PRIVATE[0]}</private> b {GITHUB} c <PRIVATE>unclosed {PRIVATE[1]}"
     cleaned, kinds = clean_text(text)

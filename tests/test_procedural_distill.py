@@ -33,6 +33,8 @@ from habitus.plugins.procedural import (
 from habitus.plugins.procedural.alfworld import TASK_TYPES, parse_goal
 from habitus.plugins.procedural.coding import Generaliser, coding_task_type
 
+pytestmark = pytest.mark.fast
+
 FIXTURE = Path(__file__).parent / "fixtures" / "claude_code_session.jsonl"
 DATA = Path(
     os.environ.get("HABITUS_DATA_DIR") or Path(__file__).resolve().parents[2] / "shared" / "data"

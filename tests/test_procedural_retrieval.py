@@ -51,6 +51,7 @@ def _household(task: str, steps: list[str], ident: str) -> Trajectory:
     })
 
 
+@pytest.mark.fast
 def test_query_terms_join_run_together_names_and_weigh_the_place() -> None:
     known = set(key_terms("look at alarmclock under the desklamp."))
     terms = query_terms("Look at an alarm clock under the desk lamp", known)

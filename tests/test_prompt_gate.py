@@ -96,6 +96,7 @@ async def test_the_hook_injects_the_migration_convention_but_not_the_prompts_own
         "hookSpecificOutput"]["additionalContext"]
 
 
+@pytest.mark.fast
 def test_one_shared_word_is_not_agreement() -> None:
     from habitus.core.models import RecallHit
 

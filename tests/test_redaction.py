@@ -89,6 +89,7 @@ HARMLESS = [
 ]
 
 
+@pytest.mark.fast
 @pytest.mark.parametrize(("text", "secret", "kind"), SECRETS)
 def test_each_kind_of_secret_is_replaced(text: str, secret: str, kind: str) -> None:
     clean, kinds = redact(text)
@@ -96,11 +97,13 @@ def test_each_kind_of_secret_is_replaced(text: str, secret: str, kind: str) -> N
     assert f"[redacted: {kind}]" in clean and kinds == [kind]
 
 
+@pytest.mark.fast
 @pytest.mark.parametrize("text", HARMLESS)
 def test_ordinary_text_is_left_alone(text: str) -> None:
     assert redact(text) == (text, [])
 
 
+@pytest.mark.fast
 def test_no_input_makes_redaction_slow() -> None:
     """Every pattern is bounded: crafted text costs about what prose of the same length does
     (unbounded, `"password" * 4000` took seconds: each position rescanned the rest)."""
@@ -123,6 +126,7 @@ def test_no_input_makes_redaction_slow() -> None:
         assert cost(crafted) < 50 * baseline, crafted[:20]
 
 
+@pytest.mark.fast
 def test_the_name_stays_and_nested_data_is_covered() -> None:
     assert redact("DB_PASSWORD=hunter2hunter2")[0] == "DB_PASSWORD=[redacted: password]"
     data, kinds = redact_data({"steps": [f"export GITHUB_TOKEN={GITHUB}", 3], "n": None})

@@ -58,6 +58,7 @@ def by_action(bundle: ReflectBundle, action: str) -> list[Any]:
 # --- pure parts ----------------------------------------------------------------------------
 
 
+@pytest.mark.fast
 def test_merge_keeps_every_distinct_sentence_in_order() -> None:
     merged = merge_text([
         "Webhooks retry 5 times. Backoff is exponential",
@@ -69,6 +70,7 @@ def test_merge_keeps_every_distinct_sentence_in_order() -> None:
     assert merge_text(["Deploys need the VPN.", "Deploys need the VPN!"]) == "Deploys need the VPN."
 
 
+@pytest.mark.fast
 def test_parse_draft_is_lenient_and_drops_uncited_lines() -> None:
     known = {"01aaaaaaaaaaaaaaaaaaaaaaaa": "01aaaaaaaaaaaaaaaaaaaaaaaa",
              "01bbbbbbbbbbbbbbbbbbbbbbbb": "01bbbbbbbbbbbbbbbbbbbbbbbb"}
@@ -318,6 +320,7 @@ async def test_model_failure_falls_back_to_rules_and_says_why(
             assert reason in plain.warnings[0]
 
 
+@pytest.mark.fast
 async def test_chat_model_client_bounds_and_errors() -> None:
     fake = FakeModel()
     with fake_endpoint(fake) as url:

@@ -271,6 +271,7 @@ async def test_interrupted_reindex_resumes(tmp_path: Path) -> None:
         await service.close()
 
 
+@pytest.mark.fast
 def test_openai_embedder_batches_and_orders(endpoint: str) -> None:
     embedder = _small(endpoint, batch_size=4)
     texts = [c for c, _ in FACTS] + ["one more", "and another", "last"]
@@ -282,6 +283,7 @@ def test_openai_embedder_batches_and_orders(endpoint: str) -> None:
     assert np.allclose(vectors, expected, atol=1e-5)
 
 
+@pytest.mark.fast
 def test_openai_embedder_errors_are_clear(endpoint: str) -> None:
     _Embeddings.mode = "fail"
     with pytest.raises(EmbedderUnavailable, match="answered 500.*model overloaded"):

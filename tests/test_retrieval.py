@@ -183,6 +183,7 @@ async def test_token_budget_returns_whole_memories(service: Any) -> None:
     assert result.omitted >= 1
 
 
+@pytest.mark.fast
 def test_index_views() -> None:
     text = search_text(
         "call getUserName in src/server/config.py",
@@ -197,6 +198,7 @@ def test_index_views() -> None:
     assert with_tags("a\nb", ["b", "c"]) == "a\nb\nc"
 
 
+@pytest.mark.fast
 @settings(max_examples=300, deadline=None)
 @given(st.text(alphabet=string.ascii_letters + string.digits + "_./-:éß", max_size=40))
 def test_plain_words_left_unsplit_are_exactly_those_a_split_leaves_whole(word: str) -> None:
@@ -211,6 +213,7 @@ def test_plain_words_left_unsplit_are_exactly_those_a_split_leaves_whole(word: s
         assert text == word
 
 
+@pytest.mark.fast
 def test_score_fusion_keeps_strong_lexical_matches() -> None:
     def row(i: str, **kw: Any) -> dict[str, Any]:
         return {"id": i, "created_at": NOW, "updated_at": NOW, "importance": 0.5, **kw}
@@ -223,6 +226,7 @@ def test_score_fusion_keeps_strong_lexical_matches() -> None:
     assert isinstance(rrf[0], Candidate) and {c.row["id"] for c in rrf} == {"a", "b", "c"}
 
 
+@pytest.mark.fast
 def test_a_memorys_own_words_outweigh_its_neighbours() -> None:
     """Two equal BM25 matches: the one whose own text holds the query's words ranks first."""
     def row(i: str, content: str) -> dict[str, Any]:

@@ -87,6 +87,7 @@ async def test_updates_deletes_and_other_handles_are_never_served_stale(db_path:
 F, G = Predicate("f"), Predicate("g")  # filters without a Python form
 
 
+@pytest.mark.fast
 def test_a_read_that_raced_a_clear_or_a_forget_is_not_kept() -> None:
     cache = RowCache()
     generation = cache.generation
@@ -107,6 +108,7 @@ def test_a_read_that_raced_a_clear_or_a_forget_is_not_kept() -> None:
     assert cache.lookup(F, ["id"], ["a", "b"]) == ({"b": None}, ["a"])
 
 
+@pytest.mark.fast
 def test_the_cache_stays_within_its_bound_dropping_the_least_recently_used() -> None:
     cache = RowCache(max_chars=10 * (ROW_OVERHEAD + 100))
     for i in range(30):

@@ -21,6 +21,8 @@ from habitus.core.project.scope import (
     validate_scope,
 )
 
+pytestmark = pytest.mark.fast
+
 GIT = shutil.which("git")
 needs_git = pytest.mark.skipif(GIT is None, reason="git is not installed")
 

@@ -139,6 +139,7 @@ async def assert_bad_calls_are_clear_errors(client: Client) -> None:
     assert not ok.is_error
 
 
+@pytest.mark.fast
 async def test_tool_contracts(db_path: Path) -> None:
     async with in_memory(db_path) as client:
         tools = {t.name: t for t in (await client.list_tools()).tools}

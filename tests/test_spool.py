@@ -10,7 +10,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from habitus.base import spool
+
+pytestmark = pytest.mark.fast
 
 
 def _writer(path: str, tag: int, count: int) -> None:

@@ -175,6 +175,7 @@ async def test_reopen_keeps_model_identity(db_path: Path) -> None:
         await again.close()
 
 
+@pytest.mark.fast
 def test_schema_names_its_version() -> None:
     meta = memories_schema(384, "m").metadata
     assert meta[b"habitus.schema_version"] == SCHEMA_VERSION.encode()

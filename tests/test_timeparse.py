@@ -8,6 +8,8 @@ import pytest
 
 from habitus.core.recall.timeparse import parse_time, strip_time
 
+pytestmark = pytest.mark.fast
+
 NOW = datetime(2026, 11, 18, 15, 30, tzinfo=UTC)  # a Wednesday
 
 

@@ -49,16 +49,19 @@ PROBE = (
 )
 
 
+@pytest.mark.fast
 def test_known_counts() -> None:
     assert count_tokens("hello world") == 2
     assert count_tokens("Hello, world!") == 4
     assert count_tokens("") == 0
 
 
+@pytest.mark.fast
 def test_special_tokens_are_plain_text() -> None:
     assert count_tokens("<|endoftext|>") > 1
 
 
+@pytest.mark.fast
 def test_count_many_matches_count_tokens_in_order() -> None:
     texts = [
         "hello world",
@@ -71,6 +74,7 @@ def test_count_many_matches_count_tokens_in_order() -> None:
     assert count_many([]) == []
 
 
+@pytest.mark.fast
 def test_truncate_to_tokens() -> None:
     text = "The quick brown fox jumps over the lazy dog. " * 20
     cut = truncate_to_tokens(text, 10)
@@ -82,6 +86,7 @@ def test_truncate_to_tokens() -> None:
         truncate_to_tokens(text, -1)
 
 
+@pytest.mark.fast
 def test_truncate_never_splits_a_character() -> None:
     text = "🎉日本語é " * 50
     for n in range(1, 40):
@@ -91,6 +96,7 @@ def test_truncate_never_splits_a_character() -> None:
         assert count_tokens(cut) <= n
 
 
+@pytest.mark.fast
 def test_materialise_writes_the_file_tiktoken_expects(tmp_path: Path) -> None:
     cache = tmp_path / "nested" / "tiktoken"
     assert tokens._materialise(cache) == cache
@@ -102,12 +108,14 @@ def test_materialise_writes_the_file_tiktoken_expects(tmp_path: Path) -> None:
     assert target.stat().st_mtime_ns == mtime  # a valid file is not rewritten
 
 
+@pytest.mark.fast
 def test_materialise_replaces_a_corrupt_file(tmp_path: Path) -> None:
     (tmp_path / TOKEN_FILE).write_bytes(b"garbage")
     tokens._materialise(tmp_path)
     assert _sha256(tmp_path / TOKEN_FILE) == O200K_SHA256
 
 
+@pytest.mark.fast
 def test_materialise_races_safely(tmp_path: Path) -> None:
     errors: list[BaseException] = []
 
@@ -127,6 +135,7 @@ def test_materialise_races_safely(tmp_path: Path) -> None:
     assert _sha256(tmp_path / TOKEN_FILE) == O200K_SHA256
 
 
+@pytest.mark.fast
 def test_cache_dir_honours_habitus_cache_dir(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:

@@ -63,11 +63,13 @@ BENIGN = [
 ]
 
 
+@pytest.mark.fast
 @pytest.mark.parametrize("text", ATTACKS)
 def test_instructions_to_the_model_are_flagged(text: str) -> None:
     assert suspicion(text)
 
 
+@pytest.mark.fast
 @pytest.mark.parametrize("text", BENIGN)
 def test_developer_notes_are_not(text: str) -> None:
     assert suspicion(text) is None

@@ -147,6 +147,7 @@ async def test_every_content_hash_is_known_with_or_without_a_vector(db_path: Pat
         await second.close()
 
 
+@pytest.mark.fast
 def test_a_threshold_search_over_many_rows_is_exact(monkeypatch: pytest.MonkeyPatch) -> None:
     """Past `SKETCH_ABOVE` rows, a search for the rows at least as similar as a threshold
     scores in full only the rows the sketch cannot rule out: the same answer as scoring every
