@@ -17,10 +17,10 @@ The patterns are about what text *asks the model to do*, not about commands as s
 
 from __future__ import annotations
 
-import re
 from typing import Any, Literal
 
 from habitus.core.meta import meta_of, with_meta
+from habitus.core.trust.instructions import findings
 
 __all__ = ["Source", "SOURCES", "suspicion", "trusted", "provenance_of", "stamp"]
 
@@ -31,34 +31,10 @@ SOURCES: tuple[str, ...] = ("user", "assistant", "hook", "captured", "imported",
 # Sources whose memories reach instruction files (the brief, `compile`) without confirmation.
 TRUSTED_SOURCES = frozenset({"user"})
 
-_RULES: tuple[tuple[str, re.Pattern[str]], ...] = (
-    ("tries to override the model's instructions", re.compile(
-        r"(?i)\b(?:ignore|disregard|forget|override|bypass)\b[^.\n]{0,40}?\b(?:all|any|the|your"
-        r"|previous|prior|above|earlier|preceding|system)\b[^.\n]{0,30}?\b(?:instructions?"
-        r"|prompts?|rules|guidelines|directions|guardrails)\b")),
-    ("claims a role to command the model", re.compile(
-        r"(?im)(?:^|[.!?]\s+)\s*(?:system|assistant|developer)\s*(?:prompt)?\s*:\s*\S"
-        r"|\byou are now\b|\b(?:developer|god|jailbreak|dan)\s+mode\b|<\|im_start\|>|\[/?INST\]")),
-    ("fetches code from the network and runs it", re.compile(
-        r"(?i)\b(?:curl|wget|iwr|irm|invoke-webrequest|invoke-restmethod)\b[^\n|;]{0,200}\|\s*"
-        r"(?:sudo\s+)?(?:ba|z|k|fi|da)?sh\b|\|\s*(?:python3?|perl|ruby|node|iex)\b"
-        r"|\b(?:ba|z)?sh\s+<\(\s*(?:curl|wget)\b|\beval\s+\"?\$\((?:curl|wget)\b")),
-    ("asks to destroy data", re.compile(
-        r"(?i)\brm\s+-(?:rf|fr|r\s+-f|f\s+-r)\s+(?:--no-preserve-root\s+)?(?:~|/|\$HOME|\*)(?:\s|$|/\s|/\*)"
-        r"|\bmkfs(?:\.\w+)?\s+/dev/|\bdd\s+if=\S+\s+of=/dev/(?:sd|nvme|hd)"
-        r"|:\(\)\s*\{\s*:\|:&\s*\};:|\bchmod\s+-R\s+777\s+/(?:\s|$)")),
-    ("asks to send secrets away", re.compile(
-        r"(?i)\b(?:send|post|upload|exfiltrate|email|leak)\b[^.\n]{0,60}\b(?:\w{1,30}_)?"
-        r"(?:tokens?|keys?|secrets?|passwords?|credentials?|\.ssh|\.env|id_rsa|cookies?)\b"
-        r"[^.\n]{0,60}"
-        r"\b(?:to|at)\b\s+(?:https?://|\S+@\S+)")),
-)
-
-
 def suspicion(text: str) -> str | None:
-    """Why `text` reads as instructions to the model rather than knowledge (None: it does not)."""
-    sample = text[:20_000]
-    reasons = [reason for reason, pattern in _RULES if pattern.search(sample)]
+    """Why `text` reads as instructions to the model rather than knowledge (None: it does not):
+    the reasons `instructions.findings` gives, each once."""
+    reasons = dict.fromkeys(f.reason for f in findings(text))
     return "; ".join(reasons) or None
 
 
