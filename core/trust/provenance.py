@@ -17,12 +17,13 @@ The patterns are about what text *asks the model to do*, not about commands as s
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from functools import lru_cache
+from typing import Literal
 
 from habitus.core.meta import meta_of, with_meta
 from habitus.core.trust.instructions import findings
 
-__all__ = ["Source", "SOURCES", "suspicion", "trusted", "provenance_of", "stamp"]
+__all__ = ["Source", "SOURCES", "TRUSTED_SOURCES", "suspicion", "stamp"]
 
 Source = Literal["user", "assistant", "hook", "captured", "imported", "distilled",
                  "consolidated"]
@@ -31,6 +32,7 @@ SOURCES: tuple[str, ...] = ("user", "assistant", "hook", "captured", "imported",
 # Sources whose memories reach instruction files (the brief, `compile`) without confirmation.
 TRUSTED_SOURCES = frozenset({"user"})
 
+@lru_cache(maxsize=8192)
 def suspicion(text: str) -> str | None:
     """Why `text` reads as instructions to the model rather than knowledge (None: it does not):
     the reasons `instructions.findings` gives, each once."""
@@ -38,37 +40,21 @@ def suspicion(text: str) -> str | None:
     return "; ".join(reasons) or None
 
 
-def provenance_of(section: dict[str, Any]) -> tuple[str, str, str | None]:
-    """A memory's source, trust (`confirmed`, `trusted` or `untrusted`) and suspicion, from the
-    `habitus` section of its metadata (memories written before provenance count as `user`)."""
-    source = str(section.get("source") or "user")
-    suspicious = section.get("suspicious") or None
-    if section.get("confirmed"):
-        return source, "confirmed", suspicious
-    if suspicious or source not in TRUSTED_SOURCES:
-        return source, "untrusted", suspicious
-    return source, "trusted", None
-
-
-def trusted(section: dict[str, Any]) -> bool:
-    """Whether a memory may reach instruction files: written or confirmed by a person, and not
-    suspicious unless confirmed."""
-    return provenance_of(section)[1] in ("trusted", "confirmed")
-
-
 def stamp(metadata: str, content: str, source: str) -> str:
-    """A new memory's metadata with its provenance: the caller's source (an import keeps the
-    source it carries), whether its content is suspicious; a confirmation is never taken from
+    """A new memory's metadata with its provenance: always the caller's source, never one the
+    content carries (an import records the source its file claims as `claimed_source`, for
+    information only); whether its content is suspicious; a confirmation is never taken from
     the caller (only `confirm` gives it)."""
     meta, section = meta_of({"metadata": metadata})
-    if source != "imported" or section.get("source") not in SOURCES:
+    claimed = section.pop("source", None)
+    section.pop("claimed_source", None)
+    if source == "imported" and claimed and claimed != source:
+        section["claimed_source"] = str(claimed)[:64]
+    if source != "user":  # the default, not written out
         section["source"] = source
-    if section["source"] == "user":  # the default, not written out
-        del section["source"]
     section.pop("confirmed", None)
     section.pop("suspicious", None)
     reason = suspicion(content)
     if reason:
         section["suspicious"] = reason
     return with_meta(meta)
-
