@@ -32,7 +32,7 @@ from habitus.core.project.anchors import check_anchor
 from habitus.core.project.scope import validate_scope
 from habitus.core.recall.access import with_uses
 from habitus.core.text.tokens import count_many, count_tokens
-from habitus.core.trust.provenance import suspicion, trusted
+from habitus.core.trust.policy import verdict_of
 from habitus.core.validation import check_kinds
 
 if TYPE_CHECKING:
@@ -49,7 +49,7 @@ MAX_BUDGET = 20_000
 LINE_CHARS = 400  # a memory longer than this is cut, with an ellipsis
 UNTAGGED = "general"
 CURSOR_RULE = "---\ndescription: Project memory compiled by habitus\nalwaysApply: true\n---\n\n"
-_BLOCK = re.compile(r"<!-- habitus:begin\b.*?-->.*?<!-- habitus:end -->", re.S)
+_BEGIN = re.compile(r"<!-- habitus:begin\b.*?-->", re.S)
 
 
 class Brief(BaseModel):
@@ -71,9 +71,16 @@ def _score(row: dict[str, Any], now: datetime) -> float:
     return (0.5 + importance) * (0.5 + decay.strength(row, now)) * (1.0 + math.log1p(uses))
 
 
+def _inert(text: str) -> str:
+    """`text` unable to open or close an HTML comment, so no memory can end the block (or hide
+    text in the file): `<!--` and `-->` are written as entities, which Markdown shows as is."""
+    return text.replace("<!--", "&lt;!--").replace("-->", "--&gt;")
+
+
 def _line(content: str) -> str:
     text = " ".join(content.split())
-    return text if len(text) <= LINE_CHARS else text[: LINE_CHARS - 1].rstrip() + "…"
+    text = text if len(text) <= LINE_CHARS else text[: LINE_CHARS - 1].rstrip() + "…"
+    return _inert(text)
 
 
 def is_stale(row: dict[str, Any], workdir: str | None) -> bool:
@@ -147,15 +154,16 @@ async def build_brief(
 
     def keep(row: dict[str, Any]) -> bool:
         nonlocal held
-        ok = _trusted(row)
+        ok = verdict_of(row).own
         held += not ok
         return ok
 
     found = await standing(store, scope_id, wanted, ctx, keep)
     fresh = found.rows
     lines = [_line(r["content"]) for r in fresh]
-    heading = (f"## Project memory\n\nWhat habitus remembers for `{scope_id}`, strongest first: "
-               "only memories a person wrote or confirmed. Recall more with the `recall` tool.\n")
+    heading = (f"## Project memory\n\nWhat habitus remembers for `{_inert(scope_id)}`, strongest "
+               "first: only memories a person wrote or confirmed. Recall more with the `recall` "
+               "tool.\n")
     used = count_tokens(f"{BEGIN}\n{heading}\n{END}")
     kept: list[int] = []
     for i, tokens in enumerate(count_many([f"- {line}" for line in lines])):
@@ -167,7 +175,7 @@ async def build_brief(
     for i in kept:
         tags = fresh[i]["tags"] or []
         groups.setdefault(tags[0] if tags else UNTAGGED, []).append(i)
-    body = [f"### {name}\n" + "\n".join(f"- {lines[i]}" for i in members)
+    body = [f"### {_inert(' '.join(name.split()))}\n" + "\n".join(f"- {lines[i]}" for i in members)
             for name, members in groups.items()]
     if not body:
         body = ["No lasting memories for this project yet."]
@@ -179,18 +187,17 @@ async def build_brief(
     )
 
 
-def _trusted(row: dict[str, Any]) -> bool:
-    """A person wrote or confirmed it, and (unless confirmed) it does not instruct the model —
-    checked again here for memories written before provenance was recorded."""
-    section = meta_of(row)[1]
-    return trusted(section) and (bool(section.get("confirmed")) or not suspicion(row["content"]))
-
-
 def merge_brief(existing: str | None, block: str, *, cursor_rule: bool = False) -> str:
     """`existing` file text with its brief replaced by `block` (added at the end when it has
-    none); a new Cursor rule file starts with the front matter that applies it always."""
+    none); a new Cursor rule file starts with the front matter that applies it always. The old
+    brief runs from its begin marker to the last end marker before any other brief, so copies
+    an older version let escape past its end are replaced with it."""
     if existing is None or not existing.strip():
         return (CURSOR_RULE if cursor_rule else "") + block + "\n"
-    if _BLOCK.search(existing):
-        return _BLOCK.sub(lambda _: block, existing, count=1)
+    begin = _BEGIN.search(existing)
+    if begin:
+        after = _BEGIN.search(existing, begin.end())
+        end = existing.rfind(END, begin.end(), after.start() if after else len(existing))
+        if end != -1:
+            return existing[:begin.start()] + block + existing[end + len(END):]
     return existing.rstrip("\n") + "\n\n" + block + "\n"

@@ -12,7 +12,7 @@ from habitus.core.clock import age
 from habitus.core.meta import meta_of
 from habitus.core.models import Memory, RecallHit
 from habitus.core.project import anchors
-from habitus.core.trust.provenance import provenance_of
+from habitus.core.trust.policy import verdict
 
 __all__ = ["hit_of", "memory_of"]
 
@@ -39,7 +39,7 @@ def hit_of(row: dict[str, Any], score: float, tokens: int, now: datetime) -> Rec
         strength=round(decay.strength(row, now), 3) if row.get("updated_at") else None,
         anchors=[anchors.describe(a) for a in section.get("anchors", [])],
         branch=section.get("branch") or None,
-        **_provenance(section),
+        **_provenance(row["content"], section),
     )
     if section.get("anchors"):
         hit._anchors = section["anchors"]
@@ -57,10 +57,12 @@ def memory_of(row: dict[str, Any]) -> Memory:
         derived_from=list(row["derived_from"] or []),
         metadata=json.loads(row["metadata"] or "{}"),
         embedding_model=row["embedding_model"] or "", deleted=row["deleted_at"] is not None,
-        **_provenance(meta_of(row)[1]),
+        **_provenance(row["content"], meta_of(row)[1]),
     )
 
 
-def _provenance(section: dict[str, Any]) -> dict[str, Any]:
-    source, trust, suspicious = provenance_of(section)
-    return {"source": source, "trust": trust, "suspicious": suspicious}
+def _provenance(content: str, section: dict[str, Any]) -> dict[str, Any]:
+    """Source, trust and suspicion as the trust policy judges them (the marking every recall
+    result and memory carries)."""
+    judged = verdict(content, section)
+    return {"source": judged.source, "trust": judged.trust, "suspicious": judged.suspicious}

@@ -44,9 +44,12 @@ written after tuning get their memory 72% and 93% of the time (old 65%, 70%), wi
 control prompts getting something (old none). The gate costs well under a millisecond a
 prompt beside recall's tens.
 
-Memories flagged suspicious are never injected (they stay findable with `recall`), nor those the
-prompt itself states (they are in the model's context already), and the context says what it
-is: notes from memory, data to check, not instructions.
+What goes in follows the trust policy (`core/trust/policy.py`), as the brief and compiled files
+do: suspicious memories are never injected, whoever wrote them, until a person confirms them
+(they stay findable with `recall`); memories no person wrote or confirmed go in only as quoted
+data naming their source. Memories the prompt itself states are not repeated (they are in the
+model's context already), and the context says what it is: notes from memory, data to check,
+not instructions.
 """
 
 from __future__ import annotations
@@ -72,7 +75,7 @@ from habitus.core.text.terms import own_text
 from habitus.core.text.tokens import count_tokens
 from habitus.core.text.words import STOP_WORDS, stem
 from habitus.core.trajectory.outcomes import is_deprecated
-from habitus.core.trust.provenance import suspicion
+from habitus.core.trust.policy import Verdict, quoted, verdict, verdict_of
 
 from .sessions import SessionState
 
@@ -125,20 +128,22 @@ class Injection:
     ids: list[str] = field(default_factory=list)
 
 
-def _line(row: dict[str, Any], now: datetime) -> str:
-    text = " ".join(row["content"].split())
+def _shown(content: str, judged: Verdict) -> str:
+    """One memory's text as the model sees it: whitespace joined, cut at `LINE_CHARS`, quoted
+    with its source unless trusted (the trust policy's `quoted`)."""
+    text = " ".join(content.split())
     text = text if len(text) <= LINE_CHARS else text[: LINE_CHARS - 1].rstrip() + "…"
+    return quoted(text, judged)
+
+
+def _line(row: dict[str, Any], now: datetime) -> str:
     when = f", {age(row['created_at'], now)}" if row["kind"] == "episodic" else ""
-    return f"- {text} [{row['id']}{when}]"
+    return f"- {_shown(row['content'], verdict_of(row))} [{row['id']}{when}]"
 
 
 def _usable(row: dict[str, Any]) -> bool:
-    meta, section = meta_of(row)
-    if section.get("suspicious") and not section.get("confirmed"):
-        return False
-    if is_deprecated(meta):
-        return False
-    return not suspicion(row["content"])
+    """Admitted by the trust policy, and not a deprecated procedure."""
+    return verdict_of(row).admitted and not is_deprecated(meta_of(row)[0])
 
 
 def _relevance(row: dict[str, Any], terms: set[str]) -> int:
@@ -239,6 +244,13 @@ def word_agreement(
             for found in matched]
 
 
+def _judged(hit: RecallHit) -> Verdict:
+    """The trust policy's verdict on a recalled memory (from what recall marked on it)."""
+    section = {"source": hit.source, "confirmed": hit.trust == "confirmed",
+               "suspicious": hit.suspicious}
+    return verdict(hit.content, section)
+
+
 async def prompt_context(
     hits: list[RecallHit], store: Any, encoder: Encoder, state: SessionState, prompt: str, *,
     gate: Gate = PROMPT_GATE, budget: int = PROMPT_BUDGET,
@@ -257,14 +269,13 @@ async def prompt_context(
     if evidence[best] < gate.bar:
         return Injection()
     top = max(h.score for h in hits)
+    judged = {h.id: _judged(h) for h in hits}
     shown = [h for h, e in zip(hits, evidence, strict=True)
              if e >= gate.floor and h.score >= gate.near * top
-             and h.id not in state.injected and not h.suspicious and not h.stale]
+             and h.id not in state.injected and judged[h.id].admitted and not h.stale]
     lines, ids, used = [], [], count_tokens(NOTICE)
     for hit in shown[:gate.limit]:
-        text = " ".join(hit.content.split())
-        text = text if len(text) <= LINE_CHARS else text[: LINE_CHARS - 1].rstrip() + "…"
-        line = f"- {text} [{hit.id}, {hit.age}]"
+        line = f"- {_shown(hit.content, judged[hit.id])} [{hit.id}, {hit.age}]"
         tokens = count_tokens(line)
         if used + tokens > budget:
             break

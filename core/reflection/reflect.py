@@ -100,9 +100,12 @@ class Reflect:
     async def near_duplicates(
         self, scopes: list[str] | None, limit: int, now: datetime
     ) -> list[ReflectGroup]:
-        """Clusters of memories that say nearly the same thing (cosine ≥ `NEAR_DUPLICATE`)."""
+        """Clusters of current memories that say nearly the same thing (cosine ≥
+        `NEAR_DUPLICATE`): a superseded version is history, never a duplicate of its
+        successor to merge back."""
         rows = await self.store.scan(
-            live(self.store, scopes) & self.store.m.not_null("vector"), limit=2000
+            live(self.store, scopes) & current(self.store) & self.store.m.not_null("vector"),
+            limit=2000,
         )
         if len(rows) < 2:
             return []

@@ -9,10 +9,17 @@ LLM-free reading of the two texts:
 - values are numbers, versions, `code spans`, capitalised names and dotted/slashed identifiers;
 - a **duplicate** says nothing the old memory does not (no new value, no negation flip) and is
   close in meaning and wording;
-- a **new version** keeps the subject and changes the object: other values after the predicate
-  (both sides have a value the other lacks), a negation flip ("we deploy on Fridays" → "we never
-  deploy on Fridays"), an explicit change cue ("now", "switched to", "no longer" …), or the same
-  subject and predicate with an entirely different object.
+- a **duplicate** also never differs by one word put in another's place with the same words
+  around it ("Bob owns …" / "Alice owns …", "the production project" / "the staging project"):
+  a name or a qualifier, wherever it stands, is a value;
+- a **new version** keeps the subject and changes the object of a single-valued attribute: a
+  negation flip ("we deploy on Fridays" → "we never deploy on Fridays"), an explicit change cue
+  ("now", "switched to", "no longer", "upgraded" …), a quantity stated again with another value
+  (a number, version or date: Python 3.10 → 3.12 and Node 18 → 20 alike), or anything stated as
+  what the subject *is* (`is`, `=`, `:`, `defaults to`, `set to`; "the default region is
+  us-east-1" → "eu-west-1"). Other relations can hold for several values at once ("backups are
+  replicated to Frankfurt" and "to Dublin", "logs are written to api.log" and "to worker.log",
+  "we use Postgres" and "MySQL"): both stay current, linked.
 
 It is deliberately conservative: a difference before the predicate ("Service A listens on 8080"
 vs "Service B listens on 8080") is a different subject, not an update; a miss only leaves two
@@ -23,6 +30,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from difflib import SequenceMatcher
 from functools import lru_cache
 from typing import Literal
 
@@ -190,8 +198,27 @@ CUES = frozenset(
         "longer",
         "nowadays",
         "henceforth",
+        "upgraded",
+        "downgraded",
+        "bumped",
+        "raised",
+        "lowered",
+        "increased",
+        "reduced",
     ]
 )
+# Predicates that state what the subject is: one value at a time.
+SETTING_PREDICATES = frozenset(
+    ["is", "are", "was", "were", "be", ":", "=", "->", "default", "defaults", "set", "equals",
+     "pinned", "points"]
+)
+# Words between a predicate and what it states that change nothing ("is now", "is not").
+_IN_BETWEEN = frozenset(["now", "also", "only", "always", "still", "currently", "usually",
+                         "automatically", "then", "not", "never", "no", "longer"])
+# Participles that make `is`/`are` a passive relation ("are written to"), not a setting.
+_PARTICIPLES = frozenset(["written", "built", "read", "run", "sent", "kept", "held", "made",
+                          "done", "taken", "given", "shown", "known", "found", "put", "split",
+                          "spread", "set"])
 PREDICATES = frozenset(
     [
         "is",
@@ -273,11 +300,14 @@ _DETERMINERS = frozenset(
 
 
 _CUE_STEMS = frozenset(_stem(c) for c in CUES)
+# Verbs and frequency words a paraphrase swaps freely ("always run" / "run … every").
+_LOOSE = frozenset({_stem(p) for p in PREDICATES} | {"always", "usually", "often", "generally"})
 _SEPARATORS = frozenset([":", "=", "->"])
 # Sentence punctuation inside a text: a question or exclamation, or a full stop before more.
 _SENTENCES = re.compile(r"[!?]|\.\s+\S")
 # A number with its unit is a number ("10MB", "30s", "2x"), not an identifier.
 _UNIT = re.compile(r"\d+(?:[.,]\d+)*(?:[a-z]{1,3}|%)")
+_CONTRACTED = re.compile(r"n['’]t\b", re.I)
 
 
 @dataclass(frozen=True)
@@ -295,6 +325,7 @@ class Claim:
     content: frozenset[str] = field(default_factory=frozenset)
     tokens: frozenset[str] = field(default_factory=frozenset)  # every token, lower-case
     acronyms: frozenset[str] = field(default_factory=frozenset)  # URL, API, CI: words, not values
+    setting: bool = False  # the predicate states what the subject is (`SETTING_PREDICATES`)
 
     def subject(self) -> set[str]:
         if self.predicate_at is None:
@@ -310,7 +341,7 @@ class Claim:
 @lru_cache(maxsize=4096)
 def parse(text: str) -> Claim:
     """Read one memory's text (cached: the same texts are compared again and again)."""
-    text = text[:4000]
+    text = _CONTRACTED.sub(" not", text[:4000])  # "don't" → "do not"
     matches = list(_TOKEN.finditer(text))
     tokens = [m.group() for m in matches]
     words: list[str] = []
@@ -371,7 +402,46 @@ def parse(text: str) -> Claim:
         tokens=frozenset(t.lower() for t in tokens),
         acronyms=frozenset(t.lower() for t in tokens if t.isalpha() and t.isupper()
                            and len(t) <= 4),
+        setting=_states(tokens, predicate_at),
     )
+
+
+def _states(tokens: list[str], at: int | None) -> bool:
+    """Whether the predicate at `at` states what the subject is: a setting predicate not
+    followed by a participle ("is 30 s", "is in Frankfurt"; not "are replicated to")."""
+    if at is None or tokens[at].lower() not in SETTING_PREDICATES:
+        return False
+    following = [t.lower() for t in tokens[at + 1:] if t.lower() not in _IN_BETWEEN]
+    if not following or tokens[at].lower() in _SEPARATORS:
+        return True
+    word = following[0]
+    return not (word in _PARTICIPLES or (word.endswith("ed") and len(word) > 4))
+
+
+def _swapped(new: Claim, old: Claim) -> bool:
+    """Whether one word of a text stands where the other has a different one, with the same
+    words around it ("Bob owns …" / "Alice owns …", "nightly job" / "hourly job"): a name or
+    a qualifier changed, not a paraphrase. Forms of one word ("cache" / "caches") and words
+    the other text has elsewhere (a reordering) do not count."""
+    matcher = SequenceMatcher(a=old.words, b=new.words, autojunk=False)
+    for op, i1, i2, j1, j2 in matcher.get_opcodes():
+        if op != "replace" or i2 - i1 > 2 or j2 - j1 > 2:
+            continue
+        gone, came = list(old.words[i1:i2]), list(new.words[j1:j2])
+        if len(gone) + len(came) > 2:  # a longer block may be words moved, not replaced
+            gone = [w for w in gone if w not in new.words]
+            came = [w for w in came if w not in old.words]
+        gone = [w for w in gone if w not in _LOOSE]
+        came = [w for w in came if w not in _LOOSE]
+        if any(not _forms(a, b) for a in gone for b in came):
+            return True
+    return False
+
+
+def _forms(a: str, b: str) -> bool:
+    """Whether two stems are forms of one word."""
+    n = min(len(a), len(b), 4)
+    return a[:n] == b[:n] and abs(len(a) - len(b)) <= 3
 
 
 def _is_value(rest: str) -> bool:
@@ -413,6 +483,7 @@ def classify(new_text: str, old_text: str, cosine: float) -> Relation:
         not gained
         and not (lost - old.acronyms)
         and not other_subject
+        and not _swapped(new, old)
         and (
             cosine >= DUPLICATE_COSINE
             or (cosine >= DUPLICATE_COSINE_LEXICAL and overlap >= DUPLICATE_JACCARD)
@@ -423,7 +494,7 @@ def classify(new_text: str, old_text: str, cosine: float) -> Relation:
         return "related"
     # The same subject, possibly more or less specific ("API timeout" / "API request timeout");
     # "billing service port" and "search service port" are two subjects.
-    same_subject = bool(subject_new & subject_old) and (
+    same_subject = subject_new == subject_old or bool(subject_new & subject_old) and (
         subject_new <= subject_old or subject_old <= subject_new
     )
     if not same_subject:
@@ -432,12 +503,16 @@ def classify(new_text: str, old_text: str, cosine: float) -> Relation:
     diff_new = set(new.content - old.content)
     diff_old = set(old.content - new.content)
     object_only = diff_new <= (new.object() | _CUE_STEMS) and diff_old <= old.object()
+    # A quantity (a number, version or date) has one value at a time; so has whatever is
+    # stated as what the subject is.
+    quantity = all(any(c.isdigit() for c in v) for v in gained | lost)
     if (
         object_only
         and gained
         and (lost or cosine >= DUPLICATE_COSINE_LEXICAL)
         and gained <= new.values_after
         and lost <= old.values_after
+        and (quantity or new.setting or new.cue)
     ):
         # Other values (Postgres 15 → MySQL 8), or a more specific one (Python → Python 3.11).
         return "supersedes"
@@ -448,6 +523,7 @@ def classify(new_text: str, old_text: str, cosine: float) -> Relation:
         and len(subject_new) >= 2
         and subject_new == subject_old
         and new.predicate == old.predicate
+        and new.setting
         and diff_new
         and not (new.object() & old.object())
         and cosine >= 0.7

@@ -17,12 +17,13 @@ The patterns are about what text *asks the model to do*, not about commands as s
 
 from __future__ import annotations
 
-import re
-from typing import Any, Literal
+from functools import lru_cache
+from typing import Literal
 
 from habitus.core.meta import meta_of, with_meta
+from habitus.core.trust.instructions import findings
 
-__all__ = ["Source", "SOURCES", "suspicion", "trusted", "provenance_of", "stamp"]
+__all__ = ["Source", "SOURCES", "TRUSTED_SOURCES", "suspicion", "stamp"]
 
 Source = Literal["user", "assistant", "hook", "captured", "imported", "distilled",
                  "consolidated"]
@@ -31,68 +32,29 @@ SOURCES: tuple[str, ...] = ("user", "assistant", "hook", "captured", "imported",
 # Sources whose memories reach instruction files (the brief, `compile`) without confirmation.
 TRUSTED_SOURCES = frozenset({"user"})
 
-_RULES: tuple[tuple[str, re.Pattern[str]], ...] = (
-    ("tries to override the model's instructions", re.compile(
-        r"(?i)\b(?:ignore|disregard|forget|override|bypass)\b[^.\n]{0,40}?\b(?:all|any|the|your"
-        r"|previous|prior|above|earlier|preceding|system)\b[^.\n]{0,30}?\b(?:instructions?"
-        r"|prompts?|rules|guidelines|directions|guardrails)\b")),
-    ("claims a role to command the model", re.compile(
-        r"(?im)(?:^|[.!?]\s+)\s*(?:system|assistant|developer)\s*(?:prompt)?\s*:\s*\S"
-        r"|\byou are now\b|\b(?:developer|god|jailbreak|dan)\s+mode\b|<\|im_start\|>|\[/?INST\]")),
-    ("fetches code from the network and runs it", re.compile(
-        r"(?i)\b(?:curl|wget|iwr|irm|invoke-webrequest|invoke-restmethod)\b[^\n|;]{0,200}\|\s*"
-        r"(?:sudo\s+)?(?:ba|z|k|fi|da)?sh\b|\|\s*(?:python3?|perl|ruby|node|iex)\b"
-        r"|\b(?:ba|z)?sh\s+<\(\s*(?:curl|wget)\b|\beval\s+\"?\$\((?:curl|wget)\b")),
-    ("asks to destroy data", re.compile(
-        r"(?i)\brm\s+-(?:rf|fr|r\s+-f|f\s+-r)\s+(?:--no-preserve-root\s+)?(?:~|/|\$HOME|\*)(?:\s|$|/\s|/\*)"
-        r"|\bmkfs(?:\.\w+)?\s+/dev/|\bdd\s+if=\S+\s+of=/dev/(?:sd|nvme|hd)"
-        r"|:\(\)\s*\{\s*:\|:&\s*\};:|\bchmod\s+-R\s+777\s+/(?:\s|$)")),
-    ("asks to send secrets away", re.compile(
-        r"(?i)\b(?:send|post|upload|exfiltrate|email|leak)\b[^.\n]{0,60}\b(?:\w{1,30}_)?"
-        r"(?:tokens?|keys?|secrets?|passwords?|credentials?|\.ssh|\.env|id_rsa|cookies?)\b"
-        r"[^.\n]{0,60}"
-        r"\b(?:to|at)\b\s+(?:https?://|\S+@\S+)")),
-)
-
-
+@lru_cache(maxsize=8192)
 def suspicion(text: str) -> str | None:
-    """Why `text` reads as instructions to the model rather than knowledge (None: it does not)."""
-    sample = text[:20_000]
-    reasons = [reason for reason, pattern in _RULES if pattern.search(sample)]
+    """Why `text` reads as instructions to the model rather than knowledge (None: it does not):
+    the reasons `instructions.findings` gives, each once."""
+    reasons = dict.fromkeys(f.reason for f in findings(text))
     return "; ".join(reasons) or None
 
 
-def provenance_of(section: dict[str, Any]) -> tuple[str, str, str | None]:
-    """A memory's source, trust (`confirmed`, `trusted` or `untrusted`) and suspicion, from the
-    `habitus` section of its metadata (memories written before provenance count as `user`)."""
-    source = str(section.get("source") or "user")
-    suspicious = section.get("suspicious") or None
-    if section.get("confirmed"):
-        return source, "confirmed", suspicious
-    if suspicious or source not in TRUSTED_SOURCES:
-        return source, "untrusted", suspicious
-    return source, "trusted", None
-
-
-def trusted(section: dict[str, Any]) -> bool:
-    """Whether a memory may reach instruction files: written or confirmed by a person, and not
-    suspicious unless confirmed."""
-    return provenance_of(section)[1] in ("trusted", "confirmed")
-
-
 def stamp(metadata: str, content: str, source: str) -> str:
-    """A new memory's metadata with its provenance: the caller's source (an import keeps the
-    source it carries), whether its content is suspicious; a confirmation is never taken from
+    """A new memory's metadata with its provenance: always the caller's source, never one the
+    content carries (an import records the source its file claims as `claimed_source`, for
+    information only); whether its content is suspicious; a confirmation is never taken from
     the caller (only `confirm` gives it)."""
     meta, section = meta_of({"metadata": metadata})
-    if source != "imported" or section.get("source") not in SOURCES:
+    claimed = section.pop("source", None)
+    section.pop("claimed_source", None)
+    if source == "imported" and claimed and claimed != source:
+        section["claimed_source"] = str(claimed)[:64]
+    if source != "user":  # the default, not written out
         section["source"] = source
-    if section["source"] == "user":  # the default, not written out
-        del section["source"]
     section.pop("confirmed", None)
     section.pop("suspicious", None)
     reason = suspicion(content)
     if reason:
         section["suspicious"] = reason
     return with_meta(meta)
-
