@@ -181,7 +181,7 @@ def _starts_a_word(prefix: str, text: str) -> bool:
 def _within(store: Store, query: RecallQuery) -> Predicate:
     """The query's filter, narrowed to the period it names."""
     assert query.period is not None
-    m = store.m
+    m = store.where.memories
     return query.where & m.ge("created_at", query.period.start) & m.lt(
         "created_at", query.period.end
     )
