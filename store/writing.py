@@ -10,6 +10,8 @@ from typing import Any
 import pyarrow as pa
 from lancedb.util import value_to_sql
 
+from habitus.base.errors import StoreError
+
 from .failures import operation
 from .predicates import Predicate
 from .state import StoreState
@@ -31,7 +33,11 @@ class Writing(StoreState):
         except Exception:
             # Another process may have re-embedded the store (`habitus reindex`) since this one
             # opened it: keep the memories, without vectors of the wrong model.
-            if not await self.refresh_embedding() or all(r.get("vector") is None for r in rows):
+            try:
+                reembedded = await self.refresh_embedding()
+            except StoreError:  # the store cannot be read either: the write's error says why
+                reembedded = False
+            if not reembedded or all(r.get("vector") is None for r in rows):
                 raise
             log.error(
                 "the store is now embedded with %s (%d-d); %d memories written without vectors "
