@@ -70,7 +70,8 @@ async def test_updates_deletes_and_other_handles_are_never_served_stale(db_path:
         await store.update_memories(store.where.memories.eq("id", "m00004"), {"importance": 0.9})
         assert (await best())["importance"] == pytest.approx(0.9)
         # Another handle's update and delete are seen on the next search.
-        await other.update_memories(other.where.memories.eq("id", "m00004"), {"content": "rewritten"})
+        await other.update_memories(other.where.memories.eq("id", "m00004"),
+                                    {"content": "rewritten"})
         assert (await best())["content"] == "rewritten"
         await other.update_memories(other.where.memories.eq("id", "m00004"),
                                     {"deleted_at": row(0)["created_at"]})
@@ -208,7 +209,8 @@ async def test_a_warmed_store_answers_its_first_searches_from_memory(db_path: Pa
         assert await store.warm_rows() == 30
         ids, where = [f"m{i:05d}" for i in range(30)], store.where.memories.is_null("deleted_at")
         columns = ["id", "content", "importance", "created_at"]
-        await writer.update_memories(writer.where.memories.eq("id", "m00003"), {"content": "changed"})
+        await writer.update_memories(writer.where.memories.eq("id", "m00003"),
+                                     {"content": "changed"})
         await store.lexical_search("note", where, 1, columns=["id"])  # catches up first
         misses = store._rows.misses
         seen = await store.fetch(ids, where, columns)
