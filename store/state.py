@@ -8,7 +8,6 @@ over `StoreState` (`reading`, `writing`, `edges`, `records`, `indexes`, `erasure
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
 import lancedb
@@ -23,8 +22,6 @@ from .vectors import VectorCache
 from .writer import Writer
 
 __all__ = ["StoreState"]
-
-log = logging.getLogger("habitus.store")
 
 # New rows kept whole in the row cache when committed, at most this many per commit (a bulk
 # import's are not worth converting).
