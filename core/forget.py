@@ -93,7 +93,7 @@ class Forget:
         else:
             with operation():
                 await self.store.update_memories(
-                    self.store.m.isin("id", chosen_ids), {"deleted_at": utc_now()}
+                    self.store.where.memories.isin("id", chosen_ids), {"deleted_at": utc_now()}
                 )
                 await self.journal.append("forget", chosen_ids, ctx)
                 await reinstate(self.store, self.journal, chosen_ids, ctx)
@@ -123,7 +123,9 @@ class Forget:
             previews=[f"[strength {s:.2f}] {preview(r['content'])}" for s, r in faded],
         )
         if not dry and chosen:
-            await self.store.update_memories(self.store.m.isin("id", chosen), {"deleted_at": now})
+            await self.store.update_memories(
+                self.store.where.memories.isin("id", chosen), {"deleted_at": now}
+            )
             await self.journal.append(
                 "archive", chosen, ctx, {"reason": "decayed", "threshold": threshold}
             )
@@ -132,7 +134,7 @@ class Forget:
     async def restore(self, ids: Sequence[str], ctx: CallContext) -> list[str]:
         """Undo a soft delete."""
         chosen = check_ids(list(ids))
-        m = self.store.m
+        m = self.store.where.memories
         rows = await self.store.scan(m.isin("id", chosen) & m.not_null("deleted_at"))
         restored = [r["id"] for r in rows]
         if restored:

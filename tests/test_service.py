@@ -221,7 +221,7 @@ async def test_export_import_round_trip(
     b = await service.remember("Flags are read once at start-up", ctx=ctx)
     await service.link(b.id, a.id, "depends_on", ctx=ctx)
     out = tmp_path / "export.jsonl"
-    assert await export_jsonl(service, out) == {"memories": 2, "links": 1}
+    assert await export_jsonl(service.store, out) == {"memories": 2, "links": 1}
     lines = [json.loads(line) for line in out.read_text().splitlines()]
     assert {line["type"] for line in lines} == {"memory", "link"}
 

@@ -104,7 +104,8 @@ class Reflect:
         `NEAR_DUPLICATE`): a superseded version is history, never a duplicate of its
         successor to merge back."""
         rows = await self.store.scan(
-            live(self.store, scopes) & current(self.store) & self.store.m.not_null("vector"),
+            live(self.store, scopes) & current(self.store)
+            & self.store.where.memories.not_null("vector"),
             limit=2000,
         )
         if len(rows) < 2:
@@ -161,7 +162,8 @@ class Reflect:
     ) -> list[ReflectGroup]:
         """Memories whose content reads as instructions to the model, not yet confirmed."""
         rows = await self.store.scan(
-            live(self.store, scopes) & self.store.m.contains("metadata", '"suspicious"'),
+            live(self.store, scopes)
+            & self.store.where.memories.contains("metadata", '"suspicious"'),
         )
         hits = [hit_of(r, 1.0, 0, now) for r in rows]
         hits = [h for h in hits if h.suspicious and h.trust != "confirmed"]
@@ -180,7 +182,7 @@ class Reflect:
     ) -> list[ReflectGroup]:
         """The latest episodes since `since` (default: the last seven days)."""
         since = since or now - timedelta(days=7)
-        m = self.store.m
+        m = self.store.where.memories
         episodes = await self.store.scan(
             live(self.store, scopes) & m.eq("kind", "episodic") & m.ge("created_at", since),
             limit=500,
