@@ -10,7 +10,7 @@ without importing any of them:
 
 - the package ships one for the built-in plugins (`manifest.json` beside this module, rebuilt
   by `python -m habitus.server.recorder`; a test keeps it equal to what the server answers);
-- the server files one per key in the user's cache directory whenever what it answers differs
+- the server files one per key in habitus's cache directory whenever what it answers differs
   from the manifest it started with, so other plugin sets start as fast from the next start on.
 
 Standard library only: this module runs before the MCP SDK is imported.
@@ -210,12 +210,15 @@ def current_key(project_root: Path | None) -> dict[str, Any]:
 
 
 def cache_file(key: dict[str, Any]) -> Path:
-    """Where the manifest of `key` is filed in the user's cache directory."""
-    import platformdirs
+    """Where the manifest of `key` is filed: `$HABITUS_CACHE_DIR/stdio`, else the `stdio`
+    folder of habitus's user cache directory."""
+    root = os.environ.get("HABITUS_CACHE_DIR")
+    if not root:
+        import platformdirs
 
+        root = platformdirs.user_cache_dir("habitus", appauthor=False)
     digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:24]
-    folder = Path(platformdirs.user_cache_dir("habitus", appauthor=False)) / "stdio"
-    return folder / f"{digest}.json"
+    return Path(root) / "stdio" / f"{digest}.json"
 
 
 def _read(path: Path) -> Manifest | None:

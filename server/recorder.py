@@ -25,7 +25,7 @@ from mcp_types.version import (
 from .app import initialization_options
 from .manifest import HANDSHAKE_METHODS, MODERN_METHODS, SHIPPED, Manifest, save_manifest
 
-__all__ = ["record_answers", "result_text"]
+__all__ = ["builtin_manifest", "exchange", "record_answers", "result_text"]
 
 _CLIENT = {"name": "habitus-recorder", "version": "1"}
 _TIMEOUT = 30.0  # seconds for one recording; it takes tens of milliseconds
@@ -73,16 +73,23 @@ def result_text(line: str, request_id: Any) -> str | None:
     return text
 
 
-async def _exchange(server: MCPServer[Any], messages: list[dict[str, Any]]) -> dict[str, str]:
-    """Each request's method → its result text, over one connection."""
-    exchange = _Exchange(messages)
-    stdio = cast(Any, exchange)
+async def exchange(server: MCPServer[Any], messages: list[dict[str, Any]]) -> dict[Any, str]:
+    """Send `messages` to `server` over one connection, each once the request before it has
+    its answer; every line written back, by request id."""
+    lines = _Exchange(messages)
+    stdio = cast(Any, lines)
     with anyio.fail_after(_TIMEOUT):
         async with stdio_server(stdin=stdio, stdout=stdio) as (read, write):
             await server._lowlevel_server.run(read, write, initialization_options(server))
+    return lines.lines
+
+
+async def _answers(server: MCPServer[Any], messages: list[dict[str, Any]]) -> dict[str, str]:
+    """Each request's method → its result text (requests refused are left out)."""
+    lines = await exchange(server, messages)
     answers = {}
     for message in messages:
-        line = exchange.lines.get(message.get("id", None))
+        line = lines.get(message.get("id"))
         if "id" in message and line is not None:
             text = result_text(line, message["id"])
             if text is not None:
@@ -105,12 +112,12 @@ async def record_answers(server: MCPServer[Any], key: dict[str, Any]) -> Manifes
         messages = [_request(1, "initialize", hello),
                     {"jsonrpc": "2.0", "method": "notifications/initialized"}]
         messages += [_request(n, m) for n, m in enumerate(HANDSHAKE_METHODS[1:], start=2)]
-        answers[version] = await _exchange(server, messages)
+        answers[version] = await _answers(server, messages)
     for version in MODERN_PROTOCOL_VERSIONS:
         envelope = {"_meta": {PROTOCOL_VERSION_META_KEY: version, CLIENT_INFO_META_KEY: _CLIENT,
                               CLIENT_CAPABILITIES_META_KEY: {}}}
         messages = [_request(n, m, envelope) for n, m in enumerate(MODERN_METHODS, start=1)]
-        answers[version] = await _exchange(server, messages)
+        answers[version] = await _answers(server, messages)
     return Manifest(key=key, handshake_versions=tuple(HANDSHAKE_PROTOCOL_VERSIONS),
                     latest_handshake=LATEST_HANDSHAKE_VERSION,
                     modern_versions=tuple(MODERN_PROTOCOL_VERSIONS), answers=answers)

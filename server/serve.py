@@ -36,6 +36,7 @@ __all__ = ["Transport", "serve", "serve_behind"]
 log = logging.getLogger("habitus.server")
 
 Transport = Literal["sse", "http"]  # stdio: see front.serve_stdio
+_CHECK_WAIT = 10.0  # seconds a stdio session that ends waits for its answers to be filed
 
 
 def serve(
@@ -92,9 +93,10 @@ async def _serve_behind(settings: Settings, handover: Handover) -> None:
     if not handover.attach(lines.put_nowait,
                            lambda line: loop.call_soon_threadsafe(lines.put_nowait, line)):
         return  # stopped while loading
+    checked = anyio.Event()
     try:
         async with anyio.create_task_group() as tasks:
-            tasks.start_soon(_check_early_answers, server, handover)
+            tasks.start_soon(_check_early_answers, server, handover, checked)
             tasks.start_soon(_warm_up, runtime)
             tasks.start_soon(watch_plugins, server, runtime, None, handover.tools_changed)
             tasks.start_soon(drain_spool, runtime)
@@ -102,6 +104,8 @@ async def _serve_behind(settings: Settings, handover: Handover) -> None:
                 stdin, stdout = cast(Any, _Inbox(lines)), cast(Any, _Outbox(handover))
                 async with stdio_server(stdin=stdin, stdout=stdout) as (read, write):
                     await server._lowlevel_server.run(read, write, initialization_options(server))
+                with anyio.move_on_after(_CHECK_WAIT):  # even a short session files its answers
+                    await checked.wait()
             finally:
                 tasks.cancel_scope.cancel()
     finally:  # once the background tasks have stopped using the store
@@ -109,22 +113,26 @@ async def _serve_behind(settings: Settings, handover: Handover) -> None:
             await runtime.close()
 
 
-async def _check_early_answers(server: MCPServer[Any], handover: Handover) -> None:
+async def _check_early_answers(server: MCPServer[Any], handover: Handover,
+                               checked: anyio.Event) -> None:
     """Compare the early answers with this server's: correct the client, and file this
     server's answers for the next start when they are new."""
-    if handover.key is None:
-        return
-    actual = await record_answers(server, handover.key)
-    wrong = handover.correct(actual)
-    if wrong:
-        log.warning("answers given before the server had loaded were out of date (%s); the "
-                    "client was told to fetch the tool list again",
-                    ", ".join(f"{method} at {version}" for version, method in wrong))
-    if actual != handover.early.manifest:
-        try:
-            await anyio.to_thread.run_sync(save_manifest, actual, cache_file(handover.key))
-        except OSError as exc:
-            log.info("start-up manifest not saved: %s", exc)
+    try:
+        if handover.key is None:
+            return
+        actual = await record_answers(server, handover.key)
+        wrong = handover.correct(actual)
+        if wrong:
+            log.warning("answers given before the server had loaded were out of date (%s); "
+                        "the client was told to fetch the tool list again",
+                        ", ".join(f"{method} at {version}" for version, method in wrong))
+        if actual != handover.early.manifest:
+            try:
+                await anyio.to_thread.run_sync(save_manifest, actual, cache_file(handover.key))
+            except OSError as exc:
+                log.info("start-up manifest not saved: %s", exc)
+    finally:
+        checked.set()
 
 
 async def _serve(
