@@ -87,12 +87,13 @@ def _read(wire_in: int, events: Events) -> None:
 
 
 def _load_server(handover: Handover, settings: Settings, events: Events) -> None:
-    """Import, build and run the full server behind `handover` (run in a thread)."""
+    """Import, build and run the full server behind `handover` (run in a thread). The process
+    may end as soon as the store is closed, before the event loop has wound down."""
     code = 0
     try:
         from .serve import serve_behind
 
-        serve_behind(settings, handover)
+        serve_behind(settings, handover, lambda: events.put(("done", 0)))
     except BaseException:
         log.exception("the server failed")
         code = 1

@@ -7,7 +7,7 @@ import asyncio
 import importlib
 import logging
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, Literal, cast
 
 import anyio
@@ -49,10 +49,11 @@ def serve(
               backend="asyncio")
 
 
-def serve_behind(settings: Settings, handover: Handover) -> None:
+def serve_behind(settings: Settings, handover: Handover, stopped: Callable[[], None]) -> None:
     """Run the full stdio server behind `handover`, which has answered the client so far,
-    until the client's input ends (run in the front's background thread)."""
-    anyio.run(_serve_behind, settings, handover, backend="asyncio")
+    until the client's input ends; `stopped` is called once the store is closed (run in the
+    front's background thread)."""
+    anyio.run(_serve_behind, settings, handover, stopped, backend="asyncio")
 
 
 class _Inbox:
@@ -84,7 +85,8 @@ class _Outbox:
         return None
 
 
-async def _serve_behind(settings: Settings, handover: Handover) -> None:
+async def _serve_behind(settings: Settings, handover: Handover,
+                        stopped: Callable[[], None]) -> None:
     runtime = Runtime(settings)
     server = build_server(runtime)
     add_hook_route(server, runtime)
@@ -93,11 +95,13 @@ async def _serve_behind(settings: Settings, handover: Handover) -> None:
     if not handover.attach(lines.put_nowait,
                            lambda line: loop.call_soon_threadsafe(lines.put_nowait, line)):
         return  # stopped while loading
+    # The warm-up may sit in a worker thread loading the model: outside the task group, so
+    # that stopping never waits for it (it touches the store only between threads).
+    warming = asyncio.ensure_future(_warm_up(runtime))
     checked = anyio.Event()
     try:
         async with anyio.create_task_group() as tasks:
             tasks.start_soon(_check_early_answers, server, handover, checked)
-            tasks.start_soon(_warm_up, runtime)
             tasks.start_soon(watch_plugins, server, runtime, None, handover.tools_changed)
             tasks.start_soon(drain_spool, runtime)
             try:
@@ -108,9 +112,11 @@ async def _serve_behind(settings: Settings, handover: Handover) -> None:
                     await checked.wait()
             finally:
                 tasks.cancel_scope.cancel()
-    finally:  # once the background tasks have stopped using the store
+    finally:
+        warming.cancel()
         with anyio.CancelScope(shield=True):
             await runtime.close()
+        stopped()
 
 
 async def _check_early_answers(server: MCPServer[Any], handover: Handover,
