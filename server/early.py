@@ -48,7 +48,7 @@ def _refuse_constant(name: str) -> Any:
 
 
 def _plain_request(line: str) -> dict[str, Any] | None:
-    """The request on `line` when it is one (else None): a JSON-RPC 2.0 object with an id."""
+    """The message on `line` when it is a request (an object with an id and a method)."""
     try:
         message = json.loads(line, parse_constant=_refuse_constant)
     except ValueError:

@@ -66,6 +66,11 @@ class Handover:
             self._pass_on(None)
             return self._deliver is not None or self._needs_server
 
+    @property
+    def stopping(self) -> bool:
+        """Whether a signal asked the process to stop."""
+        return self._stopping
+
     def stop(self) -> bool:
         """Stop taking messages (a signal); whether the full server is running and must stop."""
         with self._lock:

@@ -108,15 +108,16 @@ async def _serve_behind(settings: Settings, handover: Handover,
                 stdin, stdout = cast(Any, _Inbox(lines)), cast(Any, _Outbox(handover))
                 async with stdio_server(stdin=stdin, stdout=stdout) as (read, write):
                     await server._lowlevel_server.run(read, write, initialization_options(server))
-                with anyio.move_on_after(_CHECK_WAIT):  # even a short session files its answers
-                    await checked.wait()
+                if not handover.stopping:  # even a short session files its answers
+                    with anyio.move_on_after(_CHECK_WAIT):
+                        await checked.wait()
             finally:
                 tasks.cancel_scope.cancel()
     finally:
         warming.cancel()
         with anyio.CancelScope(shield=True):
             await runtime.close()
-        stopped()
+    stopped()
 
 
 async def _check_early_answers(server: MCPServer[Any], handover: Handover,
