@@ -18,6 +18,7 @@ Standard library only: this module runs before the MCP SDK is imported.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
@@ -81,15 +82,15 @@ class Manifest:
         """Parse the file form; ValueError when it is not a manifest of this format."""
         try:
             data = json.loads(text)
-            results = data["results"]
-            answers = {version: {method: _text(results[i]) for method, i in methods.items()}
+            results = [_result(r) for r in data["results"]]
+            answers = {version: {method: results[_index(i)] for method, i in methods.items()}
                        for version, methods in data["answers"].items()}
             manifest = cls(key=dict(data["key"]),
                            handshake_versions=tuple(map(_text, data["handshake_versions"])),
                            latest_handshake=_text(data["latest_handshake"]),
                            modern_versions=tuple(map(_text, data["modern_versions"])),
                            answers=answers)
-        except (KeyError, TypeError, IndexError, AttributeError) as exc:
+        except (KeyError, TypeError, IndexError, AttributeError, ValueError) as exc:
             raise ValueError(f"not a manifest: {exc!r}") from None
         if manifest.key.get("format") != FORMAT:
             raise ValueError(f"manifest format {manifest.key.get('format')!r}, not {FORMAT}")
@@ -99,6 +100,19 @@ class Manifest:
 def _text(value: Any) -> str:
     if not isinstance(value, str):
         raise TypeError(f"expected a string, found {type(value).__name__}")
+    return value
+
+
+def _result(value: Any) -> str:
+    """A result text, checked to be a JSON object: it is written to clients as it is."""
+    if not isinstance(json.loads(_text(value)), dict):
+        raise TypeError("a result is not a JSON object")
+    return value
+
+
+def _index(value: Any) -> int:
+    if type(value) is not int or value < 0:
+        raise IndexError(f"bad result index {value!r}")
     return value
 
 
@@ -222,17 +236,22 @@ def cache_file(key: dict[str, Any]) -> Path:
 
 
 def _read(path: Path) -> Manifest | None:
+    """The manifest in `path`; None when there is none or it cannot be read (an unreadable
+    file in the cache is removed: the server files a new one)."""
     try:
         return Manifest.from_json(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         return None
     except (OSError, ValueError) as exc:
         log.warning("ignoring the start-up manifest %s: %s", path, exc)
+        if path != SHIPPED:
+            with contextlib.suppress(OSError):
+                path.unlink()
         return None
 
 
 def find_manifest(key: dict[str, Any]) -> Manifest | None:
-    """The manifest filed under `key`: the user's cached one, else the shipped one."""
+    """The manifest filed under `key`: the cached one, else the shipped one."""
     for path in (cache_file(key), SHIPPED):
         manifest = _read(path)
         if manifest is not None and manifest.key == key:

@@ -29,7 +29,7 @@ from habitus.plugins.manager import PluginManager
 from habitus.server.app import build_server
 from habitus.server.early import CLIENT_CAPABILITIES, CLIENT_INFO, PROTOCOL_VERSION
 from habitus.server.handover import Handover
-from habitus.server.manifest import SHIPPED, Manifest, plugin_folders
+from habitus.server.manifest import SHIPPED, Manifest, cache_file, current_key, plugin_folders
 from habitus.server.recorder import builtin_manifest, exchange
 from habitus.server.runtime import Runtime
 from tests.servers import habitus_command, server_env, stdio_params
@@ -317,6 +317,26 @@ def test_an_out_of_date_tool_list_is_corrected(tmp_path: Path, pipes: list[Pipe]
     assert pipe.close() == 0
     assert "Echo the text back." in cached.read_text(encoding="utf-8")  # filed for next time
     assert "out of date" in pipe.stderr
+
+
+def test_an_unreadable_cached_manifest_is_set_aside(tmp_path: Path, pipes: list[Pipe],
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HABITUS_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setenv("HABITUS_PLUGINS", "builtin")
+    broken = cache_file(current_key(None))
+    broken.parent.mkdir(parents=True)
+    broken.write_text('{"key": {"format": 1}, "results": ["{not json"]}', encoding="utf-8")
+    runtime = Runtime(Settings(db=str(tmp_path / "ref")),
+                      plugins=PluginManager(entry_points=(), environ={}))
+    messages = [hello(), INITIALIZED, request(2, "tools/list")]
+    expected = anyio.run(exchange, build_server(runtime), messages)
+    pipe = Pipe(tmp_path / "store", builtin_env(tmp_path))
+    pipes.append(pipe)
+    pipe.send(*messages)
+    assert pipe.raw(1) == expected[1] and pipe.raw(2) == expected[2]
+    assert pipe.close() == 0
+    assert "ignoring the start-up manifest" in pipe.stderr
+    assert not broken.exists()
 
 
 def test_the_handshake_says_the_tool_list_may_change(tmp_path: Path, pipes: list[Pipe]) -> None:
