@@ -376,10 +376,10 @@ def test_bad_input_gets_errors_and_the_server_keeps_serving(
     assert all("error" in m for m in pipe.seen if m.get("id") not in (2, 3))
 
 
-def remember_then_signal(tmp_path: Path, env: dict[str, str], signum: int,
+def remember_then_signal(tmp_path: Path, env: dict[str, str], signals: tuple[int, ...],
                          pipes: list[Pipe]) -> float:
-    """Remember through a fresh server, signal it once the write is acknowledged; seconds
-    until it exited."""
+    """Remember through a fresh server, then send it `signals` 0.1 s apart (as Claude Code
+    does) once the write is acknowledged; seconds until it exited."""
     pipe = Pipe(tmp_path / "store", env)
     pipes.append(pipe)
     pipe.send(hello(), INITIALIZED,
@@ -387,17 +387,22 @@ def remember_then_signal(tmp_path: Path, env: dict[str, str], signum: int,
                                         "arguments": {"content": "Backups run at 02:00 UTC."}}))
     assert pipe.answer(2)["result"]["structuredContent"]["status"] == "created"
     started = time.monotonic()
-    pipe.proc.send_signal(signum)
+    for signum in signals:
+        if pipe.proc.poll() is None:
+            pipe.proc.send_signal(signum)
+            time.sleep(0.1)
     pipe.proc.wait(timeout=WAIT)
     return time.monotonic() - started
 
 
 @pytest.mark.anyio
-@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+@pytest.mark.parametrize("signals", [(signal.SIGINT,), (signal.SIGTERM,),
+                                     (signal.SIGINT, signal.SIGTERM)],
+                         ids=["SIGINT", "SIGTERM", "SIGINT then SIGTERM"])
 async def test_a_signal_ends_the_server_and_keeps_acknowledged_writes(
-    signum: int, tmp_path: Path, pipes: list[Pipe]
+    signals: tuple[int, ...], tmp_path: Path, pipes: list[Pipe]
 ) -> None:
-    took = remember_then_signal(tmp_path, builtin_env(tmp_path), signum, pipes)
+    took = remember_then_signal(tmp_path, builtin_env(tmp_path), signals, pipes)
     assert took < 3.0  # it leaves within STOP_GRACE (1.5 s) by design; loose for busy machines
     assert pipes[0].proc.returncode == 0
     async with Client(stdio_params(tmp_path / "store")) as client:
