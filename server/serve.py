@@ -105,6 +105,8 @@ async def _serve_behind(settings: Settings, handover: Handover,
             tasks.start_soon(watch_plugins, server, runtime, None, handover.tools_changed)
             tasks.start_soon(drain_spool, runtime)
             try:
+                # The SDK's own stdio transport over the hand-over's lines; MCPServer serves
+                # stdio only on the process's streams, its low-level server on any.
                 stdin, stdout = cast(Any, _Inbox(lines)), cast(Any, _Outbox(handover))
                 async with stdio_server(stdin=stdin, stdout=stdout) as (read, write):
                     await server._lowlevel_server.run(read, write, initialization_options(server))
