@@ -103,17 +103,21 @@ def _load_server(handover: Handover, settings: Settings, events: Events) -> None
 
 def _run(handover: Handover, events: Events) -> int:
     """Take the client's messages until the end; the exit code."""
-    pending = b""
+    partial: list[bytes] = []  # the start of a line still coming, in pieces
     while True:
         kind, value = events.get()
         if kind == "data":
-            pending += value
-            *lines, pending = pending.split(b"\n")
+            *lines, rest = value.split(b"\n")
             for raw in lines:
+                if partial:
+                    raw = b"".join([*partial, raw])
+                    partial.clear()
                 handover.take(raw.decode("utf-8", errors="replace") + "\n")
+            if rest:
+                partial.append(rest)
         elif kind == "eof":
-            if pending:
-                handover.take(pending.decode("utf-8", errors="replace"))
+            if partial:
+                handover.take(b"".join(partial).decode("utf-8", errors="replace"))
             return _wait_for_server(handover, events, None) if handover.end_of_input() else 0
         elif kind == "signal":
             log.info("signal %d: stopping", value)
