@@ -376,6 +376,19 @@ def test_bad_input_gets_errors_and_the_server_keeps_serving(
     assert all("error" in m for m in pipe.seen if m.get("id") not in (2, 3))
 
 
+def test_a_message_longer_than_a_read_arrives_whole(tmp_path: Path, pipes: list[Pipe]) -> None:
+    pipe = Pipe(tmp_path / "store", builtin_env(tmp_path))
+    pipes.append(pipe)
+    query = "é" * 300_000  # 600 kB of UTF-8, read in many pieces
+    pipe.send(hello(), INITIALIZED,
+              request(2, "tools/call", {"name": "recall", "arguments": {"query": query}}),
+              request(3, "ping"))
+    assert pipe.answer(3)["result"] == {}
+    refused = pipe.answer(2)["result"]
+    assert refused["isError"] and "at most 2000 characters" in refused["content"][0]["text"]
+    assert pipe.close() == 0
+
+
 def remember_then_signal(tmp_path: Path, env: dict[str, str], signals: tuple[int, ...],
                          pipes: list[Pipe]) -> float:
     """Remember through a fresh server, then send it `signals` 0.1 s apart (as Claude Code
