@@ -10,6 +10,7 @@ import logging
 from datetime import datetime
 from typing import Annotated, Any, TypeVar
 
+from mcp.server import InitializationOptions, NotificationOptions
 from mcp.server.mcpserver import Context, ListRoots, MCPServer, Resolve, Sample
 from mcp.types import (
     CreateMessageResult,
@@ -34,7 +35,7 @@ from habitus.core.models import (
 from .calls import call_context, connection_key, guard
 from .runtime import Runtime
 
-__all__ = ["build_server", "INSTRUCTIONS"]
+__all__ = ["build_server", "initialization_options", "INSTRUCTIONS"]
 
 log = logging.getLogger("habitus.server")
 T = TypeVar("T")
@@ -464,6 +465,13 @@ def build_server(runtime: Runtime) -> MCPServer[Any]:
 
     install_plugin_tools(server, runtime)  # tools contributed by plugins (register_tools hook)
     return server
+
+
+def initialization_options(server: MCPServer[Any]) -> InitializationOptions:
+    """What the stdio server announces about itself: as `server` would, and that its tool list
+    may change (plugins reload; a list given before the server had loaded is corrected)."""
+    return server._lowlevel_server.create_initialization_options(
+        NotificationOptions(tools_changed=True))
 
 
 def _version() -> str:
