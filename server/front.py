@@ -11,9 +11,9 @@ alone takes most of a second. So the process starts as this front, standard libr
 - the full server (the MCP SDK server and plugins, then the store) loads in a background
   thread and, once it serves, takes the kept messages and all that follow, in order;
 - on SIGINT or SIGTERM it stops reading, lets the full server stop and close the store, and
-  exits within `STOP_GRACE` seconds in any case: a tool answers only once what it wrote is
-  committed (or, for the rows the store defers, in its durable log), so leaving loses nothing
-  acknowledged.
+  exits within `STOP_GRACE` seconds (tens of milliseconds) in any case: a tool answers only
+  once what it wrote is committed (or, for the rows the store defers, in its durable log), so
+  leaving loses nothing acknowledged.
 
 The main thread only waits for events (data from stdin, its end, a signal, the full server
 done), so a signal is handled at once whatever the other threads are doing.
@@ -40,7 +40,10 @@ __all__ = ["STOP_GRACE", "serve_stdio"]
 
 log = logging.getLogger("habitus.server")
 
-STOP_GRACE = 1.5  # seconds from SIGINT/SIGTERM to exit, at most
+# Seconds from SIGINT/SIGTERM to exit, at most: Claude Code sends SIGTERM 0.1 s after SIGINT.
+# Leaving sooner loses nothing acknowledged (see the module docstring); the next process to
+# open the store commits the deferred rows a stop cut short.
+STOP_GRACE = 0.06
 _READ_SIZE = 1 << 16
 # ("data", bytes), ("eof", None), ("signal", number), ("done", exit code)
 Events = queue.SimpleQueue[tuple[str, Any]]
