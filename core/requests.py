@@ -359,9 +359,13 @@ class ForgetRequest(Request):
         ),
         Cli(help="Forget what this search finds (previewed unless --yes)."),
     ] = None
-    kinds: Annotated[list[Kind] | None, Cli(flag="--kind")] = None
+    kinds: Annotated[
+        list[Kind] | None, Cli(flag="--kind", help="With --query: only these kinds.")
+    ] = None
     tags: Annotated[
-        list[TagStr] | None, Field(max_length=LIMITS["tags"]), Cli(comma_separated=True)
+        list[TagStr] | None,
+        Field(max_length=LIMITS["tags"]),
+        Cli(comma_separated=True, help="With --query: only memories with any of these tags."),
     ] = None
     scope: ScopeArg = None
     purge: Annotated[
@@ -392,6 +396,7 @@ class ForgetRequest(Request):
     restore: Annotated[
         bool, Strict(),
         Field(description="Bring back the memories `ids` forgotten by a soft delete."),
+        Cli(help="Bring back IDS, forgotten by a soft delete."),
     ] = False
     limit: Annotated[
         int,
