@@ -30,6 +30,7 @@ from habitus.core.models import (
 )
 from habitus.core.requests import (
     ForgetRequest,
+    HistoryRequest,
     LinkRequest,
     NewMemory,
     RecallRequest,
@@ -228,7 +229,7 @@ def build_server(runtime: Runtime) -> MCPServer[Any]:
     )
     async def memory_history(memory_id: str) -> str:
         service = await runtime.service()
-        timeline = await service.history(memory_id)
+        timeline = await service.history(HistoryRequest(memory_id=memory_id))
         return timeline.model_dump_json()
 
     from .plugin_tools import install_plugin_tools
