@@ -54,13 +54,16 @@ class RequestCommand(click.Command):
         self._own, self._params = value, None
 
     def invoke(self, ctx: click.Context) -> Any:
-        fields = self.request_type.fields_on("cli")
-        values = {name: _field_value(field, ctx.params.pop(name))
-                  for name, field in fields.items()}
-        with one_line_errors():
-            ctx.params["request"] = self.request_type(
-                **{name: value for name, value in values.items() if value is not None})
+        ctx.params["request"] = self.request_of(ctx.params)
         return super().invoke(ctx)
+
+    def request_of(self, params: dict[str, Any]) -> Request:
+        """The request from what click parsed, its fields' values taken out of `params`."""
+        fields = self.request_type.fields_on("cli")
+        values = {name: _field_value(field, params.pop(name)) for name, field in fields.items()}
+        with one_line_errors():
+            return self.request_type(
+                **{name: value for name, value in values.items() if value is not None})
 
 
 def parameter(name: str, field: FieldInfo) -> click.Parameter:

@@ -82,7 +82,8 @@ class Request(BaseModel):
     """An operation's options. An invalid request raises `InvalidInput` naming the option, the
     same from every caller; an unknown option is refused."""
 
-    model_config = ConfigDict(extra="forbid")
+    # Validators are built on first use: a command builds only its own request.
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
     def __init__(self, /, **data: Any) -> None:
         try:
