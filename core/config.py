@@ -30,7 +30,8 @@ class Settings:
     db: str = field(default_factory=default_db_path)
     embedder: str = field(default_factory=lambda: os.environ.get("HABITUS_EMBEDDER", "minilm"))
     storage_options: dict[str, str] | None = None
-    # An optional OpenAI-compatible chat model for reflect (see core.reflection.llm); "" = none configured.
+    # An optional OpenAI-compatible chat model for reflect (see core.reflection.llm); "" = none
+    # configured.
     llm_url: str = field(default_factory=lambda: os.environ.get("HABITUS_LLM_URL", ""))
     llm_model: str = field(default_factory=lambda: os.environ.get("HABITUS_LLM_MODEL", ""))
     llm_api_key: str = field(

@@ -13,9 +13,9 @@ scope is found by these rules, first match wins (`resolve_scope` applies them al
 
 ``global`` is the scope shared by every project.
 
-Git metadata is read by `core.project.git`, from the files. Not supported: ``include``/``includeIf`` in
-git config, ``url.<base>.insteadOf`` rewrites and ssh host aliases from ``~/.ssh/config``; a
-remote spelled through one of these gets its own id.
+Git metadata is read by `core.project.git`, from the files. Not supported:
+``include``/``includeIf`` in git config, ``url.<base>.insteadOf`` rewrites and ssh host aliases
+from ``~/.ssh/config``; a remote spelled through one of these gets its own id.
 """
 
 from __future__ import annotations
