@@ -75,7 +75,7 @@ class Cli:
     flag: str | None = None  # the option's declaration, e.g. "--budget" or "--dry-run/--yes"
     argument: bool = False  # a positional argument although optional
     comma_separated: bool = False  # a list given as one comma-separated value
-    help: str | None = None  # where the description speaks in MCP terms
+    help: str | None = None  # where the description speaks in MCP terms, or there is none
 
 
 class Request(BaseModel):
