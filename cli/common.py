@@ -19,6 +19,7 @@ from habitus.core.config import Settings
 
 __all__ = [
     "State",
+    "Fields",
     "pass_state",
     "run_service",
     "call",
@@ -80,10 +81,27 @@ def _answer(value: Any) -> Any:
     return [_answer(v) for v in value] if isinstance(value, list) else value
 
 
+class Fields:
+    """The values a command line gave for a request's fields, built into the request only
+    when the command runs here (a server checks them itself)."""
+
+    def __init__(self, operation: str, values: dict[str, Any]) -> None:
+        self.operation = operation
+        self.values = values
+
+    def build(self) -> Any:
+        """The request, checked (a clear one-line error otherwise)."""
+        from habitus.core.requests import REQUESTS
+
+        with one_line_errors():
+            return REQUESTS[self.operation](**self.values)
+
+
 def call(state: State, operation: str, request: Any = None) -> Any:
-    """Run one operation of the memory service with its request (None: an operation that
-    takes none, such as stats): through the server running for the store when there is one
-    (milliseconds), else on the store opened here (seconds)."""
+    """Run one operation of the memory service with its request, or the command line's
+    `Fields` of it (None: an operation that takes none, such as stats): through the server
+    running for the store when there is one (milliseconds; it checks the request), else on the
+    store opened here (seconds)."""
     from habitus.base import endpoint
 
     context = state.context_fields() if request is not None else None
@@ -91,7 +109,12 @@ def call(state: State, operation: str, request: Any = None) -> Any:
     if found is not None:
         from habitus.base.access_token import access_token
 
-        args = {} if request is None else request.model_dump(mode="json", exclude_defaults=True)
+        if request is None:
+            args = {}
+        elif isinstance(request, Fields):  # the command line's values, checked by the server
+            args = request.values
+        else:
+            args = request.model_dump(mode="json", exclude_defaults=True)
         try:
             status, data = endpoint.post_json(
                 found["url"], f"/api/{operation}", {"args": args, "ctx": context},
@@ -104,10 +127,12 @@ def call(state: State, operation: str, request: Any = None) -> Any:
             raise click.ClickException(str(data.get("error")))
         # Anything else (no answer, an older server): do it here.
 
+    built = request.build() if isinstance(request, Fields) else request
+
     async def here(service: Any) -> Any:
-        if request is None:
+        if built is None:
             return await getattr(service, operation)()
-        return await getattr(service, operation)(request, ctx=state.context())
+        return await getattr(service, operation)(built, ctx=state.context())
 
     return run_service(state, here, embeds=operation in EMBEDDING_OPERATIONS)
 

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from .common import State, call, emit, json_option, one_line_errors, pass_state, run_service
+from .common import Fields, State, call, emit, json_option, pass_state, run_service
 from .options import RequestCommand
 
 if TYPE_CHECKING:
@@ -19,8 +19,6 @@ if TYPE_CHECKING:
         ForgetRequest,
         HistoryRequest,
         LinkRequest,
-        NewMemory,
-        RecallRequest,
         ReflectRequest,
         UndoRequest,
     )
@@ -31,15 +29,13 @@ __all__ = ["register"]
 def register(group: click.Group) -> None:
     """Add the memory commands to the `habitus` group."""
 
-    @group.command(cls=RequestCommand, operation="remember")
+    @group.command(cls=RequestCommand, operation="remember", served=True)
     @json_option
     @pass_state
-    def remember(state: State, request: NewMemory, as_json: bool) -> None:
+    def remember(state: State, request: Fields, as_json: bool) -> None:
         """Store CONTENT as a memory ('-' reads standard input)."""
-        if request.content == "-":
-            with one_line_errors():
-                request = type(request).of(sys.stdin.read(), **request.model_dump(
-                    exclude={"content"}, exclude_unset=True))
+        if request.values.get("content") == "-":
+            request.values["content"] = sys.stdin.read()
         result = call(state, "remember", request)
 
         def human(r: Any) -> str:
@@ -58,10 +54,10 @@ def register(group: click.Group) -> None:
 
         emit(result, as_json, human)
 
-    @group.command(cls=RequestCommand, operation="recall")
+    @group.command(cls=RequestCommand, operation="recall", served=True)
     @json_option
     @pass_state
-    def recall(state: State, request: RecallRequest, as_json: bool) -> None:
+    def recall(state: State, request: Fields, as_json: bool) -> None:
         """Search memories for QUERY."""
         result = call(state, "recall", request)
 

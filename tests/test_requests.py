@@ -160,3 +160,29 @@ async def test_the_http_api_takes_every_field_of_its_requests(db_path: Path) -> 
             status, answer = post_json(base, f"/api/{operation}",
                                        {"args": {**args, "surprise": 1}}, token=TOKEN, timeout=60)
             assert status == 400 and "unknown option 'surprise'" in answer["error"], answer
+
+
+def test_the_command_line_table_is_made_from_the_requests() -> None:
+    """`cli/parameters.json` (what a served command reads instead of the request models) says
+    what the requests say: rebuild it with `python -m habitus.cli.options`."""
+    import json
+
+    from habitus.cli.options import TABLE_FILE, table
+
+    assert json.loads(TABLE_FILE.read_text(encoding="utf-8")) == json.loads(
+        json.dumps(table())), "cli/parameters.json is out of date: python -m habitus.cli.options"
+
+
+def test_a_served_command_loads_no_request_model() -> None:
+    import subprocess
+    import sys
+
+    code = ("import sys\nfrom habitus.cli.app import cli\n"
+            "cmd = cli.get_command(None, 'recall')\n"
+            "ctx = cmd.make_context('recall', ['x', '--limit', '3'])\n"
+            "fields = cmd.fields_of(ctx.params)\n"
+            "assert fields.values == {'query': 'x', 'limit': 3}, fields.values\n"
+            "print('pydantic' in sys.modules, 'habitus.core.requests' in sys.modules)")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["False", "False"]
