@@ -48,6 +48,7 @@ import re
 import unicodedata
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from typing import NamedTuple
 from urllib.parse import unquote
 
 from habitus.core.trust.packages import squats
@@ -78,7 +79,7 @@ _LEET_WORD = re.compile(r"\b(?=[a-z\d]*\d)(?=[a-z\d]*[a-z][a-z\d]*[a-z])[a-z\d]{
 _LEET_STEMS = ("ignor", "disregard", "forget", "previous", "prior", "instruction", "rule",
                "system", "prompt", "override", "bypass", "secret", "token", "password",
                "credential", "execute", "admin", "jailbreak", "restriction", "guideline")
-_PERCENT = re.compile(r"(?:%[0-9A-Fa-f]{2}){3,}")
+_PERCENT = re.compile(r"(?<!\S)[^\s%]*(?:%[0-9A-Fa-f]{2}[^\s%]*){3,}")
 # A line break ends a sentence after sentence punctuation, before a list item, heading, quote,
 # table row or fence, around a heading and in code (fenced, indented or after a prompt);
 # elsewhere it is a wrapped line (or an attempt to split a phrase over lines) and is joined.
@@ -112,12 +113,12 @@ def _visible(text: str) -> str:
     text = unicodedata.normalize("NFKC", text[:MAX_CHARS])
     if "&" in text:
         text = html.unescape(text)
-    text = _PERCENT.sub(lambda m: unquote(m.group()), text)
+    if "%" in text:
+        text = _PERCENT.sub(lambda m: unquote(m.group()), text)
     text = text.replace("\r\n", "\n").replace("\r", "\n")
     text = "".join(ch for ch in text
                    if unicodedata.category(ch) not in ("Cf", "Cc") or ch in "\n\t")
-    text = re.sub(r"[^\S\n]+", " ", text)
-    return _lines_joined(text)
+    return re.sub(r"[^\S\n]+", " ", _lines_joined(text))
 
 
 def _unleet(match: re.Match[str]) -> str:
@@ -185,9 +186,12 @@ def _forbidden(text: str, span: Span) -> bool:
     return bool(_FORBIDDEN_AFTER.search(after))
 
 
-def _match(pattern: re.Pattern[str]) -> Signal:
-    """A signal: every match of one pattern."""
+def _match(pattern: re.Pattern[str], needs: re.Pattern[str] | None = None) -> Signal:
+    """A signal: every match of one pattern (read only in texts where `needs` is found: a
+    quick test that spares the slower pattern most texts)."""
     def signal(text: str) -> Iterator[Span]:
+        if needs is not None and not needs.search(text):
+            return
         for m in pattern.finditer(text):
             yield m.span()
     return signal
@@ -199,6 +203,8 @@ def _together(*parts: re.Pattern[str], ordered: bool = False, pair: bool = False
     with `pair`), in their order with `ordered`, in any order otherwise; none where the
     sentence also matches `unless`."""
     def signal(text: str) -> Iterator[Span]:
+        if not all(part.search(text) for part in parts):
+            return
         spans = _sentences(text)
         pairs = [(a[0], b[1]) for a, b in zip(spans, spans[1:], strict=False)] if pair else []
         windows = spans + pairs
@@ -235,8 +241,10 @@ class _Rule:
 _READER = (r"(?:ai|a\.i\.|llms?|(?:language\s+)?models?|claude|copilot|cursor|gpt|chatgpt|gemini"
            r"|codex|devin|aider|windsurf|cline|assistants?|agents?|bots?)")
 # The reader's principals: the people an assistant answers to.
-_PEOPLE = (r"(?:(?:the\s+|your\s+|my\s+|our\s+)?(?:user|human|developer|maintainer|reviewer"
-           r"|owner|operator|team|person)s?\b|\b(?:anyone|anybody|them|him|her|me|us)\b)")
+_PEOPLE = (r"(?:(?:the|your|my|our|any|other)\s+(?:user|human|developer|maintainer|reviewer"
+           r"|owner|operator|team|person|boss|lead|manager)s?\b(?!\s*(?:interface|input|space"
+           r"|agent|data|id|name|code|land|mode|guide|base|story|stories|experience|account)\b)"
+           r"|\b(?:anyone|anybody|them|him|her|me|us)\b)")
 # Roles that carry authority over a project.
 _ROLE = (r"(?:owner|co-?owner|admin(?:istrator)?|sysadmin|maintainer|(?:tech(?:nical)?\s+|team\s+"
          r"|project\s+|security\s+|platform\s+|engineering\s+|dev\s+)?lead|cto|ceo|ciso|cio"
@@ -283,7 +291,8 @@ _VOID_VERB = (r"(?:ignor(?:e|ing)|disregard(?:ing)?|forget(?:ting)?|skip(?:ping)
               r"|override|bypass|suspend|lift|revoke|cancel|void|nullify|neglect"
               r"|pay\s+no\s+(?:attention|heed|mind)\s+to|(?:stop|quit|cease)\s+(?:following"
               r"|obeying|applying|respecting|honou?ring|listening\s+to|heeding|using|enforcing)"
-              r"|(?:do\s+not|don'?t|no\s+longer|never)\s+(?:follow|obey|apply|respect|honou?r"
+              r"|(?:do\s+not|don'?t|no\s+longer|never|needn'?t)\s+(?:(?:need|have)\s+to\s+)?"
+              r"(?:follow|obey|apply|respect|honou?r"
               r"|listen\s+to|heed|comply\s+with|adhere\s+to|stick\s+to|enforce|care\s+about"
               r"|bother\s+with)|free\s+yourself\s+(?:from|of)|(?:break|step)\s+(?:out\s+of|free"
               r"\s+(?:of|from)))\b")
@@ -324,6 +333,10 @@ _SEND = (r"(?<![/\w.-])(?:send|post|upload|e-?mail|mail|forward|share|paste|cop(
          r"|exfiltrate|mirror|sync|push|commit|tweet|dm|message|text|cc|print|echo|log|drop"
          r"|place|leave|store|save|report|output|reveal|disclose|display|show|read\s+out"
          r"|broadcast|pipe|relay|stash|back\s+up)(?:s|es|ing|ting)?(?![\w-])")
+_SENT = (r"(?:sent|posted|uploaded|e-?mailed|mailed|forwarded|shared|pasted|copied|put|included"
+         r"|added|appended|attached|embedded|published|written|dumped|exposed|submitted"
+         r"|mirrored|synced|pushed|committed|printed|echoed|logged|stored|saved|leaked|piped"
+         r"|relayed|broadcast)")
 _LOCAL = r"(?:localhost|127\.\d+\.\d+\.\d+|0\.0\.0\.0|\[::1\]|::1|host\.docker\.internal)"
 _URL = rf"(?:https?|ftp|s3|gs|wss?)://(?!{_LOCAL}\b)[^\s)\]'\"`>]+"
 _EMAIL = r"\b[\w.+-]+@(?!example\.com\b)[\w-]+(?:\.[\w-]+)+\b"
@@ -406,7 +419,8 @@ _GUIDANCE = re.compile(
     rf"(?P<adj>(?:[\w'-]+\s+){{0,2}}?)(?P<noun>{_ORDERS})\b"
     rf"|(?P<file>(?<![\w-])(?:claude|agents|gemini)\.md\b|\.cursorrules|copilot-instructions)"
     rf"|(?P<said>\b(?:what(?:ever)?|anything|everything|nothing|all|none\s+of\s+what)\s+"
-    rf"(?:that\s+)?(?:the\s+user|the\s+human|the\s+operator|you(?:'ve|\s+have|\s+were|'re"
+    rf"(?:that\s+)?(?:the\s+(?:user|human|operator|developer|owner|person)|you(?:'ve|\s+have"
+    rf"|\s+were|'re"
     rf"|\s+are)?\s+(?:been\s+)?|they|i|we)\s*(?:said|says|told|tells|asked|asks|wants|wanted"
     rf"|wrote|writes|gave|configured|set\s+up|requested|specified|instructed|told\s+you"
     rf"|given|read)\b(?:\s+(?:you|before|earlier|previously|above))*"
@@ -513,107 +527,174 @@ _OVERRIDE = _Rule("override", (
         r"\bwhen(?:ever)?\s+you\s+(?:read|see|load|process|encounter)\s+this\b",
         r"\b(?:do\s+not|don'?t|never)\s+refuse\b",
         r"\bnothing\s+else\s+(?:matters|counts|applies)\b",
+        # Pretending there is no guidance to void.
+        rf"\bas\s+(?:if|though)\s+(?:you\s+(?:had|have|were\s+given)|there\s+(?:are|were))\s+no\s+"
+        rf"(?:\w+\s+)?{_ORDERS}",
     )),
 ))
 
 # Other languages: a verb that sets guidance aside with a noun for guidance, the noun qualified
 # as earlier, all, the system's, the reader's own or about safety (so that "ignore the lint
-# rules in generated/" stays a convention); or the reader's own guidance declared void.
-# Columns: verbs, nouns, qualifiers, verdicts said of the reader's own guidance, own-guidance
-# words, and whether the verb follows its object.
-_LANGUAGES: dict[str, tuple[str, str, str, str, str, bool]] = {
-    "fr": (r"ignore[zs]?|ignorer|oublie[zs]?|oublier|ne\s+(?:tiens|tenez)\s+pas\s+compte|fais"
-           r"\s+abstraction|faites\s+abstraction|laisse[zs]?\s+tomber|passe[zs]?\s+outre"
-           r"|n'applique[zs]?\s+plus|ne\s+(?:suis|suivez)\s+plus",
-           r"instructions?|consignes?|r[èe]gles|directives?|prompt|conventions|indications",
-           r"pr[ée]c[ée]dent\w*|ant[ée]rieur\w*|toutes|tous|vos|tes|votre|ton|syst[èe]me"
-           r"|s[ée]curit[ée]|re[çc]ues?|donn[ée]es|du\s+projet|initiales?|(?:de\s+)?l'utilisateur",
-           r"ne\s+s'appliquent\s+plus|sont\s+(?:annul[ée]es|obsol[èe]tes|caduques|p[ée]rim[ée]es)"
-           r"|ne\s+comptent\s+plus", r"vos|tes|votre|ton|du\s+syst[èe]me", False),
-    "de": (r"ignorier\w*|vergiss|vergessen\s+sie|missachte\w*|beachte\w*\s+nicht|setze?\s+\w*"
-           r"\s*au(?:ß|ss)er\s+kraft|halte?\s+dich\s+nicht|befolge\w*\s+nicht|übergeh\w*",
-           r"anweisungen?|regeln|vorgaben|instruktionen|befehle|anordnungen|prompt|richtlinien"
-           r"|konventionen|hinweise",
-           r"vorherig\w*|bisherig\w*|früher\w*|sämtlich\w*|alle\w*|dein\w*|ihre\w*|system\w*"
-           r"|sicherheits\w*|erhaltenen|ursprünglich\w*|obig\w*|projekt\w*",
-           r"gelten\s+nicht\s+mehr|sind\s+(?:ungültig|aufgehoben|veraltet|hinfällig|nichtig)"
-           r"|au(?:ß|ss)er\s+kraft", r"dein\w*|ihre\w*|system\w*", False),
-    "es": (r"ignora[dr]?|ignore|ignoren|olvida[dr]?|olvide|olv[ií]date|no\s+hagas\s+caso"
-           r"|haz\s+caso\s+omiso|descarta|desobedece|no\s+sigas|deja\s+de\s+seguir|pasa\s+por"
-           r"\s+alto",
-           r"instrucciones|reglas|indicaciones|directrices|[oó]rdenes|normas|pautas"
-           r"|convenciones|prompt",
-           r"anteriores|previas|todas|todos|tus|sus|del\s+sistema|de\s+seguridad|del\s+proyecto"
-           r"|recibidas|originales|que\s+te\s+dieron",
-           r"ya\s+no\s+(?:aplican|son\s+v[aá]lidas|cuentan)|(?:quedan|est[aá]n)\s+(?:anuladas"
-           r"|obsoletas|sin\s+efecto)", r"tus|sus|del\s+sistema", False),
-    "pt": (r"ignore|ignora|esque[çc]a|desconsidere|descarte|n[ãa]o\s+siga|deixe\s+de\s+seguir",
-           r"instru[çc][õo]es|regras|diretrizes|ordens|orienta[çc][õo]es|normas|prompt",
-           r"anteriores|todas|todos|suas|tuas|do\s+sistema|de\s+seguran[çc]a|do\s+projeto"
-           r"|recebidas|pr[ée]vias",
-           r"n[ãa]o\s+(?:se\s+aplicam|valem)\s+mais|(?:est[ãa]o|foram)\s+(?:anuladas|revogadas"
-           r"|obsoletas)", r"suas|tuas|do\s+sistema", False),
-    "it": (r"ignora(?:te)?|dimentica(?:te)?|non\s+seguire|trascura|non\s+tenere\s+conto"
-           r"|smetti\s+di\s+seguire",
-           r"istruzioni|regole|indicazioni|direttive|ordini|linee\s+guida|prompt",
-           r"precedenti|tutte|tutti|tue|sue|del\s+sistema|di\s+sicurezza|ricevute|finora"
-           r"|originali",
-           r"non\s+valgono\s+pi[uù]|sono\s+(?:annullate|obsolete|revocate)",
-           r"tue|sue|del\s+sistema", False),
-    "nl": (r"negeer|vergeet|volg\s+niet|houd\s+(?:je\s+)?niet\s+aan",
-           r"instructies|regels|aanwijzingen|opdrachten|richtlijnen|prompt",
-           r"eerdere|vorige|alle|je|jouw|uw|systeem\w*|veiligheids\w*",
-           r"gelden\s+niet\s+meer|zijn\s+(?:vervallen|ongeldig)", r"je|jouw|uw|systeem\w*",
-           False),
-    "pl": (r"zignoruj|ignoruj|zapomnij|pomi[nń]|nie\s+stosuj\s+si[eę]",
-           r"polecenia|instrukcje|zasady|regu[łl]y|wytyczne|prompt",
-           r"poprzednie|wszystkie|twoje|systemowe|wcze[sś]niejsze|bezpiecze[nń]stwa",
-           r"(?:ju[zż]\s+)?nie\s+obowi[aą]zuj[aą]", r"twoje|systemowe", False),
-    "sv": (r"ignorera|glöm|strunta\s+i|bortse\s+från|följ\s+inte",
-           r"instruktioner|regler|anvisningar|riktlinjer|direktiv|prompt",
-           r"tidigare|alla|dina|ditt|systemets|system\w*|säkerhets\w*",
-           r"gäller\s+inte\s+längre", r"dina|ditt|systemets", False),
-    "cs": (r"ignoruj|zapome[nň]|nedbej|nedodržuj",
-           r"pokyny|instrukce|pravidla|příkazy|směrnice|prompt",
-           r"předchozí|všechny|tvoje|své|systémové|bezpečnostní",
-           r"už\s+neplatí|jsou\s+neplatné", r"tvoje|systémové", False),
-    "id": (r"abaikan|lupakan|jangan\s+ikuti|hiraukan",
-           r"instruksi|perintah|aturan|petunjuk|arahan|prompt",
-           r"sebelumnya|semua|sistem|anda|kamu|keamanan",
-           r"tidak\s+berlaku\s+lagi|sudah\s+batal", r"anda|kamu|sistem", False),
-    "vi": (r"bỏ\s+qua|phớt\s+lờ|(?<!đừng\s)quên|đừng\s+làm\s+theo|không\s+tuân\s+theo",
-           r"hướng\s+dẫn|chỉ\s+dẫn|quy\s+tắc|chỉ\s+thị|prompt",
-           r"trước\s+đó|tất\s+cả|mọi|hệ\s+thống|của\s+bạn|an\s+toàn",
-           r"không\s+còn\s+hiệu\s+lực", r"của\s+bạn|hệ\s+thống", False),
-    "ru": (r"игнорируй\w*|(?<!не\s)забудь\w*|не\s+обращай\w*|не\s+следуй\w*|отбрось\w*"
-           r"|пренебреги\w*|проигнорируй\w*",
-           r"инструкци\w*|правил\w*|указани\w*|промпт\w*|команд\w*|директив\w*|ограничени\w*",
-           r"предыдущ\w*|прежн\w*|все\w*|сво\w*|тво\w*|ваш\w*|системн\w*|безопасност\w*",
-           r"больше\s+не\s+действуют|(?:отменены|недействительны)", r"тво\w*|ваш\w*|системн\w*",
-           False),
-    "uk": (r"ігноруй\w*|забудь\w*|не\s+зважай\w*|не\s+виконуй\w*",
-           r"інструкці\w*|правил\w*|вказів\w*|команд\w*|промпт\w*",
-           r"попередн\w*|всі|усі|сво\w*|тво\w*|ваш\w*|системн\w*",
-           r"більше\s+не\s+діють|скасовані", r"тво\w*|ваш\w*|системн\w*", False),
-    "zh": (r"忽略|无视|忽视|忘记|忘掉|不要理会|不要遵守|不要遵循|不再遵守|跳过|別理|忽視|無視|忘記",
-           r"指令|指示|提示|规则|命令|说明|规定|要求|規則|說明",
-           r"之前|以前|先前|此前|所有|全部|一切|系统|系統|你的|给你的|用户|安全",
-           r"(?:已经?|都)?(?:作废|无效|失效|不再适用|過時|作廢)", r"你的|系统|系統|给你的", False),
-    "ja": (r"無視|忘れ|従わない|従うな|破棄",
-           r"指示|命令|ルール|規則|プロンプト|指令|ガイドライン",
-           r"以前|前の|すべて|全て|システム|これまで|あなたの|安全",
-           r"(?:は|も)?(?:無効|取り消し|撤回)", r"あなたの|システム", True),
-    "ko": (r"무시|잊|따르지\s*마", r"지시|명령|규칙|지침|프롬프트",
-           r"이전|모든|시스템|기존|너의|당신의|안전", r"(?:은|는)?\s*무효", r"너의|당신의|시스템",
-           True),
-    "tr": (r"yok\s+say|unut|görmezden\s+gel|gormezden\s+gel|uyma", r"talimat\w*|kural\w*"
-           r"|komut\w*|yönerge\w*", r"önceki|tüm|bütün|sistem\w*|senin|güvenlik",
-           r"geçersiz(?:dir)?", r"senin|sistem\w*", True),
-    "ar": (r"تجاهل|انس|أهمل|لا\s+تتبع", r"التعليمات|تعليمات|الأوامر|أوامر|القواعد|قواعد",
-           r"السابقة|جميع|كل|النظام|الخاصة\s+بك", r"ملغاة|لم\s+تعد\s+سارية", r"النظام|بك", False),
-    "hi": (r"अनदेखा|नज़रअंदाज़|नजरअंदाज|भूल\s+जाओ|भूल\s+जाएं|मत\s+मानो",
-           r"निर्देश\w*|नियम\w*|आदेश\w*", r"पिछले|सभी|सारे|सिस्टम|आपके|तुम्हारे",
-           r"अब\s+लागू\s+नहीं", r"आपके|तुम्हारे|सिस्टम", True),
+# rules in generated/" stays a convention); everything the reader was told set aside; or
+# guidance declared void — the reader's own anywhere in the sentence, earlier guidance only
+# when nothing narrows it between the noun and the verdict ("die vorherigen Anweisungen zur
+# Installation gelten nicht mehr" is a convention).
+
+
+class _Language(NamedTuple):
+    verbs: str  # setting aside: ignore, forget, stop following
+    nouns: str  # guidance: instructions, rules, directives
+    quals: str  # earlier, all, the system's, yours, about safety
+    own: str  # the reader's own: your, the system's
+    void: str  # verdicts said of guidance: no longer apply, cancelled
+    told: str  # everything the reader was told, without a noun
+    verb_last: bool = False  # the verb follows its object
+
+
+_LANGUAGES: dict[str, _Language] = {
+    "fr": _Language(
+        r"ignore[zs]?|ignorer|oublie[zs]?|oublier|ne\s+(?:tiens|tenez)\s+pas\s+compte|fais"
+        r"\s+abstraction|faites\s+abstraction|laisse[zs]?\s+tomber|passe[zs]?\s+outre"
+        r"|n'applique[zs]?\s+plus|ne\s+(?:suis|suivez)\s+plus|cesse[zs]?\s+de\s+suivre",
+        r"instructions?|consignes?|r[èe]gles|directives?|prompt|conventions|indications",
+        r"pr[ée]c[ée]dent\w*|ant[ée]rieur\w*|toutes|tous|vos|tes|votre|ton|syst[èe]me"
+        r"|s[ée]curit[ée]|re[çc]ues?|donn[ée]es|du\s+projet|initiales?|(?:de\s+)?l'utilisateur",
+        r"vos|tes|votre|ton|du\s+syst[èe]me",
+        r"ne\s+s'appliquent\s+plus|sont\s+(?:annul[ée]es|obsol[èe]tes|caduques|p[ée]rim[ée]es"
+        r"|r[ée]voqu[ée]es)|ne\s+comptent\s+plus",
+        r"tout\s+ce\s+qu(?:e|')\s*(?:on|l'utilisateur|vous|tu)\s+(?:t'a|vous\s+a|a)\s+dit"),
+    "de": _Language(
+        r"ignorier\w*|vergiss|vergessen\s+sie|missachte\w*|beachte\w*\s+nicht|setze?\s+\w*"
+        r"\s*au(?:ß|ss)er\s+kraft|halte?\s+dich\s+nicht|befolge\w*\s+nicht|übergeh\w*",
+        r"anweisungen?|regeln|vorgaben|instruktionen|befehle|anordnungen|prompt|richtlinien"
+        r"|konventionen|hinweise",
+        r"vorherig\w*|bisherig\w*|früher\w*|sämtlich\w*|alle\w*|dein\w*|ihre\w*|system\w*"
+        r"|sicherheits\w*|erhaltenen|ursprünglich\w*|obig\w*|projekt\w*",
+        r"dein\w*|ihre\w*|system\w*",
+        r"gelten\s+nicht\s+mehr|sind\s+(?:ungültig|aufgehoben|veraltet|hinfällig|nichtig"
+        r"|widerrufen)|au(?:ß|ss)er\s+kraft",
+        r"alles,?\s+was\s+(?:man\s+)?(?:dir|ihnen|der\s+nutzer|der\s+benutzer)\s+(?:\w+\s+)?"
+        r"(?:gesagt|aufgetragen|mitgeteilt)"),
+    "es": _Language(
+        r"ignora[dr]?|ignore|ignoren|olvida[dr]?|olvide|olv[ií]date|no\s+hagas\s+caso"
+        r"|haz\s+caso\s+omiso|descarta|desobedece|no\s+sigas|deja\s+de\s+seguir|pasa\s+por"
+        r"\s+alto",
+        r"instrucciones|reglas|indicaciones|directrices|[oó]rdenes|normas|pautas"
+        r"|convenciones|prompt",
+        r"anteriores|previas|todas|todos|tus|sus|del\s+sistema|de\s+seguridad|del\s+proyecto"
+        r"|recibidas|originales|que\s+te\s+dieron",
+        r"tus|sus|del\s+sistema",
+        r"ya\s+no\s+(?:aplican|son\s+v[aá]lidas|cuentan)|(?:quedan|est[aá]n)\s+(?:anuladas"
+        r"|obsoletas|sin\s+efecto)",
+        r"todo\s+lo\s+que\s+(?:te\s+|le\s+)?(?:han\s+dicho|dijeron|dijo\s+el\s+usuario)"),
+    "pt": _Language(
+        r"ignore|ignora|esque[çc]a|desconsidere|descarte|n[ãa]o\s+siga|deixe\s+de\s+seguir",
+        r"instru[çc][õo]es|regras|diretrizes|ordens|orienta[çc][õo]es|normas|prompt",
+        r"anteriores|todas|todos|suas|tuas|do\s+sistema|de\s+seguran[çc]a|do\s+projeto"
+        r"|recebidas|pr[ée]vias",
+        r"suas|tuas|do\s+sistema",
+        r"n[ãa]o\s+(?:se\s+aplicam|valem)\s+mais|(?:est[ãa]o|foram)\s+(?:anuladas|revogadas"
+        r"|obsoletas)",
+        r"tudo\s+o\s+que\s+(?:te\s+|lhe\s+)?(?:disseram|foi\s+dito)"),
+    "it": _Language(
+        r"ignora(?:te)?|dimentica(?:te)?|non\s+seguire|trascura|non\s+tenere\s+conto"
+        r"|smetti\s+di\s+seguire",
+        r"istruzioni|regole|indicazioni|direttive|ordini|linee\s+guida|prompt",
+        r"precedenti|tutte|tutti|tue|sue|del\s+sistema|di\s+sicurezza|ricevute|finora"
+        r"|originali",
+        r"tue|sue|del\s+sistema",
+        r"non\s+valgono\s+pi[uù]|sono\s+(?:annullate|obsolete|revocate)",
+        r"tutto\s+(?:ci[oò]\s+)?(?:quello\s+)?che\s+ti\s+(?:hanno|ha)\s+detto"),
+    "nl": _Language(
+        r"negeer|vergeet|volg\s+niet|houd\s+(?:je\s+)?niet\s+aan",
+        r"instructies|regels|aanwijzingen|opdrachten|richtlijnen|prompt",
+        r"eerdere|vorige|alle|je|jouw|uw|systeem\w*|veiligheids\w*",
+        r"je|jouw|uw|systeem\w*",
+        r"gelden\s+niet\s+meer|zijn\s+(?:vervallen|ongeldig)",
+        r"alles\s+wat\s+(?:je|jou|u)\s+(?:is\s+)?(?:gezegd|verteld)"),
+    "pl": _Language(
+        r"zignoruj|ignoruj|zapomnij|pomi[nń]|nie\s+stosuj\s+si[eę]",
+        r"polece\w*|instrukcj\w*|zasad\w*|regu[łl]\w*|wytyczn\w*|prompt\w*",
+        r"poprzedni\w*|wszystki\w*|twoj\w*|systemow\w*|wcze[sś]niejsz\w*|bezpiecze[nń]stwa",
+        r"twoj\w*|systemow\w*",
+        r"(?:ju[zż]\s+)?nie\s+obowi[aą]zuj[aą]|s[aą]\s+niewa[żz]ne",
+        r"wszystko,?\s+co\s+ci\s+(?:powiedziano|kazano)"),
+    "sv": _Language(
+        r"ignorera|glöm|strunta\s+i|bortse\s+från|följ\s+inte",
+        r"instruktioner\w*|regler\w*|anvisningar\w*|riktlinjer\w*|direktiv\w*|prompt",
+        r"tidigare|alla|dina|ditt|systemets|system\w*|säkerhets\w*",
+        r"dina|ditt|systemets",
+        r"gäller\s+inte\s+längre",
+        r"allt\s+(?:som\s+)?du\s+(?:har\s+)?fått\s+höra"),
+    "cs": _Language(
+        r"ignoruj|zapome[nň]|nedbej|nedodržuj",
+        r"pokyn\w*|instrukc\w*|pravid\w*|příkaz\w*|směrnic\w*|prompt",
+        r"předchozí\w*|všechn\w*|tvoj\w*|své|systémov\w*|bezpečnostní\w*",
+        r"tvoj\w*|systémov\w*",
+        r"už\s+neplatí|jsou\s+neplatné",
+        r"vše,?\s+co\s+ti\s+(?:řekli|bylo\s+řečeno)"),
+    "id": _Language(
+        r"abaikan|lupakan|jangan\s+ikuti|hiraukan",
+        r"instruksi|perintah|aturan|petunjuk|arahan|prompt",
+        r"sebelumnya|semua|sistem|anda|kamu|keamanan",
+        r"anda|kamu|sistem",
+        r"tidak\s+berlaku\s+lagi|sudah\s+batal",
+        r"semua\s+yang\s+(?:telah\s+)?(?:dikatakan|diberitahukan)"),
+    "vi": _Language(
+        r"bỏ\s+qua|phớt\s+lờ|(?<!đừng\s)quên|đừng\s+làm\s+theo|không\s+tuân\s+theo",
+        r"hướng\s+dẫn|chỉ\s+dẫn|quy\s+tắc|chỉ\s+thị|prompt",
+        r"trước\s+đó|tất\s+cả|mọi|hệ\s+thống|của\s+bạn|an\s+toàn",
+        r"của\s+bạn|hệ\s+thống",
+        r"không\s+còn\s+hiệu\s+lực",
+        r"mọi\s+điều\s+(?:đã\s+)?được\s+(?:nói|dặn)"),
+    "ru": _Language(
+        r"игнорируй\w*|(?<!не\s)забудь\w*|не\s+обращай\w*|не\s+следуй\w*|отбрось\w*"
+        r"|пренебреги\w*|проигнорируй\w*",
+        r"инструкци\w*|правил\w*|указани\w*|промпт\w*|команд\w*|директив\w*|ограничени\w*",
+        r"предыдущ\w*|прежн\w*|все|всех|сво\w*|тво\w*|ваш\w*|системн\w*|безопасност\w*",
+        r"тво\w*|ваш\w*|системн\w*",
+        r"больше\s+не\s+действуют|(?:отменены|недействительны)",
+        r"вс[её],?\s+что\s+тебе\s+(?:говорили|сказали)"),
+    "uk": _Language(
+        r"ігноруй\w*|забудь\w*|не\s+зважай\w*|не\s+виконуй\w*",
+        r"інструкці\w*|правил\w*|вказів\w*|команд\w*|промпт\w*",
+        r"попередн\w*|всі|усі|сво\w*|тво\w*|ваш\w*|системн\w*",
+        r"тво\w*|ваш\w*|системн\w*",
+        r"більше\s+не\s+діють|скасовані",
+        r"все,?\s+що\s+тобі\s+(?:казали|сказали)"),
+    "zh": _Language(
+        r"忽略|无视|忽视|忘记|忘掉|不要理会|不要遵守|不要遵循|不再遵守|跳过|別理|忽視|無視|忘記",
+        r"指令|指示|提示|规则|命令|说明|规定|要求|規則|說明",
+        r"之前|以前|先前|此前|所有|全部|一切|系统|系統|你的|给你的|用户|安全",
+        r"你的|系统|系統|给你的",
+        r"(?:已经?|都)?(?:作废|无效|失效|不再适用|過時|作廢)",
+        r"(?:之前|以前)?(?:别人|用户|他们)?(?:告诉|对)你(?:说)?的(?:一切|所有(?:内容|话)?)"),
+    "ja": _Language(
+        r"無視|忘れ|従わない|従うな|破棄",
+        r"指示|命令|ルール|規則|プロンプト|指令|ガイドライン",
+        r"以前|前の|すべて|全て|システム|これまで|あなたの|安全",
+        r"あなたの|システム",
+        r"(?:は|も)?(?:無効|取り消し|撤回)",
+        r"(?:これまでに|今まで)(?:言われた|伝えられた)(?:こと|内容)",
+        verb_last=True),
+    "ko": _Language(
+        r"무시|잊|따르지\s*마", r"지시|명령|규칙|지침|프롬프트",
+        r"이전|모든|시스템|기존|너의|당신의|안전", r"너의|당신의|시스템", r"(?:은|는)?\s*무효",
+        r"(?:지금까지|이전에)\s*들은\s*(?:모든\s*)?(?:것|내용)", verb_last=True),
+    "tr": _Language(
+        r"yok\s+say|unut|görmezden\s+gel|gormezden\s+gel|uyma",
+        r"talimat\w*|kural\w*|komut\w*|yönerge\w*",
+        r"önceki|tüm|bütün|sistem\w*|senin|güvenlik", r"senin|sistem\w*",
+        r"geçersiz(?:dir)?", r"sana\s+söylenen\s+her\s+şey\w*", verb_last=True),
+    "ar": _Language(
+        r"تجاهل|انس|أهمل|لا\s+تتبع", r"التعليمات|تعليمات|الأوامر|أوامر|القواعد|قواعد",
+        r"السابقة|جميع|كل|النظام|الخاصة\s+بك", r"النظام|بك", r"ملغاة|لم\s+تعد\s+سارية",
+        r"كل\s+ما\s+قيل\s+لك"),
+    "hi": _Language(
+        r"अनदेखा|नज़रअंदाज़|नजरअंदाज|भूल\s+जाओ|भूल\s+जाएं|मत\s+मानो",
+        r"निर्देश\w*|नियम\w*|आदेश\w*", r"पिछले|सभी|सारे|सिस्टम|आपके|तुम्हारे",
+        r"आपके|तुम्हारे|सिस्टम", r"अब\s+लागू\s+नहीं", r"जो\s+कुछ\s+भी\s+(?:आपको|तुम्हें)\s+बताया",
+        verb_last=True),
 }
 
 
@@ -622,16 +703,20 @@ _LETTER = "A-Za-zÀ-ÖØ-öø-ÿĀ-žА-яЁёІіЇїЄє"
 
 def _language_rules() -> tuple[Signal, ...]:
     signals: list[Signal] = []
-    for verbs, nouns, quals, void, own, verb_last in _LANGUAGES.values():
+    for lang in _LANGUAGES.values():
         # Whole words where words are spaced (a qualifier is no qualifier inside another word).
-        quals = rf"(?<![{_LETTER}])(?:{quals})(?![{_LETTER}])"
-        own = rf"(?<![{_LETTER}])(?:{own})(?![{_LETTER}])"
-        guidance = rf"(?:(?:{quals})\s*.{{0,20}}?(?:{nouns})|(?:{nouns}).{{0,30}}?(?:{quals}))"
-        own_guidance = rf"(?:(?:{own})\s*.{{0,20}}?(?:{nouns})|(?:{nouns})\s*.{{0,20}}?(?:{own}))"
-        verb = rf"(?<![{_LETTER}])(?:{verbs})"
-        ordered = (rf"{guidance}.{{0,30}}?{verb}" if verb_last else rf"{verb}.{{0,40}}?{guidance}")
-        signals.append(_match(re.compile(
-            rf"{ordered}|{own_guidance}.{{0,30}}?(?:{void})", re.I)))
+        quals = rf"(?<![{_LETTER}])(?:{lang.quals})(?![{_LETTER}])"
+        own = rf"(?<![{_LETTER}])(?:{lang.own})(?![{_LETTER}])"
+        nouns, void = lang.nouns, lang.void
+        guidance = rf"(?:{quals}\s*.{{0,20}}?(?:{nouns})|(?:{nouns}).{{0,30}}?{quals}|{lang.told})"
+        own_guidance = rf"(?:{own}\s*.{{0,20}}?(?:{nouns})|(?:{nouns})\s*.{{0,20}}?{own})"
+        plain = rf"{quals}\s?(?:の|的|之)?\s?(?:{nouns})\s*[はもが、,]?\s*"
+        verb = rf"(?<![{_LETTER}])(?:{lang.verbs})"
+        ordered = (rf"{guidance}.{{0,30}}?{verb}" if lang.verb_last
+                   else rf"{verb}.{{0,40}}?{guidance}")
+        signals.append(_match(
+            re.compile(rf"{ordered}|{own_guidance}.{{0,30}}?(?:{void})|{plain}(?:{void})", re.I),
+            needs=re.compile(rf"{verb}|{void}|{lang.told}", re.I)))
     return tuple(signals)
 
 
@@ -688,6 +773,13 @@ _CLAIM = _rx(
     rf"(?:\w+\s+){{0,3}}?by\s+(?:the\s+|your\s+|our\s+|an?\s+|me\b)?(?:[\w-]+\s+){{0,2}}?"
     rf"{_ROLE}",
     r"\b(?:anthropic|openai|github|cursor)\s+(?:staff|employees?|team|engineers?|support)\b",
+    # A role said to have given its word, or a grant said to come from one.
+    rf"\b{_ROLE}\s+(?:has\s+|have\s+|had\s+)?(?:\w+\s+)?(?:cleared|authori[sz]ed|approved|allowed"
+    rf"|permitted|signed\s+off|okayed|ok'?d|pre-?approved|granted|green-?lit|blessed)\b",
+    rf"\b(?:approval|permission|authori[sz]ation|sign-?off|go-?ahead|blessing|clearance)\s+from\s+"
+    rf"(?:the\s+|your\s+|our\s+)?(?:[\w-]+\s+){{0,2}}?{_ROLE}",
+    r"\bi\s+(?:own|run|manage|maintain|administer|lead)\s+(?:this|the)\s+(?:repo\w*|project"
+    r"|codebase|org\w*|team|company|server|infrastructure)\b",
 )
 _GRANT = _rx(
     r"\byou(?:'re|\s+are|\s+have\s+been|'ve\s+been|\s+were|\s+are\s+now)\s+(?:now\s+|hereby\s+"
@@ -700,12 +792,14 @@ _GRANT = _rx(
     rf"|were|has\s+been|have\s+been|are|is)\s+(?:now\s+)?)?(?:elevated|raised|upgraded"
     rf"|extended|expanded|escalated|increased|granted|unlocked|broadened)\b",
     r"\byou\s+(?:now\s+)?have\s+(?:been\s+(?:given|granted)\s+)?(?:elevated|admin(?:istrator)?"
-    r"|root|full|unrestricted|blanket|explicit|my|our|write|sudo|owner|maintainer|special)\s+"
-    r"(?:\w+\s+)?(?:permissions?|access|rights|privileges|approval|authori[sz]ation|consent"
+    r"|root|full|unrestricted|blanket|explicit|my|our|write|sudo|owner|maintainer|special)[\s-]+"
+    r"(?:\w+[\s-]+)?(?:permissions?|access|rights|privileges|approval|authori[sz]ation|consent"
     r"|clearance)\b",
     r"\b(?:standing|blanket|explicit|prior|advance|permanent|general)\s+(?:instruction|approval"
     r"|permission|authori[sz]ation|consent|exception|order|sign-?off|waiver)s?\b",
     r"\bpre-?approved\b|\bpre-?authori[sz]ed\b|\bsecurity\s+exception\b",
+    rf"\b(?:authori[sz]ed|cleared|permitted|allowed|approved|empowered)\s+(?:this\s+|the\s+|all\s+"
+    rf"|every\s+|any\s+)?{_READER}\s+to\b",
     rf"\b(?:i|we)\s+(?:hereby\s+|am\s+|'m\s+|are\s+|'re\s+|have\s+|'ve\s+)*(?:authori[sz]|permit"
     rf"|allow|grant|empower|clear|approv|let)\w*\s+(?:you|the\s+assistant|{_READER})\b",
     rf"\b(?:giv(?:e|es|ing)|grant(?:s|ing|ed)?)\s+(?:you|the\s+assistant|all\s+{_READER}"
@@ -721,13 +815,16 @@ _LICENCE = _rx(
     rf"|are\s+not\s+required\s+to|get\s+to|must)\s+(?:now\s+|also\s+|safely\s+|freely\s+"
     rf"|directly\s+|just\s+|always\s+)?(?:{_ACT}|ask|confirm|wait|check)\b",
     r"\b(?:do\s+not|don'?t|never|no\s+need\s+to)\s+(?:ask|confirm|check\s+with|wait\s+for)\b",
+    r"\bunattended\b|\bwithout\s+(?:a\s+)?(?:human|person|anyone)\b",
     r"\b(?:no\s+(?:need|requirement)|not\s+necessary|unnecessary|needless)\s+(?:for\s+you\s+)?"
     r"to\s+(?:ask|confirm|check|wait|get|seek|request)\b|\bno\s+(?:confirmation|approval"
     r"|review|sign-?off|permission)\s+(?:is\s+)?(?:needed|required|necessary)\b",
     r"\bwithout\s+(?:asking|confirmation|confirming|checking|review(?:ing)?|approval|waiting"
     r"|prompting|permission|(?:the|a|any)\s+(?:review|release|usual|checklist|approval"
     r"|confirmation|sign-?off|check)\w*)",
-    r"\bon\s+your\s+own\b|\bfeel\s+free\b|\bgo\s+ahead\b|\bproceed\b|\bunprompted\b",
+    rf"\b{_ACT}\w*\b[^.]{{0,40}}\bon\s+your\s+own\b|\bfeel\s+free\s+to\s+{_ACT}\b|\bgo\s+ahead"
+    rf"\s+(?:and\s+)?{_ACT}\b|\bproceed\s+(?:to\s+{_ACT}|without|with\s+(?:the\s+)?(?:deploy|push"
+    rf"|merge|release|deletion|migration))\b|\bunprompted\b",
     r"\b(?:are|is)\s+(?:now\s+)?(?:fine|ok(?:ay)?|allowed|acceptable|no\s+problem)\b",
     rf"\b(?:authori[sz]ed|cleared|permitted|allowed|empowered|entitled|trusted)\s+to\s+{_ACT}\b",
 )
@@ -762,6 +859,10 @@ _CONCEALMENT = _Rule("concealment", (_match(_rx(
     r"\b(?:keep|hide|conceal)\s+(?:this|it|that|these\s+\w+|the\s+(?:change|edit|commit|step"
     r"|note)|what\s+you\s+\w+)\s+(?:from\s+(?:the\s+|your\s+)?\w+|secret|quiet|hidden"
     r"|private|between\s+us|to\s+yourself|under\s+wraps|out\s+of\s+(?:the|your)\s+\w+)",
+    rf"\b(?:hide|conceal)\s+(?:\w+\s+){{0,4}}?from\s+{_PEOPLE}",
+    rf"{_PEOPLE}\s+(?:doesn'?t|don'?t|does\s+not|do\s+not|won'?t|shouldn'?t|need\s+not|needn'?t"
+    rf"|must\s+not|mustn'?t)\s+(?:need\s+to\s+|have\s+to\s+|ever\s+)?(?:know|find\s+out|notice"
+    rf"|learn|see\s+(?:this|it|that))\s*(?:$|[.;,!)]|\babout\s+(?:this|it|that)\b)",
     r"\bbetween\s+(?:you\s+and\s+me|us|ourselves)\b|\bsay\s+nothing\s+(?:about|to|of)\s+"
     r"(?:this|it|that|what|the\s+user|them)\b|\bkeep\s+(?:it|this)\s+(?:quiet|hush)",
     r"\b(?:leave|keep)\s+(?:this|it|that|these\s+\w+|the\s+\w+\s+change)\s+out\s+of\s+(?:the|your)"
@@ -786,6 +887,8 @@ _DOWNLOAD_THEN_RUN = re.compile(
 
 def _download_then_run(text: str) -> Iterator[Span]:
     """A file downloaded and then run: the name run is the name fetched."""
+    if not re.search(_DOWNLOAD, text, re.I):
+        return
     for m in _DOWNLOAD_THEN_RUN.finditer(text):
         name = m.group("file").rsplit("/", 1)[-1]
         if len(name) > 1 and name in m.group("get"):
@@ -825,9 +928,9 @@ _FETCH_RUN = _Rule("fetch_run", (_download_then_run, _match(_rx(
 # leaked; a sentence that forbids the act is a convention.
 # A program that sends to another machine, where a command starts.
 _SENDER = (r"(?:(?:^|[|;&`(]|\$\s|\bsudo\s)\s*(?:curl|wget|nc|ncat|netcat|socat|scp|rsync|sftp"
-           r"|ftp|telnet|https?|gh\s+gist\s+create|aws\s+s3\s+(?:cp|sync|mv)|gsutil\s+cp"
+           r"|ftp|telnet|gh\s+gist\s+create|aws\s+s3\s+(?:cp|sync|mv)|gsutil\s+cp"
            r"|rclone\s+(?:copy|sync)|invoke-(?:restmethod|webrequest)|iwr|irm|sendmail"
-           r"|mail\s+-s|mutt|openssl\s+s_client)\b)")
+           r"|mail\s+-s|mutt|openssl\s+s_client)(?=\s+[-\w$\"'~./@<]))")
 _SECRET_READ = (rf"(?:{_SECRET_FILE}|\$\(\s*(?:env|printenv|set)\s*\)|\b(?:env|printenv)\s*\|"
                 r"|(?-i:\$\{?[A-Z][A-Z0-9_]*(?:TOKEN|SECRET|PASSWORD|KEY|PAT)\b)"
                 r"|\$\{\{\s*secrets\.)")
@@ -866,6 +969,10 @@ _SECRET_EXFIL = _Rule("secret_exfil", (
               re.compile(rf"^(?:(?!\b(?:using|with|via|through|by|but|except|after|before"
                          rf"|once|when|and\s+then)\b).){{0,40}}?{_SECRET}", re.I),
               ordered=True, unless=_SECRET_USED),
+    # The same said of the secret: "the .env is uploaded to https://…".
+    _together(re.compile(rf"{_SECRET}\s+(?:is|are|gets?|should\s+be|must\s+be|will\s+be|to\s+be)\s+"
+                         rf"(?:\w+\s+)?{_SENT}\s+(?:\w+\s+){{0,3}}?(?:to|into|in|on|onto|via)\s+"
+                         rf"(?:\S+\s+){{0,4}}?{_DEST}", re.I), unless=_SECRET_USED),
     _sends_secret,
     _match(_rx(
         rf"\b(?:commit|check\s+in|push|git\s+add(?:\s+-f)?)\w*\s+(?:the\s+|your\s+|all\s+)?"
@@ -906,10 +1013,11 @@ _MARKDOWN_EXFIL = _Rule("markdown_exfil", (_match(_rx(
     rf"https?://(?!{_LOCAL})\S*?[?&][\w-]+=(?=[\s)\]`'\"]|$)[^\n]{{0,200}}?\b{_PRIVATE_DATA}",
     rf"\b{_PRIVATE_DATA}\b[^\n]{{0,120}}?https?://(?!{_LOCAL})\S*?[?&][\w-]+=(?=[\s)\]`'\"]|$)",
     rf"\b(?:image|img|pixel|badge|link|url|address)\b[^.\n]{{0,120}}?\b(?:followed\s+by|plus"
-    rf"|append\w*|containing|carrying|with)\s+(?:the\s+|your\s+|a\s+)?(?:base64\s+(?:of\s+)?"
+    rf"|append\w*|containing|carrying)\s+(?:the\s+|your\s+|a\s+)?(?:base64\s+(?:of\s+)?"
     rf"|url-?encoded\s+)?{_PRIVATE_DATA}",
     r"\b(?:query\s+string|url|address)\s+of\s+https?://",
-    r"<img\b[^>]*\bsrc\s*=\s*[\"']?https?://[^\s\"'>]*\$\(",
+    rf"<img\b[^>]*\bsrc\s*=\s*[\"']?https?://(?!{_LOCAL})[^\s\"'>]*?(?:\$\(|[?&][\w-]*=[^\s\"'>]*?"
+    rf"(?:{_FILL}|{_PLACEHOLDER}))",
 )),))
 
 # --- encoded payloads ----------------------------------------------------------------------
@@ -973,9 +1081,9 @@ _WEAKENING = _Rule("weakening", (_match(_rx(
     r"|--permission-mode\s+(?:bypass|dontask|acceptedits\s+--dangerously)"
     r"|\b(?:approval|sandbox)[_-]?(?:policy|mode)\s*[=:]?\s*[\"']?(?:never|danger-full-access"
     r"|off|none)\b|--full-auto\b|--no-sandbox\b.{0,40}?\b(?:agent|assistant|claude|codex)",
-    r"\bgit_ssl_no_verify\b|\bhttp\.sslverify\s+(?:=\s*)?(?:false|0)|\bstrict-ssl\s+(?:=\s*)?false"
+    r"\bgit_ssl_no_verify\b|\bhttp\.sslverify\s*(?:=\s*)?(?:false|0)|\bstrict-ssl\s*(?:=\s*)?false"
     r"|\bnode_tls_reject_unauthorized\s*=\s*[\"']?0|\bpythonhttpsverify\s*=\s*0"
-    r"|trusted[-_]host\b|\bindex[-_]url\s*[= ]\s*http://(?!" + _LOCAL + r")"
+    r"|trusted[-_]host\b|(?:\b|_)index[-_]url\s*[= ]\s*http://(?!" + _LOCAL + r")"
     r"|stricthostkeychecking\s*=?\s*no|userknownhostsfile\s*=?\s*/dev/null"
     r"|\bcurl\s+(?:-\w+\s+)*-k\b|--insecure\b|\bverify(?:_ssl|_certs?)?\s*=\s*false\b"
     r"|\bsslverify\s*=\s*(?:0|false)|--no-check-certificate|\binsecureskipverify\s*:\s*true"
@@ -1042,6 +1150,10 @@ _CI_SECRETS = _Rule("ci_secrets", (
               re.compile(_CI_SECRET, re.I), re.compile(_CI_SINK, re.I), ordered=True,
               unless=re.compile(r"\b(?:using|with|via|through|masked|add-mask|oidc"
                                 r"|trusted\s+publishing)\b.{0,30}$|::add-mask::", re.I)),
+    _together(re.compile(rf"\b{_CI}", re.I),
+              re.compile(rf"{_CI_SECRET}\s+(?:is|are|get|gets|should\s+be|will\s+be)\s+(?:\w+\s+)?"
+                         rf"{_SENT}\s+(?:\w+\s+){{0,3}}?(?:to|into|in|on|as)\s+(?:\S+\s+){{0,3}}?"
+                         rf"{_CI_SINK}", re.I), ordered=True),
 ), forbiddable=True)
 
 # --- destroy -------------------------------------------------------------------------------
@@ -1064,8 +1176,8 @@ _DESTROY = _Rule("destroy", (_match(_rx(
     r"|\b(?:prod\w*|live|production)\b.{0,40}?\b(?:drop\s+(?:database|schema|all)|truncate"
     r"|flushall|wipe)\b",
     r"\bgit\s+push\b[^.;|\n]{0,60}\s:(?:main|master|refs/\S*\*)\b",
-    r"\bgit\s+push\s+(?:\S+\s+)*(?:-f|--force(?!-with-lease))\b[^.;|\n]{0,60}\b(?:main|master"
-    r"|--all|--tags|--mirror)\b",
+    r"\bgit\s+push\s+(?:\S+\s+)*(?:-f|--force(?!-with-lease))\b[^.;|\n]{0,60}(?:\b(?:main|master)"
+    r"\b|--(?:all|tags|mirror)\b)",
     r"\bgit\s+push\s+(?:\S+\s+)*--mirror\s+(?:-\S+\s+)*origin\b|\bgit\s+push\s+(?:\S+\s+){0,2}"
     r"--(?:delete|prune)\b"
     r"[^\n]{0,40}(?:\$\(|`|--all|\*)",
@@ -1105,9 +1217,11 @@ _ADDRESSED = _rx(
     rf"^\s*(?:\w+\s+){{0,3}}?(?:note|message|instructions?|hint|reminder|memo|request|task"
     rf"|directive|notice|info|heads-up)s?\s+(?:to|for)\s+(?:the\s+|all\s+|any\s+|every\s+"
     rf"|our\s+|you\s+)?(?:[\w-]+\s+){{0,2}}?{_READER}",
-    rf"^\s*(?:the\s+|an?\s+|dear\s+|hey\s+|hi\s+|to\s+|for\s+|attention\s+|psst,?\s+)?"
-    rf"(?:any\s+|all\s+|every\s+)?(?:[\w-]+\s+)?{_READER}(?:\s*/\s*{_READER})*(?:\s+reading"
-    rf"\s+this)?\s*[:,—-]",
+    rf"^\s*(?:(?:dear|hey|hi|hello|attention|psst|note\s+to|to|for)\s*,?\s+)?(?:the\s+|any\s+"
+    rf"|all\s+|every\s+|our\s+|an?\s+)?(?:(?:ai|coding|code|llm|automated|autonomous|language"
+    rf"|future|friendly)\s+)?{_READER}(?:\s*/\s*{_READER})*(?:\s+reading\s+this)?\s*(?:[:—]"
+    rf"|,\s*(?:please|you|do|don'?t|when|if|always|never|ignore|add|remove|run|make|use|delete"
+    rf"|also|must|should))",
     rf"\bif\s+you\s+(?:are|'re)\s+(?:an?\s+)?(?:[\w-]+\s+)?{_READER}\b",
     rf"\b(?:dear|hey|hi|hello|attention|psst)\s*,?\s+(?:[\w-]+\s+)?{_READER}\b",
     rf"\b{_READER}\s+(?:reading|processing|parsing|summari[sz]ing|editing|indexing)\s+"
