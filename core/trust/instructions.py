@@ -279,6 +279,8 @@ _VOID_STATE = (
     r"(?:cancell?ed|void|null(?:\s+and\s+void)?|obsolete|outdated|out\s+of\s+date|stale"
     r"|superseded|revoked|suspended|lifted|overridden|overruled|invalid(?:ated)?|replaced"
     r"|withdrawn|retired|rescinded|expired|waived|removed|dropped|moot|irrelevant|optional"
+    r"|advisory|non-binding|(?:just\s+|only\s+|mere(?:ly)?\s+)?suggestions(?:\s+only)?"
+    r"|(?:just\s+|only\s+)?(?:a\s+)?(?:decoy|fake|bogus|test|placeholder|joke)"
     r"|not\s+(?:binding|relevant|applicable|valid|in\s+(?:force|effect))"
     r"|no\s+longer\s+(?:appl(?:y|ies)|valid|in\s+(?:force|effect)|relevant|matters?|binding"
     r"|needed|required|active|in\s+use|hold)"
@@ -324,6 +326,7 @@ _SECRET = (rf"(?:(?:{_SECRET_FILE}|\.env\s+files?|(?:ssh\s+private|gpg|pgp|signi
            r"|\bconnection\s+strings?\b|\bdatabase\s+(?:url|password|credentials)\b"
            r"|\benv(?:ironment)?\s+(?:variables|vars|output|dump|file)\b|\benv\s+output\b"
            r"|\boutput\s+of\s+`?(?:env|printenv|set)\b|\b(?:whole|full|entire)\s+environment\b"
+           r"|\bprocess\.env\b(?!\.)|\bos\.environ\b(?![.\[])"
            r"|(?-i:\$?\{?\b[A-Z][A-Z0-9]*_(?:TOKEN|KEY|SECRET|PASSWORD|PASS|PAT|CREDENTIALS?"
            r"|API_KEY|ACCESS_KEY(?:_ID)?)S?\b)|(?-i:\$\{?[A-Z_]*(?:TOKEN|SECRET|PASSWORD)\w*))"
            rf"{_NOT_A_SECRET})")
@@ -433,7 +436,7 @@ _CHANNEL_RX = re.compile(_CHANNEL, re.I)
 _STRONG_RX = re.compile(rf"^{_STRONG}$", re.I)
 _GUIDANCE_SETTINGS = re.compile(
     r"\b(?:your|the\s+user'?s)\s+(?:(?:current|existing|default|safety|security"
-    r"|original)\s+)?(?:configuration|config|settings|setup|programming|training|limits"
+    r"|original)\s+)?(?:configuration|config|settings|setup|programming|training|limits|defaults"
     r"|boundaries|principles|values|alignment)\b", re.I)
 _VOID_AFTER = re.compile(rf"^.{{0,80}}?\b{_VOID_STATE}", re.I)
 _VOID_BEFORE = re.compile(rf"\b{_VOID_VERB}(?!.*\b{_VOID_VERB}).{{0,50}}$", re.I)
@@ -467,7 +470,7 @@ def _readers_guidance(sentence: str) -> Iterator[Span]:
             continue
         words = [m.group("qual")] + m.group("adj").split()
         tail = _TOPIC.match(sentence, m.end())
-        where = " ".join(words) + " " + (tail.group("what") if tail else "")
+        where = " ".join(words + [m.group("noun")]) + " " + (tail.group("what") if tail else "")
         strong = bool(_STRONG_RX.match(m.group("qual")) or _GIVEN.match(sentence, m.end())
                       or _CHANNEL_RX.search(where) or _SAFETY_RX.search(where))
         narrowed = tail is not None or not all(_NEUTRAL.match(w) for w in words)
@@ -527,6 +530,9 @@ _OVERRIDE = _Rule("override", (
         r"\bwhen(?:ever)?\s+you\s+(?:read|see|load|process|encounter)\s+this\b",
         r"\b(?:do\s+not|don'?t|never)\s+refuse\b",
         r"\bnothing\s+else\s+(?:matters|counts|applies)\b",
+        rf"\b(?:supersedes?|overrides?|replaces?|trumps?|outranks?|takes\s+precedence\s+over"
+        rf"|cancels?|voids?)\s+(?:all|any|every|your|the\s+(?:other|previous|prior|earlier))\s+"
+        rf"(?:(?:other|previous|prior|earlier|existing|system)\s+)?(?:{_ORDERS}|others\b)",
         # Pretending there is no guidance to void.
         rf"\bas\s+(?:if|though)\s+(?:you\s+(?:had|have|were\s+given)|there\s+(?:are|were))\s+no\s+"
         rf"(?:\w+\s+)?{_ORDERS}",
@@ -778,6 +784,9 @@ _CLAIM = _rx(
     rf"|permitted|signed\s+off|okayed|ok'?d|pre-?approved|granted|green-?lit|blessed)\b",
     rf"\b(?:approval|permission|authori[sz]ation|sign-?off|go-?ahead|blessing|clearance)\s+from\s+"
     rf"(?:the\s+|your\s+|our\s+)?(?:[\w-]+\s+){{0,2}}?{_ROLE}",
+    rf"\b{_ROLE}\s+(?:blessing|approval|permission|go-?ahead|sign-?off|okay|ok|consent)\b",
+    rf"\b{_ROLE}\s+(?:asked|told|wants?|wanted|instructed|requested)\s+(?:me\s+)?to\s+(?:tell"
+    rf"|let|inform|remind)\s+you\b",
     r"\bi\s+(?:own|run|manage|maintain|administer|lead)\s+(?:this|the)\s+(?:repo\w*|project"
     r"|codebase|org\w*|team|company|server|infrastructure)\b",
 )
@@ -798,6 +807,8 @@ _GRANT = _rx(
     r"\b(?:standing|blanket|explicit|prior|advance|permanent|general)\s+(?:instruction|approval"
     r"|permission|authori[sz]ation|consent|exception|order|sign-?off|waiver)s?\b",
     r"\bpre-?approved\b|\bpre-?authori[sz]ed\b|\bsecurity\s+exception\b",
+    r"\b(?:consider|deem)\s+yourself\s+(?:authori[sz]ed|cleared|permitted|approved|exempt"
+    r"|empowered)\b",
     rf"\b(?:authori[sz]ed|cleared|permitted|allowed|approved|empowered)\s+(?:this\s+|the\s+|all\s+"
     rf"|every\s+|any\s+)?{_READER}\s+to\b",
     rf"\b(?:i|we)\s+(?:hereby\s+|am\s+|'m\s+|are\s+|'re\s+|have\s+|'ve\s+)*(?:authori[sz]|permit"
@@ -816,6 +827,8 @@ _LICENCE = _rx(
     rf"|directly\s+|just\s+|always\s+)?(?:{_ACT}|ask|confirm|wait|check)\b",
     r"\b(?:do\s+not|don'?t|never|no\s+need\s+to)\s+(?:ask|confirm|check\s+with|wait\s+for)\b",
     r"\bunattended\b|\bwithout\s+(?:a\s+)?(?:human|person|anyone)\b",
+    rf"\b(?:you|{_READER})\b[^.]{{0,40}}\b(?:permission|licen[cs]e|clearance|the\s+right)\s+to\s+"
+    rf"{_ACT}",
     r"\b(?:no\s+(?:need|requirement)|not\s+necessary|unnecessary|needless)\s+(?:for\s+you\s+)?"
     r"to\s+(?:ask|confirm|check|wait|get|seek|request)\b|\bno\s+(?:confirmation|approval"
     r"|review|sign-?off|permission)\s+(?:is\s+)?(?:needed|required|necessary)\b",
@@ -863,14 +876,19 @@ _CONCEALMENT = _Rule("concealment", (_match(_rx(
     rf"{_PEOPLE}\s+(?:doesn'?t|don'?t|does\s+not|do\s+not|won'?t|shouldn'?t|need\s+not|needn'?t"
     rf"|must\s+not|mustn'?t)\s+(?:need\s+to\s+|have\s+to\s+|ever\s+)?(?:know|find\s+out|notice"
     rf"|learn|see\s+(?:this|it|that))\s*(?:$|[.;,!)]|\babout\s+(?:this|it|that)\b)",
+    rf"\bkeep\s+{_PEOPLE}\s+(?:in\s+the\s+dark|out\s+of\s+the\s+loop|unaware)",
+    r"\b(?:omit|exclude|leave\s+out|strip)\s+(?:this|it|that|these\s+\w+|the\s+(?:change|step"
+    r"|edit|call|request|command|note))(?:\s+\w+)?\s+from\s+(?:your|any|the)\s+(?:\w+\s+)?"
+    r"(?:explanation|summary|report|reply|answer|description|changelog|commit\s+message|log"
+    r"|transcript|output)",
+    rf"\b(?:make\s+sure|ensure|so\s+that|so)\s+(?:that\s+)?(?:(?:nobody|no\s+one|none\s+of\s+them)"
+    rf"\s+(?:ever\s+)?|{_PEOPLE}\s+(?:won'?t|doesn'?t|don'?t|never|can'?t|cannot)\s+(?:\w+\s+)?)"
+    rf"(?:notices?|finds?\s+out|knows?|sees?|realises?|realizes?|suspects?)\b",
     r"\bbetween\s+(?:you\s+and\s+me|us|ourselves)\b|\bsay\s+nothing\s+(?:about|to|of)\s+"
     r"(?:this|it|that|what|the\s+user|them)\b|\bkeep\s+(?:it|this)\s+(?:quiet|hush)",
     r"\b(?:leave|keep)\s+(?:this|it|that|these\s+\w+|the\s+\w+\s+change)\s+out\s+of\s+(?:the|your)"
     r"\s+(?:summary|report|pr|pull\s+request|commit\s+message|changelog|reply|answer|log"
     r"|transcript|diff|description)",
-    rf"\bso\s+(?:that\s+)?(?:nobody|no\s+one|{_PEOPLE}\s+(?:won'?t|doesn'?t|don'?t|never)"
-    rf"|they\s+(?:won'?t|don'?t))\s*(?:\w+\s+)?(?:notices?|knows?|sees?|finds?\s+out|realises?"
-    rf"|realizes?)\b",
     r"(?:^|(?<=[.;:!\n])\s*|\byou\s+(?:should|must|can|will)\s+|\bplease\s+)(?:quietly|secretly"
     r"|covertly|discreetly|stealthily)\s+(?!fail|ignor|skip|drop)\w+",
 )),))
@@ -918,6 +936,8 @@ _FETCH_RUN = _Rule("fetch_run", (_download_then_run, _match(_rx(
     r".{0,120}?\b(?:to|into)\s+(?:ba|z)?sh\b",
     r"\b(?:pipe|feed)\s+(?:it|that|this|the\s+(?:script|download|response|output))\s+(?:in)?to"
     r"\s+(?:ba|z)?sh\b",
+    r"\b(?:download|fetch|grab|get)\s+and\s+(?:run|execute|install|launch|source|exec)\s+"
+    r"(?:\S+\s+){0,3}?https?://(?!" + _LOCAL + r")",
     r"(?:--exec|--eval)\s+https?://|\b(?:deno\s+run|npx|bunx)\s+(?:-\S+\s+)*https?://",
 )),))
 
@@ -979,6 +999,8 @@ _SECRET_EXFIL = _Rule("secret_exfil", (
         rf"{_SECRET_FILE}",
         rf"\b(?:scp|rsync|sftp)\b[^;|\n]{{0,100}}{_SECRET_FILE}[^;|\n]{{0,100}}\s\S*[@:]\S*",
         # Revealing a credential file's contents, or every secret there is.
+        rf"\b(?:reply|respond|answer|return)\s+with\s+(?:the\s+)?(?:full\s+)?(?:contents?\s+of\s+)?"
+        rf"(?:your\s+|the\s+)?\S*{_SECRET_FILE}",
         rf"\b(?:print|dump|reveal|output|display|read\s+out|show)\w*\s+(?:me\s+)?(?:the\s+)?"
         rf"(?:full\s+)?contents?\s+of\s+(?:your\s+|the\s+)?\S*{_SECRET_FILE}",
         rf"\b(?:print|dump|reveal|output|display|read\s+out|show)\w*\s+(?:me\s+)?(?:all|every"
@@ -1080,7 +1102,8 @@ _WEAKENING = _Rule("weakening", (_match(_rx(
     r"|\bauto-?approve\s+(?:every|all|any)\b|\bbash\(\*\)|\bbypasspermissions\b"
     r"|--permission-mode\s+(?:bypass|dontask|acceptedits\s+--dangerously)"
     r"|\b(?:approval|sandbox)[_-]?(?:policy|mode)\s*[=:]?\s*[\"']?(?:never|danger-full-access"
-    r"|off|none)\b|--full-auto\b|--no-sandbox\b.{0,40}?\b(?:agent|assistant|claude|codex)",
+    r"|off|none)\b|\bdanger-full-access\b|--full-auto\b"
+    r"|[\"']allow[\"']\s*:\s*\[[^\]]*[\"'](?:\*|bash|bash\(\*\)|bash\(:?\*\)|\w+\(\*\))[\"']|--no-sandbox\b.{0,40}?\b(?:agent|assistant|claude|codex)",
     r"\bgit_ssl_no_verify\b|\bhttp\.sslverify\s*(?:=\s*)?(?:false|0)|\bstrict-ssl\s*(?:=\s*)?false"
     r"|\bnode_tls_reject_unauthorized\s*=\s*[\"']?0|\bpythonhttpsverify\s*=\s*0"
     r"|trusted[-_]host\b|(?:\b|_)index[-_]url\s*[= ]\s*http://(?!" + _LOCAL + r")"
@@ -1194,6 +1217,9 @@ _DESTROY = _Rule("destroy", (_match(_rx(
     r"|\bgsutil\s+(?:-m\s+)?rm\s+-r\b|\bkubectl\s+delete\s+(?:(?:ns|namespace|all|pv|pvc)\b"
     r"[^\n]{0,30}--all|--all\b|(?:ns|namespace)\s+(?:prod\w*|default|kube-system))"
     r"|\bterraform\s+destroy\b[^\n]{0,40}(?:-auto-approve|prod)",
+    r"\bgit\s+reset\s+--hard\b[^\n]{0,60}?\bgit\s+push\s+(?:\S+\s+)*(?:-f|--force(?!-with-lease))\b",
+    r"\b(?:delete|drop|wipe|truncate|destroy|erase|purge)\s+(?:the\s+|all\s+)?(?:prod\w*|live)\s+"
+    r"(?:database|db|tables?|buckets?|data|cluster|volumes?)\b",
     r"\bgit\s+(?:filter-branch|filter-repo)\b[^\n]{0,200}?\bpush\b[^\n]{0,40}(?:-f|--force)\b",
 )),), forbiddable=True)
 
@@ -1221,13 +1247,16 @@ _ADDRESSED = _rx(
     rf"|all\s+|every\s+|our\s+|an?\s+)?(?:(?:ai|coding|code|llm|automated|autonomous|language"
     rf"|future|friendly)\s+)?{_READER}(?:\s*/\s*{_READER})*(?:\s+reading\s+this)?\s*(?:[:—]"
     rf"|,\s*(?:please|you|do|don'?t|when|if|always|never|ignore|add|remove|run|make|use|delete"
-    rf"|also|must|should))",
+    rf"|also|must|should|push|merge|commit|approve|send|post|install|disable|skip|write|change"
+    rf"|edit|insert|include|replace|update|read|open|create|fetch|download|execute|set|keep|hide"
+    rf"|tell|say|answer|respond|reply))",
     rf"\bif\s+you\s+(?:are|'re)\s+(?:an?\s+)?(?:[\w-]+\s+)?{_READER}\b",
     rf"\b(?:dear|hey|hi|hello|attention|psst)\s*,?\s+(?:[\w-]+\s+)?{_READER}\b",
     rf"\b{_READER}\s+(?:reading|processing|parsing|summari[sz]ing|editing|indexing)\s+"
     rf"(?:this|the)\b",
     rf"\b{_READER}\s+instructions?\s*:|\b(?:to|for)\s+(?:all\s+|any\s+)?(?:[\w-]+\s+)?"
     rf"{_READER}\s*:",
+    rf"(?<![\w.-])@{_READER}\b",
     r"\b(?:ai|llm|coding)\s+(?:agents?|assistants?|models?|tools?)\s*(?:should|must|need\s+to"
     r"|are\s+to|please|,)",
 )
@@ -1237,7 +1266,7 @@ _ADDRESSED = _rx(
 # ------------------------------------------------------------------------------------------
 
 _HEX = re.compile(r"(?<![\w\\])(?:[0-9a-f]{2}){12,}(?!\w)", re.I)
-_WORDS = re.compile(r"[A-Za-z]{2,}(?:\s+[A-Za-z]{2,}){2,}")
+_WORDS = re.compile(r"(?<![A-Za-z])[A-Za-z]{2,}(?![A-Za-z])")
 
 
 def _as_text(raw: bytes) -> str | None:
@@ -1247,7 +1276,7 @@ def _as_text(raw: bytes) -> str | None:
     except UnicodeDecodeError:
         return None
     printable = sum(ch.isprintable() or ch in "\n\t" for ch in text)
-    if printable < 0.95 * len(text) or not _WORDS.search(text):
+    if printable < 0.95 * len(text) or len(_WORDS.findall(text)) < 3:
         return None
     return text
 
