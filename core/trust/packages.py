@@ -84,6 +84,8 @@ def installs(text: str) -> list[tuple[str, str]]:
         index = "pypi" if match["pip"] else "npm"
         skip = False
         for word in match["rest"].split():
+            if word.startswith(("#", "[", "...", "$", ">")):
+                break  # a comment, an elision or a prompt: the command has ended
             if skip:
                 skip = False
                 continue
@@ -95,7 +97,7 @@ def installs(text: str) -> list[tuple[str, str]]:
             name = _package(word, index)
             if name:
                 found.append((index, name))
-            if word.endswith((".", ",", ";", ":")):
+            if word.endswith((".", ",", ";", ":", "`")):
                 break
     for match in _FROM.finditer(text):
         index = "pypi" if match["where"].lower() == "pypi" else "npm"
@@ -105,15 +107,33 @@ def installs(text: str) -> list[tuple[str, str]]:
     return found
 
 
+def _typo_at(name: str, target: str) -> int:
+    """Where `name` first departs from `target`, counted from the start."""
+    return next((i for i, (a, b) in enumerate(zip(name, target, strict=False)) if a != b),
+                min(len(name), len(target)))
+
+
+def _plausible_typo(name: str, target: str) -> bool:
+    """Whether `name` reads as `target` mistyped: slips rarely touch a word's first letter
+    ("range" is no typo of "drange"), and a four-letter name is only taken for a five-letter
+    one with a letter left out inside it ("flsk" for "flask", not "boto" for "boto3"); a digit
+    added at the end names a fork or a version, not a slip."""
+    at = _typo_at(name, target)
+    if at == 0 or (len(name) == len(target) + 1 and name.startswith(target)
+                   and name[-1].isdigit()):
+        return False  # the first letter, or a numbered fork ("httpx2")
+    return len(name) >= 5 or (len(target) == 5 and at < len(name))
+
+
 def squats(text: str) -> list[tuple[str, str]]:
     """(name installed, the much used name it imitates) for each squat `text` installs."""
     out = []
     for index, name in installs(text):
         known = _names().get(index, {})
-        if len(name) < 5 or name in known:
+        if len(name) < 4 or name in known:
             continue
-        for target in neighbours(name) & known.keys():
-            if name not in known[target]:
+        for target in sorted(neighbours(name) & known.keys()):
+            if name not in known[target] and _plausible_typo(name, target):
                 out.append((name, target))
                 break
     return out
