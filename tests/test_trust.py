@@ -76,7 +76,8 @@ def test_developer_notes_are_not(text: str) -> None:
 
 
 DATA = Path(__file__).resolve().parents[1] / "bench" / "data"
-LABELLED = sorted(DATA.glob("injection_*.jsonl"))
+# The sets the rules were tuned on; bench/bench_injection.py also reads the newest, untuned one.
+LABELLED = [DATA / f"injection_{name}.jsonl" for name in ("dev", "heldout", "heldout2", "heldout3")]
 
 
 @pytest.mark.fast

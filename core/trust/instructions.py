@@ -87,6 +87,10 @@ _BULLET = re.compile(r"^(?:[-*+•>|#]|\d+[.)]\s|```|~~~)")
 
 
 _PROMPT = re.compile(r"^(?:\$|>>>|PS>|C:\\>|#)\s")
+_HYPHENATED = re.compile(r"[a-z]-$", re.I)
+# Words spelt out letter by letter, two or more spaces between the words: "I G N O R E  A L L".
+_SPELT_WORDS = re.compile(r"(?<!\S)[A-Za-z](?: [A-Za-z])+(?:[^\S\n]{2,}[A-Za-z](?: [A-Za-z])+)+"
+                          r"(?!\S)")
 
 
 def _lines_joined(text: str) -> str:
@@ -99,8 +103,10 @@ def _lines_joined(text: str) -> str:
         if not line:
             continue
         code = fenced or raw.startswith(("    ", "\t")) or _PROMPT.match(line)
-        if out and not (code or out[-1][-1] in ".!?:;" or _BULLET.match(line)
-                        or out[-1][0] == "#"):
+        if out and not code and _HYPHENATED.search(out[-1]) and line[0].islower():
+            out[-1] = out[-1][:-1] + line  # "dis-" / "regard": one word split over lines
+        elif out and not (code or out[-1][-1] in ".!?:;" or _BULLET.match(line)
+                          or out[-1][0] == "#"):
             out[-1] += " " + line
         else:
             out.append(line)
@@ -118,6 +124,8 @@ def _visible(text: str) -> str:
     text = text.replace("\r\n", "\n").replace("\r", "\n")
     text = "".join(ch for ch in text
                    if unicodedata.category(ch) not in ("Cf", "Cc") or ch in "\n\t")
+    text = _SPELT_WORDS.sub(
+        lambda m: " ".join(w.replace(" ", "") for w in re.split(r"[^\S\n]{2,}", m.group())), text)
     return re.sub(r"[^\S\n]+", " ", _lines_joined(text))
 
 
@@ -169,10 +177,12 @@ _FORBIDS = re.compile(
 _FORBIDDEN_AFTER = re.compile(
     r"^[^.;!?]{0,60}?\b(?:(?:is|are)\s+(?:\w+\s+)?(?:forbidden|prohibited|banned|disallowed"
     r"|not\s+(?:allowed|permitted)|never\s+(?:allowed|acceptable|ok)|a\s+(?:security\s+)?risk"
-    r"|dangerous|unsafe)|must\s+not|must\s+never|should\s+never|is\s+not\s+ok)\b", re.I)
+    r"|dangerous|unsafe)|must\s+not|must\s+never|should\s+never|is\s+not\s+ok"
+    r"|(?:is|are)\s+only\s+(?:allowed|permitted|acceptable|ok|used)\s+(?:in|for|inside|within"
+    r"|against|when|on))\b", re.I)
 # What ends the stretch of a sentence that a forbidding word governs.
-_TURN = re.compile(r"[;:]|\bbut\b|\bhowever\b|\binstead\b(?!\s+of),?|\bthen\b|\botherwise\b",
-                   re.I)
+_TURN = re.compile(r"[;:]|\bbut\b|\bhowever\b|\binstead\b(?!\s+of),?|\bthen\b|\botherwise\b"
+                   r"|\b(?:when(?:ever)?|if|once)\b[^,;]*,", re.I)
 
 
 def _forbidden(text: str, span: Span) -> bool:
@@ -246,12 +256,12 @@ _PEOPLE = (r"(?:(?:the|your|my|our|any|other)\s+(?:user|human|developer|maintain
            r"|agent|data|id|name|code|land|mode|guide|base|story|stories|experience|account)\b)"
            r"|\b(?:anyone|anybody|them|him|her|me|us)\b)")
 # Roles that carry authority over a project.
-_ROLE = (r"(?:owner|co-?owner|admin(?:istrator)?|sysadmin|maintainer|(?:tech(?:nical)?\s+|team\s+"
+_ROLE = (r"@?(?:owner|co-?owner|admin(?:istrator)?|sysadmin|maintainer|(?:tech(?:nical)?\s+|team\s+"
          r"|project\s+|security\s+|platform\s+|engineering\s+|dev\s+)?lead|cto|ceo|ciso|cio"
          r"|vp|head\s+of\s+\w+|director|(?:engineering\s+|release\s+|project\s+)?manager"
          r"|management|security\s+(?:team|officer|office)|platform\s+team|devops\s+team"
          r"|infra(?:structure)?\s+team|founder|principal\s+engineer|architect|codeowners?"
-         r"|anthropic|openai)s?(?:'s|')?")
+         r"|(?:code\s+|security\s+)?reviewer|anthropic|openai)s?(?:'s|')?")
 # Guidance the reader runs under.
 _ORDERS = (r"(?:instructions?|prompts?|rules|guidelines?|guidance|directions|directives?"
            r"|guardrails|orders|constraints|restrictions|polic(?:y|ies)|conventions|policies"
@@ -305,7 +315,8 @@ _SECRET_FILE = (r"(?:(?<![\w.])\.env(?:\.(?:local|prod\w*|staging|dev\w*))?\b(?!
                 r"|sample|template|dist))|~?/?\.ssh\b(?!/config)|\bid_(?:rsa|ed25519|ecdsa|dsa)"
                 r"\b(?!\.pub)|\.aws(?:/credentials)?\b|\.kube/config|\bkubeconfig\b|\.npmrc"
                 r"|\.pypirc|\.netrc|\.gnupg|\.git-credentials|\.docker/config\.json|/etc/shadow"
-                r"|\bcredentials\.json\b|\bcredentials\s+file\b|\bhosts\.yml\b|\.config/gh\b"
+                r"|\b[\w-]*credentials?[\w-]*\.(?:json|ya?ml|toml|ini|csv)\b|\bcredentials\s+file\b"
+                r"|\.config/gcloud\b|\.azure/(?:credentials|accesstokens\.json|msal\w*)|\bhosts\.yml\b|\.config/gh\b"
                 r"|\bauth\.json\b|\btoken\.json\b|\bsecrets?\.(?:json|ya?ml|toml|env)\b"
                 r"|\.vault-token|\bterraform\.tfstate\b|\.htpasswd\b|\bwallet\.dat\b"
                 r"|\bkeystores?\b|(?<![\w.\])])[\w-]+\.(?:key|p12|pfx)\b(?!\s*[(=]))")
@@ -360,8 +371,8 @@ _DEST = (rf"(?:{_URL}|{_EMAIL}|(?<![\w&])#[a-z][\w-]*|\b(?:slack|discord|teams|t
 _SECRET_USED = _rx(
     r"\bauthori[sz]ation\b|\bbearer\b|\bheaders?\b|(?:^|\s)-H\s|--header|\blog\s?in\b"
     r"|\bsign\s+in\b|\bauthenticat\w*|--password-stdin|\bdocker\s+login\b|\bkeyring\b",
-    r"\b(?:to|into|in|inside|with|using|via|through|as)\s+(?:the\s+|a\s+|an\s+|your\s+|our\s+)?"
-    r"(?:[\w-]+\s+)?(?:vault\b|1password|keychain|secrets?\s*(?:manager|store|storage"
+    r"\b(?:to|into|in|inside|with|using|use|via|through|as)\s+(?:the\s+|a\s+|an\s+|your\s+"
+    r"|our\s+)?(?:[\w-]+\s+)?(?:vault\b|1password|keychain|secrets?\s*(?:manager|store|storage"
     r"|settings|section|page|tab)\b|(?:repository|repo|org(?:ani[sz]ation)?|environment"
     r"|actions|ci|github|gitlab|pipeline|project|dependabot|codespaces?)\s+(?:secrets?"
     r"|variables)\b|credential\s+(?:helper|store|manager)|kms\b|sealed-?secrets|sops\b"
@@ -378,7 +389,8 @@ _INTERPRETER = r"(?:python[\d.]*|perl|ruby|node|php|deno|bun|pwsh|powershell)"
 _DATA = (r"(?:contents?|secrets?|keys?|tokens?|passwords?|credentials|conversation|output|env\b"
          r"|session|history|private|cookies?|messages?|files?|chat|prompts?|data)")
 # Data whose place in an address is a leak.
-_PRIVATE_DATA = (r"(?:contents?\s+of|secrets?|(?:api|private|access|ssh)\s+keys?|tokens?"
+_PRIVATE_DATA = (r"(?:(?-i:[A-Z][A-Z0-9_]*(?:TOKEN|SECRET|KEY|PASSWORD)\w*)|contents?\s+of"
+                 r"|secrets?|(?:api|private|access|ssh)\s+keys?|tokens?"
                  r"|passwords?|credentials|conversation|chat\s+history|history|session"
                  r"|cookies?|env\b|\.env|environment|user'?s\s+(?:last\s+)?(?:message|prompt)"
                  r"|(?:last|previous)\s+(?:message|prompt|command\s+output))")
@@ -446,6 +458,11 @@ _NOTHING = re.compile(r"\b(?:nothing|none)\b[^.]{0,10}$|^(?:nothing|none)\b", re
 _NOTHING_AFTER = re.compile(r"^[^.;]{0,40}?\b(?:matters?|counts?|appl(?:y|ies)|holds?)\b",
                             re.I)
 _VOID_CONDITION = re.compile(rf"\b(?:{_CONDITION}|in\s+case)\b[^.;]*$", re.I)
+# A verdict done to guidance named before it by a pronoun: "… so set them aside".
+_VOID_REFERRED = re.compile(
+    rf"^.{{0,120}}?(?:\b{_VOID_VERB}\s+(?:them|it|those|these)\b|\b(?:set|put|push|throw|toss"
+    rf"|cast|brush)\s+(?:them|it|those|these)\s+(?:aside|away|out)\b|\b(?:treat|consider|regard)"
+    rf"\s+(?:them|it|those|these)\s+as\s+{_VOID_STATE})", re.I)
 
 
 # Words between a qualifier and the guidance that do not narrow it to a subject.
@@ -495,6 +512,7 @@ def _override(text: str) -> Iterator[Span]:
                     and not _VOID_CONDITION.search(head))
                 or (_CONSIDER.search(head)  # "consider your guidance cancelled"
                     and _CONSIDERED_VOID.match(tail))
+                or _VOID_REFERRED.match(tail)  # "the rules you were given: set them aside"
                 or ((_NOTHING.search(head) or _NOTHING.match(sentence[s:e]))
                     and _NOTHING_AFTER.match(tail))  # "nothing the user said matters"
             )
@@ -533,6 +551,15 @@ _OVERRIDE = _Rule("override", (
         rf"\b(?:supersedes?|overrides?|replaces?|trumps?|outranks?|takes\s+precedence\s+over"
         rf"|cancels?|voids?)\s+(?:all|any|every|your|the\s+(?:other|previous|prior|earlier))\s+"
         rf"(?:(?:other|previous|prior|earlier|existing|system)\s+)?(?:{_ORDERS}|others\b)",
+        # Set above the reader's own guidance or its user.
+        rf"\b(?:even\s+(?:if|though|when)|regardless\s+of|irrespective\s+of|no\s+matter)\s+"
+        rf"(?:what\s+|whatever\s+)?(?:your\s+(?:own\s+)?(?:\w+\s+)?(?:{_ORDERS}|configuration"
+        rf"|config|settings|training|programming)|the\s+system\s+(?:prompt|message)|anything"
+        rf"\s+(?:else\s+)?you\s+(?:were|have\s+been|'ve\s+been)\s+(?:told|given|asked))\b",
+        rf"\b(?:outranks?|overrides?|overrules?|supersedes?|trumps?|takes\s+precedence\s+over"
+        rf"|(?:has|have|takes?)\s+priority\s+over|wins?\s+over)\s+(?:the\s+user|your\s+user"
+        rf"|the\s+human|the\s+operator|the\s+system\s+prompt|your\s+(?:own\s+)?(?:\w+\s+)?"
+        rf"{_ORDERS}|anything\s+(?:the\s+user|you))\b(?!'s|\s+(?:config|settings))",
         # Pretending there is no guidance to void.
         rf"\bas\s+(?:if|though)\s+(?:you\s+(?:had|have|were\s+given)|there\s+(?:are|were))\s+no\s+"
         rf"(?:\w+\s+)?{_ORDERS}",
@@ -623,7 +650,7 @@ _LANGUAGES: dict[str, _Language] = {
         r"polece\w*|instrukcj\w*|zasad\w*|regu[łl]\w*|wytyczn\w*|prompt\w*",
         r"poprzedni\w*|wszystki\w*|twoj\w*|systemow\w*|wcze[sś]niejsz\w*|bezpiecze[nń]stwa",
         r"twoj\w*|systemow\w*",
-        r"(?:ju[zż]\s+)?nie\s+obowi[aą]zuj[aą]|s[aą]\s+niewa[żz]ne",
+        r"(?:ju[zż]\s+)?nie\s+(?:obowi[aą]zuj[aą]|dotycz[aą])|s[aą]\s+niewa[żz]ne|nieaktualn\w*",
         r"wszystko,?\s+co\s+ci\s+(?:powiedziano|kazano)"),
     "sv": _Language(
         r"ignorera|glöm|strunta\s+i|bortse\s+från|följ\s+inte",
@@ -707,12 +734,18 @@ _LANGUAGES: dict[str, _Language] = {
 _LETTER = "A-Za-zÀ-ÖØ-öø-ÿĀ-žА-яЁёІіЇїЄє"
 
 
+# The reader named in other languages: its guidance is its own wherever the sentence says so.
+_READER_WORDS = (r"asystent\w*|assistent\w*|assistant\w*|asistente\w*|assistente\w*|asisten"
+                 r"|ассистент\w*|помощник\w*|асистент\w*|помічник\w*|yapay\s+zeka|trợ\s+lý|KI|IA"
+                 r"|助手|アシスタント|어시스턴트|المساعد|सहायक")
+
+
 def _language_rules() -> tuple[Signal, ...]:
     signals: list[Signal] = []
     for lang in _LANGUAGES.values():
         # Whole words where words are spaced (a qualifier is no qualifier inside another word).
         quals = rf"(?<![{_LETTER}])(?:{lang.quals})(?![{_LETTER}])"
-        own = rf"(?<![{_LETTER}])(?:{lang.own})(?![{_LETTER}])"
+        own = rf"(?<![{_LETTER}])(?:{lang.own}|{_READER_WORDS})(?![{_LETTER}])"
         nouns, void = lang.nouns, lang.void
         guidance = rf"(?:{quals}\s*.{{0,20}}?(?:{nouns})|(?:{nouns}).{{0,30}}?{quals}|{lang.told})"
         own_guidance = rf"(?:{own}\s*.{{0,20}}?(?:{nouns})|(?:{nouns})\s*.{{0,20}}?{own})"
@@ -732,7 +765,8 @@ _OVERRIDE_LANGUAGES = _Rule("override_multilingual", _language_rules(), scripts=
 # A role: text that speaks as the system, or redefines who the reader is so that its rules
 # no longer bind it.
 _ROLE_RULE = _Rule("role", (_match(_rx(
-    r"(?:^|[.!?]\s+|\n)\s*(?:system|assistant|developer)\s*(?:prompt|message|override)?\s*:\s*\S",
+    r"(?:^|[.!?]\s+|\n|<!--\s*)\s*(?:system|assistant|developer)\s*(?:prompt|message|override)?"
+    r"\s*:\s*\S",
     r"\byou\s+are\s+(?:now\s+|no\s+longer\s+)(?:an?\s+)?(?:dan|unrestricted|unfiltered|uncensored"
     r"|jailbroken|free|no\s+longer|root|admin|in\s+(?:developer|god|dan|jailbreak)\s+mode"
     r"|bound|claude|an?\s+(?:ai|assistant)|restricted|limited|subject\s+to)\b",
@@ -749,7 +783,16 @@ _ROLE_RULE = _Rule("role", (_match(_rx(
     r"|rules|guardrails)\s+apply\b|\bwithout\s+any\s+(?:restrictions|guardrails|filters)\b",
     rf"\bif\s+you\s+are\s+(?:an?\s+)?{_READER}\b.{{0,80}}?\b(?:you\s+must|must|should|do|run"
     rf"|ignore|delete|send|add|remove|push)\b",
-)),))
+)), _together(_rx(
+    r"\byou(?:'re|\s+are)\s+now\b|\bfrom\s+now\s+on,?\s+you(?:'re|\s+are|\s+will\s+be)\b"
+    r"|\b(?:act|behave)\s+as\b|\bpretend\s+(?:to\s+be|you(?:'re|\s+are))\b|\bplay\s+(?:the\s+"
+    r"(?:role|part)\s+of|a\s+game)\b|\brole-?play|\b(?:stay|remain)\s+in\s+character\b"
+    r"|\bpersona\b|\balter\s+ego\b"), _rx(
+    r"\b(?:no|without(?:\s+any)?|free\s+(?:of|from)|zero)\s+(?:\w+\s+)?(?:guidelines|rules"
+    r"|restrictions|limits|limitations|filters?|censorship|ethics|morals|guardrails|boundaries"
+    r"|polic(?:y|ies)|constraints|safety)\b|\b(?:unrestricted|unfiltered|uncensored|unbound"
+    r"|unaligned)\b|\bnever\s+(?:refuses?|says\s+no|declines?)\b|\bregardless\s+of\s+(?:anything"
+    r"|everything|what)\b"), pair=True)))
 
 # --- authority -----------------------------------------------------------------------------
 # An authority claim: a claimed role or a claimed grant (someone with authority speaks, or has
@@ -807,6 +850,9 @@ _GRANT = _rx(
     r"\b(?:standing|blanket|explicit|prior|advance|permanent|general)\s+(?:instruction|approval"
     r"|permission|authori[sz]ation|consent|exception|order|sign-?off|waiver)s?\b",
     r"\bpre-?approved\b|\bpre-?authori[sz]ed\b|\bsecurity\s+exception\b",
+    r"\b(?:admin(?:istrator)?|owner|root|sudo|elevated|emergency|break-?glass|maintainer)\s+"
+    r"(?:override|mode|privileges?)\s+(?:is\s+|has\s+been\s+|was\s+)?(?:now\s+)?(?:granted"
+    r"|enabled|active|activated|approved|unlocked|in\s+effect)\b|\boverride\s+granted\b",
     r"\b(?:consider|deem)\s+yourself\s+(?:authori[sz]ed|cleared|permitted|approved|exempt"
     r"|empowered)\b",
     rf"\b(?:authori[sz]ed|cleared|permitted|allowed|approved|empowered)\s+(?:this\s+|the\s+|all\s+"
@@ -834,7 +880,8 @@ _LICENCE = _rx(
     r"|review|sign-?off|permission)\s+(?:is\s+)?(?:needed|required|necessary)\b",
     r"\bwithout\s+(?:asking|confirmation|confirming|checking|review(?:ing)?|approval|waiting"
     r"|prompting|permission|(?:the|a|any)\s+(?:review|release|usual|checklist|approval"
-    r"|confirmation|sign-?off|check)\w*)",
+    r"|confirmation|sign-?off|check)\w*|(?:running|waiting\s+for|passing)\s+(?:the\s+)?(?:tests?"
+    r"|ci\b|checks|pipeline|review))",
     rf"\b{_ACT}\w*\b[^.]{{0,40}}\bon\s+your\s+own\b|\bfeel\s+free\s+to\s+{_ACT}\b|\bgo\s+ahead"
     rf"\s+(?:and\s+)?{_ACT}\b|\bproceed\s+(?:to\s+{_ACT}|without|with\s+(?:the\s+)?(?:deploy|push"
     rf"|merge|release|deletion|migration))\b|\bunprompted\b",
@@ -884,6 +931,16 @@ _CONCEALMENT = _Rule("concealment", (_match(_rx(
     rf"\b(?:make\s+sure|ensure|so\s+that|so)\s+(?:that\s+)?(?:(?:nobody|no\s+one|none\s+of\s+them)"
     rf"\s+(?:ever\s+)?|{_PEOPLE}\s+(?:won'?t|doesn'?t|don'?t|never|can'?t|cannot)\s+(?:\w+\s+)?)"
     rf"(?:notices?|finds?\s+out|knows?|sees?|realises?|realizes?|suspects?)\b",
+    r"\b(?:the|this|that|these|any)\s+(?:(?:extra|new|added|additional|hidden|other|second|real)"
+    r"\s+)?(?:network\s+)?(?:call|request|change|edit|step|commit|code|dependency|endpoint"
+    r"|modification|tweak)s?\b(?:[^.]|\.(?=\S)){0,80}?\b(?:shouldn'?t|should\s+not|needn'?t|need\s+not"
+    r"|mustn'?t|must\s+not|(?:does|do)(?:\s+not|n'?t)\s+need\s+to)\s+be\s+(?:brought\s+up"
+    r"|mentioned|disclosed|surfaced|called\s+out|flagged|highlighted|explained)\b",
+    rf"\bif\s+(?:{_PEOPLE}|they|someone|the\s+reviewer)\s+asks?\b[^.]{{0,100}}?\b(?:say|tell"
+    rf"\s+(?:them|him|her)|answer|reply|respond|claim|explain)\s+(?:that\s+)?(?:it|this|that"
+    rf"|they|the\s+\w+)\s+(?:was|were|is|came\s+from)\s+(?:just\s+|only\s+|simply\s+)?(?:an?\s+)?"
+    rf"(?:automatic|automated|routine|formatter|linter|refactor|harmless|nothing|unrelated"
+    rf"|typo|cosmetic|whitespace|generated|expected|normal)",
     r"\bbetween\s+(?:you\s+and\s+me|us|ourselves)\b|\bsay\s+nothing\s+(?:about|to|of)\s+"
     r"(?:this|it|that|what|the\s+user|them)\b|\bkeep\s+(?:it|this)\s+(?:quiet|hush)",
     r"\b(?:leave|keep)\s+(?:this|it|that|these\s+\w+|the\s+\w+\s+change)\s+out\s+of\s+(?:the|your)"
@@ -900,7 +957,7 @@ _REMOTE = rf"(?!\s*(?:https?://)?{_LOCAL})"
 _DOWNLOAD_THEN_RUN = re.compile(
     rf"\b{_DOWNLOAD}\b{_REMOTE}(?P<get>[^\n]{{0,200}}?)(?:&&|;|\bthen\b)\s*(?:sudo\s+)?"
     rf"(?:chmod\s+\S+\s+\S+\s*(?:&&|;)\s*)?(?:sudo\s+)?(?:(?:ba|z|da)?sh\s+|source\s+|\.\s+"
-    rf"|{_INTERPRETER}\s+|(?=\./))(?P<file>[^\s;&|`'\"]+)", re.I)
+    rf"|{_INTERPRETER}\s+|(?=\.?/|~/))(?P<file>[^\s;&|`'\"]+)", re.I)
 
 
 def _download_then_run(text: str) -> Iterator[Span]:
@@ -908,8 +965,9 @@ def _download_then_run(text: str) -> Iterator[Span]:
     if not re.search(_DOWNLOAD, text, re.I):
         return
     for m in _DOWNLOAD_THEN_RUN.finditer(text):
-        name = m.group("file").rsplit("/", 1)[-1]
-        if len(name) > 1 and name in m.group("get"):
+        path = m.group("file")
+        name = path.rsplit("/", 1)[-1]
+        if (len(name) > 1 and name in m.group("get")) or ("/" in path and path in m.group("get")):
             yield m.span()
 
 
@@ -938,7 +996,8 @@ _FETCH_RUN = _Rule("fetch_run", (_download_then_run, _match(_rx(
     r"\s+(?:ba|z)?sh\b",
     r"\b(?:download|fetch|grab|get)\s+and\s+(?:run|execute|install|launch|source|exec)\s+"
     r"(?:\S+\s+){0,3}?https?://(?!" + _LOCAL + r")",
-    r"(?:--exec|--eval)\s+https?://|\b(?:deno\s+run|npx|bunx)\s+(?:-\S+\s+)*https?://",
+    r"(?:--exec|--eval)\s+https?://|\b(?:deno\s+run|npx|bunx|pnpm\s+dlx|yarn\s+dlx)\s+(?:-\S+\s+)*"
+    r"(?:https?://|github:|gitlab:|bitbucket:|git\+)",
 )),))
 
 # --- secret exfiltration -------------------------------------------------------------------
@@ -948,6 +1007,7 @@ _FETCH_RUN = _Rule("fetch_run", (_download_then_run, _match(_rx(
 # leaked; a sentence that forbids the act is a convention.
 # A program that sends to another machine, where a command starts.
 _SENDER = (r"(?:(?:^|[|;&`(]|\$\s|\bsudo\s)\s*(?:curl|wget|nc|ncat|netcat|socat|scp|rsync|sftp"
+           r"|nslookup|dig|host|ping|drill"
            r"|ftp|telnet|gh\s+gist\s+create|aws\s+s3\s+(?:cp|sync|mv)|gsutil\s+cp"
            r"|rclone\s+(?:copy|sync)|invoke-(?:restmethod|webrequest)|iwr|irm|sendmail"
            r"|mail\s+-s|mutt|openssl\s+s_client)(?=\s+[-\w$\"'~./@<]))")
@@ -1034,8 +1094,9 @@ _MARKDOWN_EXFIL = _Rule("markdown_exfil", (_match(_rx(
     # An address ending in an empty parameter, with the data to append named after or before it.
     rf"https?://(?!{_LOCAL})\S*?[?&][\w-]+=(?=[\s)\]`'\"]|$)[^\n]{{0,200}}?\b{_PRIVATE_DATA}",
     rf"\b{_PRIVATE_DATA}\b[^\n]{{0,120}}?https?://(?!{_LOCAL})\S*?[?&][\w-]+=(?=[\s)\]`'\"]|$)",
-    rf"\b(?:image|img|pixel|badge|link|url|address)\b[^.\n]{{0,120}}?\b(?:followed\s+by|plus"
-    rf"|append\w*|containing|carrying)\s+(?:the\s+|your\s+|a\s+)?(?:base64\s+(?:of\s+)?"
+    rf"\b(?:image|img|pixel|badge|link|url|address)\b(?:[^.\n]|\.(?=\S)){{0,120}}?\b(?:followed"
+    rf"\s+by|plus|append\w*|containing|carrying)\s+(?:the\s+|your\s+|a\s+)?(?:current\s+|full\s+"
+    rf"|user'?s\s+)?(?:base64\s+(?:of\s+)?"
     rf"|url-?encoded\s+)?{_PRIVATE_DATA}",
     r"\b(?:query\s+string|url|address)\s+of\s+https?://",
     rf"<img\b[^>]*\bsrc\s*=\s*[\"']?https?://(?!{_LOCAL})[^\s\"'>]*?(?:\$\(|[?&][\w-]*=[^\s\"'>]*?"
@@ -1094,6 +1155,9 @@ _ORDERED = (r"(?:^|(?<=[.;:!?(\n])\s*|\b(?:please|always|just|simply|first|then|
             r"|be\s+sure\s+to|want\s+to|going\s+to|feel\s+free\s+to|so|also|now)\s+)")
 _WEAKENING = _Rule("weakening", (_match(_rx(
     r"\bgit\s+config\s+(?:--global|--system)\s+core\.hookspath\b",
+    r"\b(?:--)?unset\s+core\.hookspath\b|\b(?:delete|remove|rm\s+(?:-\w+\s+)*)\s*\.husky\b"
+    r"|\b(?:delete|remove|disable|uninstall)\s+(?:the\s+)?(?:security|secret|scan\w*)\s+"
+    r"(?:\w+\s+)?hooks?\b",
     r"\bcore\.hookspath\s+(?:/tmp|/dev/shm|/var/tmp|~|\$home)",
     r"\bchmod\s+(?:-\w+\s+)*(?:0?777|0?666|a\+rwx|ugo\+rwx|o\+w|a\+w)\s+(?:-\w+\s+)*(?:~|\$home|/"
     r"|\S*docker\.sock|\S*\.ssh)",
@@ -1190,6 +1254,8 @@ _DESTROY = _Rule("destroy", (_match(_rx(
     r"|root|bin|sbin|dev|sys|proc)(?:/?\*?(?=\s|$|[`'\";)])|/lib/(?:postgresql|mysql|mongodb"
     r"|redis|docker|etcd|elasticsearch|containerd)\b)|~/(?:\.ssh|\.gnupg|\.config|\.local"
     r"|Documents|projects|src|code|work|repos?)/?\*?(?=\s|$|[`'\";)])|(?:~|\$HOME)/\*)",
+    r"--no-preserve-root\b|\bcd\s+(?:~|\$HOME|/)/?\s*(?:&&|;)\s*(?:git\s+clean\s+-\w*[fdx]"
+    r"|rm\s+-\w*[rR])",
     r"\bmkfs(?:\.\w+)?\s+/dev/|\bdd\s+if=\S+\s+of=/dev/(?:sd|nvme|hd|disk|mmcblk|xvd|vd)"
     r"|\bwipefs\s+-a\b|\bshred\s+(?:-\w+\s+)*/dev/",
     r":\(\)\s*\{\s*:\|:&\s*\};:|\bchmod\s+-R\s+(?:000|777)\s+/(?:\s|$)",

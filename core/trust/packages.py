@@ -24,6 +24,12 @@ _NPM = r"(?:npm|pnpm|yarn|bun)"
 _COMMAND = re.compile(
     rf"\b(?:(?P<pip>{_PIP})|(?P<npm>{_NPM}))\s+(?:install|i|add)\s+(?P<rest>[^;&|\n)]+)", re.I)
 _FROM = re.compile(r"\binstall\s+`?(?P<name>[\w.@/-]+)`?\s+from\s+(?P<where>pypi|npm)\b", re.I)
+# A package declared as a dependency: "add `x` to requirements.txt", "… to package.json".
+_DECLARED = re.compile(
+    r"\badd\s+`?(?P<name>@?[\w.-]+(?:/[\w.-]+)?)(?:[=<>~!]=?[\w.*]+)?`?\s+(?:as\s+a\s+"
+    r"(?:dev\s+)?dependency\s+)?(?:to|in(?:to)?)\s+(?:the\s+|our\s+)?`?(?P<where>requirements"
+    r"[\w.-]*\.(?:txt|in)|pyproject(?:\.toml)?|setup\.(?:py|cfg)|pipfile|environment\.ya?ml"
+    r"|package\.json|(?:dev)?dependencies)\b", re.I)
 # Options whose value follows them: the value is no package.
 _VALUED = frozenset({"-r", "-c", "-e", "-i", "-t", "--requirement", "--constraint",
                      "--index-url", "--extra-index-url", "--target", "--editable", "-f"})
@@ -101,6 +107,12 @@ def installs(text: str) -> list[tuple[str, str]]:
                 break
     for match in _FROM.finditer(text):
         index = "pypi" if match["where"].lower() == "pypi" else "npm"
+        name = _package(match["name"], index)
+        if name:
+            found.append((index, name))
+    for match in _DECLARED.finditer(text):
+        where = match["where"].lower()
+        index = "npm" if where in ("package.json", "devdependencies") else "pypi"
         name = _package(match["name"], index)
         if name:
             found.append((index, name))
