@@ -8,12 +8,13 @@ the project's own conventions, which use the same words ("ignore E501 in generat
 
 Detection is layered:
 
-1. **Normalisation**: NFKC (full-width letters, ligatures), HTML entities and percent-escapes
-   decoded, invisible characters removed (zero width, soft hyphen, word joiner, bidirectional
-   controls, control characters), letters that look Latin folded to Latin (Cyrillic `і`, `а`,
-   Greek `ο` …), letters spelt out one by one joined ("i g n o r e", "i.g.n.o.r.e"), digits
-   standing for letters in the words the rules read ("1gn0re"), whitespace joined. A line break
-   is kept only where it ends a sentence, a heading or a list item: the rules read sentences.
+1. **Normalisation**: NFKC (full-width letters, ligatures), HTML entities, `\\u` escapes and
+   percent-escapes decoded, invisible characters removed (zero width, soft hyphen, word joiner,
+   bidirectional controls, control characters), letters that look Latin folded to Latin
+   (Cyrillic `і`, `а`, Greek `ο` …), letters spelt out one by one joined ("i g n o r e",
+   "i.g.n.o.r.e"), digits standing for letters in the words the rules read ("1gn0re"), words
+   hyphenated over a line break joined, whitespace joined. A line break is kept only where it
+   ends a sentence, a heading or a list item: the rules read sentences.
 2. **Rules by concept**, on the normalised text. Each category names what an attack *is* rather
    than how one was once worded, mostly as concepts that must meet in one sentence in any
    order: an override is a reference to the guidance the reader runs under (its instructions,
@@ -26,10 +27,11 @@ Detection is layered:
    reader's; a sentence that forbids the act ("never post keys in the PR") is a convention; a
    secret sent as a credential (an Authorization header) or into a secret store is used, not
    leaked; a destination on the loopback is the machine itself. Overrides are read in English
-   and seventeen other languages. HTML and Markdown comments, which a person reading the file
+   and twenty other languages. HTML and Markdown comments, which a person reading the file
    does not see, are held to a stricter rule: any address to an assistant in one is suspicious.
-3. **Payloads**: base64 and hex runs that decode to text, and ROT13 where the text names it,
-   are decoded and read by the same rules; instructions found there are an encoded payload.
+3. **Payloads**: base64, base32 and hex runs that decode to text, and ROT13 or reversed text
+   where the text names it, are decoded and read by the same rules; instructions found there
+   are an encoded payload.
 4. **Packages**: installs of a name one edit away from a much used package (`packages.py`).
 
 No classifier is used: no package ships a prompt-injection model with its weights (those that
@@ -79,6 +81,7 @@ _LEET_WORD = re.compile(r"\b(?=[a-z\d]*\d)(?=[a-z\d]*[a-z][a-z\d]*[a-z])[a-z\d]{
 _LEET_STEMS = ("ignor", "disregard", "forget", "previous", "prior", "instruction", "rule",
                "system", "prompt", "override", "bypass", "secret", "token", "password",
                "credential", "execute", "admin", "jailbreak", "restriction", "guideline")
+_ESCAPES = re.compile(r"\\u([0-9a-fA-F]{4})|\\x([0-9a-fA-F]{2})")
 _PERCENT = re.compile(r"(?<!\S)[^\s%]*(?:%[0-9A-Fa-f]{2}[^\s%]*){3,}")
 # A line break ends a sentence after sentence punctuation, before a list item, heading, quote,
 # table row or fence, around a heading and in code (fenced, indented or after a prompt);
@@ -121,6 +124,8 @@ def _visible(text: str) -> str:
         text = html.unescape(text)
     if "%" in text:
         text = _PERCENT.sub(lambda m: unquote(m.group()), text)
+    if "\\" in text:
+        text = _ESCAPES.sub(lambda m: chr(int(m.group(1) or m.group(2), 16)), text)
     text = text.replace("\r\n", "\n").replace("\r", "\n")
     text = "".join(ch for ch in text
                    if unicodedata.category(ch) not in ("Cf", "Cc") or ch in "\n\t")
@@ -274,7 +279,7 @@ _CHANNEL = (r"(?:\byour\b|\byours\b|\bthe\s+system\b|\bsystem\s+(?:prompt|messag
             r"|copilot-instructions|\.cursor/rules|\.github/instructions|\bthe\s+user'?s?\b"
             r"|\bthe\s+human'?s?\b|\bthe\s+operator'?s?|\b(?:this|the\s+current)\s+session"
             r"|\byou\s+(?:were|have\s+been|'ve\s+been|got|received|started|loaded|read)"
-            r"|\b(?:given|told)\s+(?:to\s+)?you|\b(?:this|the)\s+(?:project|repo(?:sitory)?"
+            r"|\b(?:user|operator|human)'s\b|\b(?:given|told)\s+(?:to\s+)?you|\b(?:this|the)\s+(?:project|repo(?:sitory)?"
             r"|codebase|workspace)(?:'s)?\s*$|\bthe\s+(?:project|repo(?:sitory)?)(?:'s)?\s*$)")
 # Subjects where a "rule about X" is itself about safety: voiding it is an attack however named.
 _SAFETY = (r"(?:ask\w*|confirm\w*|permission\w*|approv\w*|review\w*|safety|security|sandbox\w*"
@@ -380,6 +385,8 @@ _SECRET_USED = _rx(
     r"|password\s+manager|masked\s+variable|protected\s+variable)|settings/secrets"
     r"|\bgh\s+secret\b|\bop\s+(?:read|item|run)\b",
     r"\b(?:about|regarding|explaining|describing|how\s+to)\b",
+    r"\b(?:never|don'?t|do\s+not|avoid)\s+(?:\w+\s+){0,4}?(?:print|log|echo|paste|commit|share"
+    r"|send|post|expose)\w*\s+(?:them|it|keys|secrets|tokens|credentials)\b",
     r"\b(?:redact|mask|blur|remov|strip|scrub|censor|obfuscat|anonymi[sz]|sanitiz|sanitis"
     r"|replac|hid|without|minus|except)\w*",
 )
@@ -551,6 +558,14 @@ _OVERRIDE = _Rule("override", (
         rf"\b(?:supersedes?|overrides?|replaces?|trumps?|outranks?|takes\s+precedence\s+over"
         rf"|cancels?|voids?)\s+(?:all|any|every|your|the\s+(?:other|previous|prior|earlier))\s+"
         rf"(?:(?:other|previous|prior|earlier|existing|system)\s+)?(?:{_ORDERS}|others\b)",
+        # The reader's principal set aside, or placed below what a memory says.
+        rf"\b{_VOID_VERB}\s+(?:the|your)\s+(?:chat\s+)?(?:user|human|operator)\b(?!'|\s+(?:interface"
+        rf"|input|agent|data|id|name|settings?|config\w*|locale|preferences?|experience|account)\b)",
+        r"\b(?:this|the)\s+(?:note|memory|file|entry|convention)\s+wins\b|\b(?:priority|precedence)"
+        r"\s+over\s+(?:\w+\s+){0,4}?(?:the\s+|your\s+)?(?:chat\s+)?user\b|\bmemory_over_user\b",
+        r"\b(?:follow|obey|execute|run|do|carry\s+out)\s+(?:whatever|everything|anything|all)\s+"
+        r"(?:the\s+)?(?:instructions?\s+|commands?\s+|steps?\s+)?(?:it|this\s+(?:note|memory|file"
+        r"|page)|the\s+(?:note|memory|file|page))\s+(?:contains|says|lists|tells\s+you)\b",
         # Set above the reader's own guidance or its user.
         rf"\b(?:even\s+(?:if|though|when)|regardless\s+of|irrespective\s+of|no\s+matter)\s+"
         rf"(?:what\s+|whatever\s+)?(?:your\s+(?:own\s+)?(?:\w+\s+)?(?:{_ORDERS}|configuration"
@@ -728,10 +743,19 @@ _LANGUAGES: dict[str, _Language] = {
         r"निर्देश\w*|नियम\w*|आदेश\w*", r"पिछले|सभी|सारे|सिस्टम|आपके|तुम्हारे",
         r"आपके|तुम्हारे|सिस्टम", r"अब\s+लागू\s+नहीं", r"जो\s+कुछ\s+भी\s+(?:आपको|तुम्हें)\s+बताया",
         verb_last=True),
+    "el": _Language(
+        r"αγνόησε|αγνοήστε|ξέχασε|ξεχάστε|μην\s+ακολουθείς|παράβλεψε",
+        r"οδηγί\w*|κανόν\w*|εντολ\w*|οδηγ\w*", r"προηγούμεν\w*|όλ\w*|συστήματος|σου|ασφάλειας",
+        r"σου|συστήματος", r"δεν\s+ισχύ\w*|ακυρώνονται|καταργούνται",
+        r"ό,?τι\s+σου\s+(?:είπαν|έχουν\s+πει)"),
+    "he": _Language(
+        r"התעלם|התעלמי|התעלמו|שכח|שכחי|שכחו|אל\s+תציית",
+        r"ה?הוראות|ה?הנחיות|ה?כללים|ה?פקודות", r"ה?קודמות|ה?קודמים|כל|מכל|ה?מערכת|שלך|ה?אבטחה",
+        r"שלך|ה?מערכת", r"כבר\s+לא\s+בתוקף|בטלות|מבוטלות", r"כל\s+מה\s+שאמרו\s+לך"),
 }
 
 
-_LETTER = "A-Za-zÀ-ÖØ-öø-ÿĀ-žА-яЁёІіЇїЄє"
+_LETTER = "A-Za-zÀ-ÖØ-öø-ÿĀ-žА-яЁёІіЇїЄєΑ-Ωα-ωά-ώΆ-Ώא-ת"
 
 
 # The reader named in other languages: its guidance is its own wherever the sentence says so.
@@ -777,7 +801,9 @@ _ROLE_RULE = _Rule("role", (_match(_rx(
     r"|guidelines|filter)|unrestricted|unfiltered|without\s+(?:rules|restrictions|limits))",
     r"\b(?:god|jailbreak|dan|unrestricted|no-?limits?)\s+mode\b|\byou\s+are\s+(?:now\s+)?in\s+"
     r"developer\s+mode\b",
-    r"<\|im_start\|>|<\|im_end\|>|\[/?INST\]|<\|system\|>|<<SYS>>|<\|begin_of_text\|>"
+    r"(?<![\w<])(?-i:</?(?:tool_result|tool_response|function_results?|tool_output|memory"
+    r"|context)\b[^>]*>)"
+    r"|[\"']role[\"']\s*:\s*[\"'](?:system|developer|tool)[\"']\s*,\s*[\"']content[\"']|<\|im_start\|>|<\|im_end\|>|\[/?INST\]|<\|system\|>|<<SYS>>|<\|begin_of_text\|>"
     r"|<\|start_header_id\|>|</?system>",
     r"\bnever\s+refuse\b|\bfree\s+of\s+all\s+restrictions\b|\bno\s+(?:restrictions|limits"
     r"|rules|guardrails)\s+apply\b|\bwithout\s+any\s+(?:restrictions|guardrails|filters)\b",
@@ -850,6 +876,8 @@ _GRANT = _rx(
     r"\b(?:standing|blanket|explicit|prior|advance|permanent|general)\s+(?:instruction|approval"
     r"|permission|authori[sz]ation|consent|exception|order|sign-?off|waiver)s?\b",
     r"\bpre-?approved\b|\bpre-?authori[sz]ed\b|\bsecurity\s+exception\b",
+    r"\b(?:the\s+)?user\s+(?:has\s+)?(?:already\s+)?(?:consented|agreed|approved|authori[sz]ed"
+    r"|signed\s+off)\s+(?:to|on)\s+(?:all|any|every)\b",
     r"\b(?:admin(?:istrator)?|owner|root|sudo|elevated|emergency|break-?glass|maintainer)\s+"
     r"(?:override|mode|privileges?)\s+(?:is\s+|has\s+been\s+|was\s+)?(?:now\s+)?(?:granted"
     r"|enabled|active|activated|approved|unlocked|in\s+effect)\b|\boverride\s+granted\b",
@@ -873,6 +901,8 @@ _LICENCE = _rx(
     rf"|directly\s+|just\s+|always\s+)?(?:{_ACT}|ask|confirm|wait|check)\b",
     r"\b(?:do\s+not|don'?t|never|no\s+need\s+to)\s+(?:ask|confirm|check\s+with|wait\s+for)\b",
     r"\bunattended\b|\bwithout\s+(?:a\s+)?(?:human|person|anyone)\b",
+    r"\bwithout\s+(?:the\s+)?(?:user'?s?\s+)?(?:confirmation|approval|consent|permission)\b"
+    r"|\brun\s+(?:whatever|everything|anything|all)\s+(?:this|the)\s+(?:note|memory|file)\b",
     rf"\b(?:you|{_READER})\b[^.]{{0,40}}\b(?:permission|licen[cs]e|clearance|the\s+right)\s+to\s+"
     rf"{_ACT}",
     r"\b(?:no\s+(?:need|requirement)|not\s+necessary|unnecessary|needless)\s+(?:for\s+you\s+)?"
@@ -913,7 +943,8 @@ _CONCEALMENT = _Rule("concealment", (_match(_rx(
     rf"\b(?:do(?:n'?t|\s+not)|never)\s+(?:let|allow)\s+{_PEOPLE}\s*(?:\w+\s+)?(?:know|see"
     rf"|notice|find\s+out|learn|realise|realize|suspect|discover)\b",
     r"\b(?:never|do(?:n'?t|\s+not)|no\s+need\s+to)\s+(?:mention|disclose|reveal|report|log"
-    r"|note|record|surface|bring\s+up|say\s+anything\s+about|acknowledge|admit|flag)\s+"
+    r"|note|record|surface|bring\s+up|say\s+anything\s+about|acknowledge|admit|flag|describe"
+    r"|explain)\s+"
     r"(?:this|it|that|these\s+(?:steps|changes|instructions)|what\s+you|(?:that|the\s+fact"
     r"\s+that)\s+you|the\s+(?:change|edit|step|note|memory|instruction|override))\b",
     r"\b(?:keep|hide|conceal)\s+(?:this|it|that|these\s+\w+|the\s+(?:change|edit|commit|step"
@@ -936,6 +967,14 @@ _CONCEALMENT = _Rule("concealment", (_match(_rx(
     r"|modification|tweak)s?\b(?:[^.]|\.(?=\S)){0,80}?\b(?:shouldn'?t|should\s+not|needn'?t|need\s+not"
     r"|mustn'?t|must\s+not|(?:does|do)(?:\s+not|n'?t)\s+need\s+to)\s+be\s+(?:brought\s+up"
     r"|mentioned|disclosed|surfaced|called\s+out|flagged|highlighted|explained)\b",
+    r"\b(?:never|don'?t|do\s+not)\s+(?:mention|report|list|show)\s+(?:\w+\s+){1,3}?in\s+(?:the"
+    r"|your)\s+(?:summary|report|answer|reply|final\s+message|description)\b",
+    rf"\bso\s+(?:that\s+)?(?:{_PEOPLE}|reviewers|they)\s+(?:will\s+)?(?:skip|miss|ignore"
+    rf"|overlook|gloss\s+over)\b",
+    r"\b(?:report|mark|describe|present)\s+(?:all\s+|the\s+)?(?:tests?|checks?|ci|builds?|runs?)"
+    r"\s+as\s+(?:passing|passed|green|successful|fixed)\b.{0,40}?\beven\s+(?:if|when|though)\b",
+    rf"\bif\s+(?:{_PEOPLE}|they|someone|the\s+reviewer)\s+asks?\b[^.]{{0,100}}?\b(?:say|answer"
+    rf"|reply|respond)\s+(?:no|nothing|none|that\s+nothing)\b",
     rf"\bif\s+(?:{_PEOPLE}|they|someone|the\s+reviewer)\s+asks?\b[^.]{{0,100}}?\b(?:say|tell"
     rf"\s+(?:them|him|her)|answer|reply|respond|claim|explain)\s+(?:that\s+)?(?:it|this|that"
     rf"|they|the\s+\w+)\s+(?:was|were|is|came\s+from)\s+(?:just\s+|only\s+|simply\s+)?(?:an?\s+)?"
@@ -943,7 +982,7 @@ _CONCEALMENT = _Rule("concealment", (_match(_rx(
     rf"|typo|cosmetic|whitespace|generated|expected|normal)",
     r"\bbetween\s+(?:you\s+and\s+me|us|ourselves)\b|\bsay\s+nothing\s+(?:about|to|of)\s+"
     r"(?:this|it|that|what|the\s+user|them)\b|\bkeep\s+(?:it|this)\s+(?:quiet|hush)",
-    r"\b(?:leave|keep)\s+(?:this|it|that|these\s+\w+|the\s+\w+\s+change)\s+out\s+of\s+(?:the|your)"
+    r"\b(?:leave|keep)\s+(?:this|it|that|them|those|these\s+\w+|the\s+\w+\s+changes?)\s+out\s+of\s+(?:the|your)"
     r"\s+(?:summary|report|pr|pull\s+request|commit\s+message|changelog|reply|answer|log"
     r"|transcript|diff|description)",
     r"(?:^|(?<=[.;:!\n])\s*|\byou\s+(?:should|must|can|will)\s+|\bplease\s+)(?:quietly|secretly"
@@ -996,6 +1035,8 @@ _FETCH_RUN = _Rule("fetch_run", (_download_then_run, _match(_rx(
     r"\s+(?:ba|z)?sh\b",
     r"\b(?:download|fetch|grab|get)\s+and\s+(?:run|execute|install|launch|source|exec)\s+"
     r"(?:\S+\s+){0,3}?https?://(?!" + _LOCAL + r")",
+    r"\b(?:exec|eval)\s*\([^)\n]{0,40}\b(?:urlopen|requests\.get|fetch|httpx\.get|urllib)\b"
+    r"|(?:\burlopen|\.get|\bfetch)\s*\(\s*['\"]https?://[^\n]{0,200}?\beval\s*\(",
     r"(?:--exec|--eval)\s+https?://|\b(?:deno\s+run|npx|bunx|pnpm\s+dlx|yarn\s+dlx)\s+(?:-\S+\s+)*"
     r"(?:https?://|github:|gitlab:|bitbucket:|git\+)",
 )),))
@@ -1054,6 +1095,10 @@ _SECRET_EXFIL = _Rule("secret_exfil", (
                          rf"(?:\w+\s+)?{_SENT}\s+(?:\w+\s+){{0,3}}?(?:to|into|in|on|onto|via)\s+"
                          rf"(?:\S+\s+){{0,4}}?{_DEST}", re.I), unless=_SECRET_USED),
     _sends_secret,
+    _together(re.compile(_SECRET, re.I),
+              re.compile(r"\b(?:resolve|look\s*up|nslookup|dig|ping)\b", re.I),
+              re.compile(r"\.(?:com|net|org|io|dev|app|xyz|sh|co|me|site|cloud)\b", re.I),
+              unless=_SECRET_USED),
     _match(_rx(
         rf"\b(?:commit|check\s+in|push|git\s+add(?:\s+-f)?)\w*\s+(?:the\s+|your\s+|all\s+)?"
         rf"{_SECRET_FILE}",
@@ -1099,6 +1144,12 @@ _MARKDOWN_EXFIL = _Rule("markdown_exfil", (_match(_rx(
     rf"|user'?s\s+)?(?:base64\s+(?:of\s+)?"
     rf"|url-?encoded\s+)?{_PRIVATE_DATA}",
     r"\b(?:query\s+string|url|address)\s+of\s+https?://",
+    rf"(?:https?://\S+|\b(?:image|img|badge|pixel|link)\b)[^\n]{{0,160}}?\b(?:replac\w*\s+\S+\s+with"
+    rf"|fill\w*\s+(?:in\s+)?\S+\s+with|carr(?:y|ies|ying)|encod\w*\s+(?:them|it|\w+)\s+into"
+    rf"|where\b.{{0,12}}\bis)\s+(?:the\s+|any\s+|all\s+|your\s+)?(?:\w+'s\s+)?(?:whole\s+|full\s+"
+    rf"|entire\s+|current\s+|last\s+|private\s+)*(?:{_PRIVATE_DATA}|config\w*\s+values|notes)",
+    r"\b(?:encod|put|embed|append)\w*\s+(?:them|it|\w+)\s+(?:in)?to\s+the\s+(?:query\s+string|url"
+    r"|path|address)\s+of\s+(?:an?\s+)?(?:image|img|badge|pixel|link)",
     rf"<img\b[^>]*\bsrc\s*=\s*[\"']?https?://(?!{_LOCAL})[^\s\"'>]*?(?:\$\(|[?&][\w-]*=[^\s\"'>]*?"
     rf"(?:{_FILL}|{_PLACEHOLDER}))",
 )),))
@@ -1110,7 +1161,8 @@ _ENCODING = (r"(?:decod\w*|base-?64|b64|base-?32|base-?85|rot-?13|caesar|hex(?:a
              r"|encoded|encrypted|reversed|backwards|obfuscated|url-?encoded|char\s*codes?"
              r"|ascii\s+codes?)")
 _ENCODED = _Rule("encoded", (_match(_rx(
-    rf"\b{_ENCODING}\b.{{0,150}}?(?:\b(?:run|execute|exec|eval|carry\s+out|follow|obey|act\s+on)"
+    rf"\b{_ENCODING}\b.{{0,150}}?(?:\b(?:run|execute|exec|eval|carry\s+out|follow|obey|act\s+on"
+    rf"|comply\s+with)"
     r"\s+(?:it|them|the\s+(?:result|output|decoded|instructions?|commands?|script|text|string"
     r"|payload|task))\b|\bdo\s+(?:exactly\s+)?(?:what|as)\s+it\s+says|\band\s+(?:run|execute"
     r"|carry\s+out|follow|obey)\b)",
@@ -1148,7 +1200,7 @@ _GUARD = (r"(?:(?:ssl|tls|https|certificate|cert|signature|gpg|checksum|hash|hos
           r"|push\s+protection|branch\s+protection|code\s+scanning|security\s+(?:checks?|scans?"
           r"|warnings?|prompts?)|safety\s+(?:checks?|prompts?|rails|guards?)|(?:permission"
           r"|approval|confirmation)\s+(?:prompts?|checks?|requests?)|the\s+pre-(?:commit|push)"
-          r"\s+hooks?|git\s+hooks|audit\s+log\w*)")
+          r"\s+hooks?|git\s+hooks|audit\s+log\w*|csrf\w*|xss\s+protection)")
 # Where a verb is an order or a convention rather than a description ("tokens bypass 2FA").
 _ORDERED = (r"(?:^|(?<=[.;:!?(\n])\s*|\b(?:please|always|just|simply|first|then|and|you|we"
             r"|should|must|can|may|will|could|need\s+to|have\s+to|remember\s+to|make\s+sure\s+to"
@@ -1178,8 +1230,8 @@ _WEAKENING = _Rule("weakening", (_match(_rx(
     r"|\bssl_verifypeer\b\W+(?:0|false)|\bgosumdb\s*=\s*off|\bgoinsecure\s*="
     r"|\bgpgcheck\s*=\s*0|--nogpgcheck|--allow-unauthenticated|\[trusted=yes\]"
     r"|--no-verify-ssl|--skip-tls-verify|--disable-content-trust|docker_content_trust\s*=\s*0",
-    rf"{_ORDERED}(?:disable|turn\s+off|switch\s+off|bypass|skip|deactivate|circumvent"
-    rf"|get\s+around|suppress)\s+(?:the\s+|all\s+|any\s+|every\s+|its\s+|your\s+)?(?:\w+\s+)?"
+    rf"(?:{_ORDERED}|\b(?:agreed|decided)\s+to\s+)(?:disable|turn\s+off|switch\s+off|bypass|skip"
+    rf"|deactivate|circumvent|get\s+around|suppress|remove|comment\s+out)\s+(?:the\s+|all\s+|any\s+|every\s+|its\s+|your\s+)?(?:\w+\s+)?"
     rf"{_GUARD}\b",
     rf"\b{_GUARD}\s+(?:off|disabled)\b|\bwithout\s+(?:any\s+)?{_GUARD}\b.{{0,40}}?\b(?:always"
     rf"|every|from\s+now)",
@@ -1194,6 +1246,10 @@ _WEAKENING = _Rule("weakening", (_match(_rx(
     r"\b(?:pam_permit|permitrootlogin\s+yes|passwordauthentication\s+yes|permitemptypasswords"
     r"\s+yes)\b",
     r"\bgit\s+config\s+(?:--global|--system)\s+safe\.directory\s+['\"]?\*",
+    r"verify_signature[\"']?\s*:\s*false|\balgorithms\s*=\s*\[?\s*[\"']none[\"']"
+    r"|\brequired_approving_review_count\s*:\s*0\b|\bpermissions\s*:\s*write-all\b"
+    r"|\bnosec\b.{0,30}\b(?:wherever|everywhere|whenever)\b|\bapprove\s+your\s+own\b"
+    r"|\b(?:keep|store|leave)\w*\s+(?:it\s+|them\s+)?in\s+plain\s*text\b",
 )),), forbiddable=True)
 
 # --- CI secrets ----------------------------------------------------------------------------
@@ -1227,7 +1283,7 @@ _CI_SECRETS = _Rule("ci_secrets", (
         r"\$github_env\b.{0,80}?\b(?:summary|logs?|artifacts?|public)\b|\bsecrets?\s+file\b"
         r".{0,40}?\b(?:summary|logs?|artifacts?|public)\b",
         r"\b(?:upload|archive|publish|expose|write|commit|attach|store|save)\w*\s+(?:the\s+)?"
-        r"(?:\$\w+|credentials?(?:\s+file)?|~/\.docker/config\.json|secrets?|tokens?|keys?"
+        r"(?:[\w-]+'s\s+)?(?:\$\w+|credentials?(?:\s+file)?|~/\.docker/config\.json|secrets?|tokens?|keys?"
         r"|\.env)\b.{0,60}?\b(?:artifacts?|public|gh-pages|visible)\b",
         r"\b(?:print|echo|log|show|dump|output|cat)\w*\s+(?:the\s+|all\s+)?(?:value\s+of\s+)?"
         r"(?:\$\w*(?:token|key|secret|password)\w*|secrets?\b(?!\s+(?:names?|scanning)))",
@@ -1261,7 +1317,7 @@ _DESTROY = _Rule("destroy", (_match(_rx(
     r":\(\)\s*\{\s*:\|:&\s*\};:|\bchmod\s+-R\s+(?:000|777)\s+/(?:\s|$)",
     r"\bfind\s+(?:~|/|\$HOME)\S*\s+.{0,60}?(?:-delete\b|-exec\s+rm\b)",
     r"\b(?:drop\s+(?:database|schema|table)|truncate|delete\s+from|flushall|flushdb"
-    r"|dropdb)\b.{0,60}?\b(?:prod\w*|live|production)\b"
+    r"|dropdb|(?:system|volume|image)\s+prune)\b.{0,60}?\b(?:prod\w*|live|production)\b"
     r"|\b(?:prod\w*|live|production)\b.{0,40}?\b(?:drop\s+(?:database|schema|all)|truncate"
     r"|flushall|wipe)\b",
     r"\bgit\s+push\b[^.;|\n]{0,60}\s:(?:main|master|refs/\S*\*)\b",
@@ -1279,6 +1335,8 @@ _DESTROY = _Rule("destroy", (_match(_rx(
     r"(?:origin|remote|github|gitlab|upstream|prod\w*|s3|the\s+server|the\s+org\w*)\b",
     r"\b(?:wipe|erase|destroy|purge|nuke)\s+(?:the\s+|all\s+|our\s+)?(?:git\s+)?(?:history"
     r"|backups?|production|prod\b|home\s+directory)\b",
+    r"\b(?:delet|remov)\w*\s+(?:the\s+|all\s+)?(?:failing\s+)?tests?/?\s+(?:directory|folder"
+    r"|suite)\b",
     r"\bgh\s+repo\s+delete\b|\baws\s+s3\s+(?:rm\s+(?:\S+\s+)*--recursive|rb\s+(?:\S+\s+)*--force)"
     r"|\bgsutil\s+(?:-m\s+)?rm\s+-r\b|\bkubectl\s+delete\s+(?:(?:ns|namespace|all|pv|pvc)\b"
     r"[^\n]{0,30}--all|--all\b|(?:ns|namespace)\s+(?:prod\w*|default|kube-system))"
@@ -1322,7 +1380,7 @@ _ADDRESSED = _rx(
     rf"(?:this|the)\b",
     rf"\b{_READER}\s+instructions?\s*:|\b(?:to|for)\s+(?:all\s+|any\s+)?(?:[\w-]+\s+)?"
     rf"{_READER}\s*:",
-    rf"(?<![\w.-])@{_READER}\b",
+    rf"(?<![\w.-])@{_READER}\b|\b{_READER}\s+only\s*:",
     r"\b(?:ai|llm|coding)\s+(?:agents?|assistants?|models?|tools?)\s*(?:should|must|need\s+to"
     r"|are\s+to|please|,)",
 )
@@ -1331,6 +1389,9 @@ _ADDRESSED = _rx(
 # Payloads
 # ------------------------------------------------------------------------------------------
 
+_BASE32 = re.compile(r"(?<![\w+/=])[A-Z2-7]{16,}={0,6}(?![\w+/=])")
+_REVERSED = re.compile(r"\b(?:read|reverse[ds]?|backwards)\b.{0,20}\b(?:backwards|reversed?)\b"
+                       r"|\breversed\b", re.I)
 _HEX = re.compile(r"(?<![\w\\])(?:[0-9a-f]{2}){12,}(?!\w)", re.I)
 _WORDS = re.compile(r"(?<![A-Za-z])[A-Za-z]{2,}(?![A-Za-z])")
 
@@ -1348,8 +1409,8 @@ def _as_text(raw: bytes) -> str | None:
 
 
 def _decoded(text: str) -> Iterator[tuple[str, str]]:
-    """(encoded, decoded) for each base64 or hex run that decodes to words, and the ROT13 of
-    the text where it names ROT13."""
+    """(encoded, decoded) for each base64, base32 or hex run that decodes to words, and the
+    ROT13 or the reverse of the text where it names them."""
     for m in re.finditer(_BLOB, text):
         blob = m.group()
         try:
@@ -1365,6 +1426,15 @@ def _decoded(text: str) -> Iterator[tuple[str, str]]:
             yield m.group(), decoded
     if re.search(r"\brot-?13\b|\bcaesar\b", text, re.I):
         yield "rot13", codecs.decode(text, "rot13")
+    for m in _BASE32.finditer(text):
+        try:
+            decoded = _as_text(base64.b32decode(m.group() + "=" * (-len(m.group()) % 8)))
+        except (binascii.Error, ValueError):
+            continue
+        if decoded:
+            yield m.group(), decoded
+    if _REVERSED.search(text):
+        yield "reversed", text[::-1]
 
 
 # ------------------------------------------------------------------------------------------

@@ -24,6 +24,9 @@ _NPM = r"(?:npm|pnpm|yarn|bun)"
 _COMMAND = re.compile(
     rf"\b(?:(?P<pip>{_PIP})|(?P<npm>{_NPM}))\s+(?:install|i|add)\s+(?P<rest>[^;&|\n)]+)", re.I)
 _FROM = re.compile(r"\binstall\s+`?(?P<name>[\w.@/-]+)`?\s+from\s+(?P<where>pypi|npm)\b", re.I)
+# A package put in another's place: "replace `y` with `x`", "swap `y` for `x`".
+_NAMED = re.compile(r"\b(?:replace\s+`[^`]+`\s+with|swap\w*\s+`[^`]+`\s+for)\s+"
+                    r"`(?P<name>@?[\w.-]+(?:/[\w.-]+)?)`", re.I)
 # A package declared as a dependency: "add `x` to requirements.txt", "… to package.json".
 _DECLARED = re.compile(
     r"\badd\s+`?(?P<name>@?[\w.-]+(?:/[\w.-]+)?)(?:[=<>~!]=?[\w.*]+)?`?\s+(?:as\s+a\s+"
@@ -116,6 +119,9 @@ def installs(text: str) -> list[tuple[str, str]]:
         name = _package(match["name"], index)
         if name:
             found.append((index, name))
+    for match in _NAMED.finditer(text):  # either index: the sentence does not say which
+        found.extend((index, name) for index in ("pypi", "npm")
+                     if (name := _package(match["name"], index)))
     return found
 
 
