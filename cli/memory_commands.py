@@ -140,6 +140,8 @@ def register(group: click.Group) -> None:
                 out.append(f"older versions exist: habitus history {h.id}")
             if h.via:
                 out.append(f"linked from {h.via}")
+            if getattr(h, "author", None):
+                out.append(f"by {h.author}")
             return "".join(f"\n    ({m})" for m in out)
 
         def human(r: Any) -> str:
