@@ -27,6 +27,7 @@ __all__ = [
     "effective_storage_options",
     "endpoint_of",
     "plain_http_note",
+    "registration_env",
     "STORAGE_OPTIONS_ENV",
     "MAX_AUTHOR",
 ]
@@ -134,6 +135,33 @@ def plain_http_note(uri: str, options: Mapping[str, str] | None) -> str | None:
     where = "this machine" if loopback else host
     return (f"the endpoint {endpoint} is plain HTTP (allow_http is set for it)"
             + ("" if loopback else f": what is stored travels unencrypted to {where}"))
+
+
+# The environment variables through which each kind of store takes credentials, endpoint and
+# region (LanceDB reads them itself), by URI scheme.
+_PROVIDER_ENV = {"s3": ("AWS_",), "s3+ddb": ("AWS_",), "gs": ("GOOGLE_",),
+                 "az": ("AZURE_",), "abfs": ("AZURE_",), "db": ("LANCEDB_",)}
+
+
+def registration_env(
+    settings: Settings, environ: Mapping[str, str] | None = None
+) -> dict[str, str]:
+    """What a server started by an assistant needs in its environment to reach the store as
+    this shell does: stdio hosts start servers with a bare environment, so the storage
+    options, the object store's own variables (`AWS_*`, `GOOGLE_*`, `AZURE_*`,
+    `LANCEDB_*`, by the store's scheme) and a chosen author are written into the
+    registration."""
+    environ = os.environ if environ is None else environ
+    env: dict[str, str] = {}
+    if not settings.is_local:
+        scheme = settings.db.split("://", 1)[0].lower()
+        prefixes = _PROVIDER_ENV.get(scheme, ())
+        env.update({k: v for k, v in sorted(environ.items()) if k.startswith(prefixes)})
+    if settings.storage_options:
+        env[STORAGE_OPTIONS_ENV] = json.dumps(settings.storage_options, sort_keys=True)
+    if environ.get("HABITUS_AUTHOR", "").strip():
+        env["HABITUS_AUTHOR"] = settings.author
+    return env
 
 
 def default_author() -> str:

@@ -75,7 +75,8 @@ class Writer:
     """Serialises every write of one process and batches appends."""
 
     def __init__(
-        self, *, compact_after: int = COMPACT_AFTER_COMMITS, log: DeferredLog | None = None
+        self, *, compact_after: int = COMPACT_AFTER_COMMITS, log: DeferredLog | None = None,
+        auto_compact: bool = True, refresh_before_calls: bool = False,
     ) -> None:
         self._queue: asyncio.Queue[_Request | None] = asyncio.Queue()
         self._task: asyncio.Task[None] | None = None
@@ -83,6 +84,13 @@ class Writer:
         self._rows: dict[str, int] = {}  # rows added since the last compaction
         self._tables: dict[str, AsyncTable] = {}
         self._compact_after = compact_after
+        # Compact tables by itself once due (a store on object storage leaves it to the
+        # holder of its maintenance lease, see `upkeep`).
+        self.auto_compact = auto_compact
+        # Point a table at its latest version before an update, delete or merge (a store on
+        # object storage reads without consistency checks: another server's new rows must be
+        # seen by the write that changes them).
+        self.refresh_before_calls = refresh_before_calls
         self._deferred: dict[str, tuple[AsyncTable, list[dict[str, Any]]]] = {}
         self._deferred_since = 0.0
         self._compacting: dict[str, asyncio.Task[None]] = {}  # table name → compaction
@@ -161,7 +169,7 @@ class Writer:
                     return
                 batch.append(item)
             await self._execute(batch)
-            if self._queue.empty():
+            if self._queue.empty() and self.auto_compact:
                 await self._maybe_compact()
 
     async def _next(self) -> _Request | None:
@@ -226,8 +234,21 @@ class Writer:
                 # Updates, deletes and rewrites wait for this process's compactions: they
                 # may touch the fragments being rewritten (appends never do).
                 await self._compacted()
-                await self._settle([req], req.call, req.table)
+                await self._settle([req], self._fresh(req.table, req.call), req.table)
                 i += 1
+
+    def _fresh(
+        self, table: AsyncTable | None, fn: Callable[[], Awaitable[Any]]
+    ) -> Callable[[], Awaitable[Any]]:
+        """`fn`, run on the table's latest version when the writer is told to refresh first."""
+        if not self.refresh_before_calls or table is None:
+            return fn
+
+        async def run() -> Any:
+            await table.checkout_latest()
+            return await fn()
+
+        return run
 
     async def _settle(
         self, group: list[_Request], fn: Callable[[], Awaitable[Any]], table: AsyncTable,

@@ -1,0 +1,149 @@
+"""A store shared through object storage, kept current and in shape in the background.
+
+On a local disk every read asks LanceDB for the latest version (a directory listing, cheap).
+On object storage that listing is a request, and a server made several per operation. So a
+store on object storage opens its tables without read consistency, and this task refreshes
+the memories and their links (`checkout_latest`) every `REFRESH_EVERY` seconds and catches the
+caches up with what the other servers wrote, off every caller's path: a server sees another's
+writes within about that time. A read that finds its table's last refresh older than
+`STALE_AFTER` (the task stalled, the machine slept; the journal and the uses, which are read
+rarely and only refreshed then) refreshes it first. Writes other than appends refresh their
+table first (see `Writer`), so an update never misses a row another server just added.
+
+Compaction, index updates and the cleanup of old versions are done by one server at a time,
+the holder of the store's `maintenance` lease (`lease`): every `MAINTAIN_EVERY` seconds each
+server tries to take or keep it, and the holder compacts the tables that have gathered more
+than `COMPACT_FRAGMENTS` fragments and, now and then, builds the vector index when due.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import UTC, datetime, timedelta
+
+from lancedb.table import AsyncTable
+
+from .lease import Lease
+from .writer import VERSION_RETENTION, Writer, is_conflict
+
+__all__ = ["Upkeep", "REFRESH_EVERY", "STALE_AFTER", "MAINTAIN_EVERY", "LEASE_FOR",
+           "COMPACT_FRAGMENTS"]
+
+log = logging.getLogger("habitus.store.upkeep")
+
+REFRESH_EVERY = 0.5
+STALE_AFTER = 3.0
+MAINTAIN_EVERY = 2.0
+# The lease is taken for this long and renewed once half of it has passed: a holder that dies
+# leaves the maintenance undone for at most this long.
+LEASE_FOR = timedelta(seconds=30)
+# A table made of more fragments than this is compacted (every append makes one).
+COMPACT_FRAGMENTS = 16
+# Seconds between two checks of whether the vector index is due (a count over the vectors).
+INDEX_EVERY = 60.0
+
+
+class Upkeep:
+    """The background refresh and maintenance of one store on object storage."""
+
+    def __init__(
+        self, tables: Sequence[AsyncTable], writer: Writer, lease: Lease,
+        on_refresh: Callable[[], Awaitable[None]],
+        index_vectors: Callable[[], Awaitable[bool]],
+        *, on_demand: Sequence[AsyncTable] = (),
+    ) -> None:
+        self.tables = list(tables)  # refreshed in the background
+        self.on_demand = list(on_demand)  # refreshed when read, if stale
+        self.writer = writer
+        self.lease = lease
+        self.on_refresh = on_refresh
+        self.index_vectors = index_vectors
+        self.refreshed_at = time.monotonic()
+        self._read_at = {t.name: time.monotonic() for t in self.on_demand}
+        self._maintained_at = 0.0
+        self._indexed_at = 0.0
+        self._refreshing: asyncio.Task[None] | None = None
+        self._task: asyncio.Task[None] | None = None
+        self.stats = {"refreshes": 0, "maintenance": 0}
+
+    def start(self) -> None:
+        if self._task is None:
+            self._task = asyncio.get_running_loop().create_task(self._run(), name="habitus-upkeep")
+
+    async def close(self) -> None:
+        """Stop, and give the lease up so another server takes over at once."""
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+        with contextlib.suppress(Exception):
+            await self.lease.release()
+
+    async def fresh(self, table: AsyncTable | None = None) -> None:
+        """Refresh now if the background has not lately (a read calls this first); `table`:
+        one of the tables refreshed on demand, refreshed if it has not been lately."""
+        if table is not None and table.name in self._read_at:
+            if time.monotonic() - self._read_at[table.name] > STALE_AFTER:
+                await table.checkout_latest()
+                self._read_at[table.name] = time.monotonic()
+            return
+        if time.monotonic() - self.refreshed_at > STALE_AFTER:
+            await self.refresh()
+
+    async def refresh(self) -> None:
+        """Point every table at its latest version and catch the caches up (one refresh at a
+        time: a caller arriving meanwhile waits for the one under way)."""
+        if self._refreshing is None or self._refreshing.done():
+            self._refreshing = asyncio.get_running_loop().create_task(self._refresh())
+        await asyncio.shield(self._refreshing)
+
+    async def _refresh(self) -> None:
+        await asyncio.gather(*(t.checkout_latest() for t in self.tables))
+        self.refreshed_at = time.monotonic()
+        self.stats["refreshes"] += 1
+        await self.on_refresh()
+
+    async def _run(self) -> None:
+        while True:
+            await asyncio.sleep(REFRESH_EVERY)
+            try:
+                await self.refresh()
+                if time.monotonic() - self._maintained_at >= MAINTAIN_EVERY:
+                    self._maintained_at = time.monotonic()
+                    await self.maintain()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # the object store unreachable for a moment: next round
+                log.warning("keeping the store current failed (%s); trying again", exc)
+
+    async def maintain(self) -> bool:
+        """Compact what is due if this server holds (or can take) the lease; True if it did
+        the maintenance round."""
+        if not await self._hold():
+            return False
+        for table in (*self.tables, *self.on_demand, self.lease.table):
+            stats = await table.stats()
+            if int(stats["fragment_stats"]["num_fragments"]) > COMPACT_FRAGMENTS:
+                try:
+                    await self.writer.compact(table, cleanup_older_than=VERSION_RETENTION)
+                except Exception as exc:
+                    if not is_conflict(exc):
+                        raise
+                    log.info("compaction of %s met another commit; will retry", table.name)
+        if time.monotonic() - self._indexed_at >= INDEX_EVERY:
+            self._indexed_at = time.monotonic()
+            await self.index_vectors()
+        self.stats["maintenance"] += 1
+        return True
+
+    async def _hold(self) -> bool:
+        """Whether this server holds the lease, renewing it once half its time has passed."""
+        until = self.lease.held_until
+        if until is not None and until - LEASE_FOR / 2 > datetime.now(UTC):
+            return True
+        return await self.lease.acquire(LEASE_FOR)
