@@ -7,6 +7,7 @@ after LanceDB's minutes of retrying.
 from __future__ import annotations
 
 import secrets
+import warnings
 from dataclasses import dataclass, field
 from datetime import timedelta
 
@@ -45,7 +46,11 @@ async def probe(uri: str, storage_options: dict[str, str] | None) -> Probe:
     try:
         db = await lancedb.connect_async(uri, storage_options=options or None,
                                          read_consistency_interval=timedelta(0))
-        found.tables = list(await db.table_names())
+        with warnings.catch_warnings():
+            # Its successor, list_tables, answers with the REST namespace client's models,
+            # whose import costs seconds (see `lazy_imports`).
+            warnings.simplefilter("ignore", DeprecationWarning)
+            found.tables = list(await db.table_names())
     except Exception as exc:
         found.failed, found.error = "reach", exc
         return found

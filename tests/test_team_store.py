@@ -161,3 +161,28 @@ async def test_two_machines_share_a_projects_memories_through_the_store(
     authors = {json.loads(r["metadata"])["habitus"]["author"]
                for r in await stored(uri, s3)}
     assert authors == {"Ada Lovelace <ada@example.com>", "Grace Hopper <grace@example.com>"}
+
+
+def doctor(uri: str, *options: str) -> tuple[int, str]:
+    from click.testing import CliRunner
+
+    from habitus.cli import cli
+
+    args = [a for o in options for a in ("--storage-option", o)]
+    result = CliRunner().invoke(cli, ["--db", uri, *args, "doctor"])
+    return result.exit_code, result.output
+
+
+def test_doctor_tries_the_store_and_says_what_is_missing(s3: StandIn) -> None:
+    given = [f"{k}={v}" for k, v in s3.options.items()]
+    code, said = doctor(s3.uri("doctor"), *given)
+    assert code == 0, said
+    assert "ok   endpoint: the endpoint http://127.0.0.1" in said  # allow_http set for it
+    assert "ok   write: a table was written and removed" in said
+    code, said = doctor("s3://no-such-bucket/store", *given)
+    assert code == 1
+    assert "FAIL reach: the bucket no-such-bucket does not exist at http://127.0.0.1" in said
+    port = s3.endpoint.rsplit(":", 1)[1]
+    dead = [o.replace(port, "9") if o.startswith("aws_endpoint=") else o for o in given]
+    code, said = doctor(s3.uri("doctor"), *dead)
+    assert code == 1 and "FAIL reach: cannot reach http://127.0.0.1:9" in said
