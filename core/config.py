@@ -121,11 +121,13 @@ def effective_storage_options(
 
 
 def plain_http_note(uri: str, options: Mapping[str, str] | None) -> str | None:
-    """What to say of an `s3://` store reached over plain HTTP (None: it is not)."""
+    """What to say of an `s3://` store reached over plain HTTP, as `options` (the effective
+    ones) allow (None: it is not, or not allowed: the store then says so when tried)."""
     endpoint = endpoint_of(options)
+    allowed = {k.lower(): v for k, v in (options or {}).items()}
     if not uri.lower().startswith(("s3://", "s3+ddb://")) or not endpoint or not (
         endpoint.lower().startswith("http://")
-    ):
+    ) or allowed.get("allow_http", allowed.get("aws_allow_http", "")).lower() != "true":
         return None
     host = urlsplit(endpoint).hostname or ""
     try:

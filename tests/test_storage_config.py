@@ -66,11 +66,13 @@ def test_a_plain_http_endpoint_given_by_the_user_is_allowed() -> None:
 
 
 def test_doctor_says_whether_plain_http_leaves_the_machine() -> None:
-    near = plain_http_note("s3://b/s", {"aws_endpoint": ENDPOINT})
+    near = plain_http_note("s3://b/s", {"aws_endpoint": ENDPOINT, "allow_http": "true"})
     assert near is not None and "unencrypted" not in near
-    far = plain_http_note("s3://b/s", {"aws_endpoint": "http://minio.internal:9000"})
+    far = plain_http_note("s3://b/s", {"aws_endpoint": "http://minio.internal:9000",
+                                       "allow_http": "true"})
     assert far is not None and "unencrypted to minio.internal" in far
     assert plain_http_note("s3://b/s", {"aws_endpoint": "https://h"}) is None
+    assert plain_http_note("s3://b/s", {"aws_endpoint": ENDPOINT, "allow_http": "false"}) is None
 
 
 def test_install_carries_what_reaches_the_store_into_the_registration() -> None:
