@@ -6,8 +6,9 @@ alternates `remember` (a distinct fact) and `recall`; all of them at once. Print
 backend: remember and recall p50 / p95 over every call, and the ratios of object storage to
 local disk. With `--kill`, one server is killed (SIGKILL) in the middle of its burst: every
 memory any server acknowledged must then be in the store exactly once. LanceDB's own floors
-against the same stand-in and the same disk come last: one append commit, and one query
-(both on a table of their own, through LanceDB's API alone).
+against the same stand-in and the same disk come last, through LanceDB's API alone on a table
+of their own: one append commit, one query, and appends from as many processes at once as there
+are servers (what optimistic commits cost when they contend).
 
     python bench/bench_team.py [--servers 4] [--calls 40] [--kill]
 """
@@ -16,9 +17,11 @@ from __future__ import annotations
 
 import argparse
 import json
+import multiprocessing
 import os
 import random
 import signal
+import socket
 import statistics
 import subprocess
 import sys
@@ -26,12 +29,15 @@ import tempfile
 import threading
 import time
 from collections.abc import Iterator
+from concurrent.futures import ProcessPoolExecutor
 from contextlib import ExitStack, contextmanager
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import anyio
 import lancedb
+import pyarrow as pa
 from mcp import Client
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -42,6 +48,9 @@ from tests.servers import free_port, habitus_command, server_env  # noqa: E402
 SCOPE = "repo:example.com/team/app"
 TOPICS = ["the deploy script", "the billing job", "the search index", "the auth service",
           "the CI pipeline", "the cache", "the parser", "the scheduler"]
+
+
+FLOOR_SCHEMA = pa.schema([pa.field("id", pa.string()), pa.field("text", pa.string())])
 
 
 def pct(values: list[float], q: float) -> float:
@@ -63,8 +72,6 @@ def server(db: str, env: dict[str, str], log: Path) -> Iterator[tuple[str, subpr
             if proc.poll() is not None:
                 raise RuntimeError(f"a server exited; see {log}")
             try:
-                import socket
-
                 with socket.create_connection(("127.0.0.1", port), timeout=0.2):
                     break
             except OSError:
@@ -170,14 +177,9 @@ def run_backend(label: str, db: str, env: dict[str, str], options: dict[str, str
 async def floors(uri: str, options: dict[str, str] | None, n: int) -> tuple[float, float]:
     """LanceDB alone: p50 of one single-row append commit and of one query reading the latest
     version (the way a server on a local disk reads: a version check each time)."""
-    from datetime import timedelta
-
-    import pyarrow as pa
-
     db = await lancedb.connect_async(uri, storage_options=options,
                                      read_consistency_interval=timedelta(0))
-    schema = pa.schema([pa.field("id", pa.string()), pa.field("text", pa.string())])
-    table = await db.create_table("floor", schema=schema, mode="overwrite")
+    table = await db.create_table("floor", schema=FLOOR_SCHEMA, mode="overwrite")
     appends, queries = [], []
     for i in range(n):
         started = time.perf_counter()
@@ -188,6 +190,28 @@ async def floors(uri: str, options: dict[str, str] | None, n: int) -> tuple[floa
         await table.query().where(f"id = '{i}'").limit(1).to_list()
         queries.append(time.perf_counter() - started)
     return statistics.median(appends) * 1000, statistics.median(queries) * 1000
+
+
+def append_worker(uri: str, options: dict[str, str] | None, n: int, tag: str) -> list[float]:
+    """One process appending `n` single rows to the table `floor` (in a process pool)."""
+    async def run() -> list[float]:
+        db = await lancedb.connect_async(uri, storage_options=options)
+        table = await db.open_table("floor")
+        times = []
+        for i in range(n):
+            started = time.perf_counter()
+            await table.add([{"id": f"{tag}-{i}", "text": f"row {i} of {tag}"}])
+            times.append(time.perf_counter() - started)
+        return times
+
+    return anyio.run(run, backend="asyncio")
+
+
+def contended(uri: str, options: dict[str, str] | None, writers: int, n: int) -> list[float]:
+    """Append commit times with `writers` processes appending to one table at once."""
+    with ProcessPoolExecutor(writers, mp_context=multiprocessing.get_context("spawn")) as pool:
+        jobs = [pool.submit(append_worker, uri, options, n, f"w{k}") for k in range(writers)]
+        return [t for job in jobs for t in job.result()]
 
 
 def main() -> None:
@@ -213,21 +237,25 @@ def main() -> None:
             ratio = statistics.median(remote["times"][op]) / statistics.median(
                 local["times"][op])
             print(f"{op} p50 s3 / local: {ratio:.2f} (target <= {target})")
-        print_floors(s3, Path(tmp))
+        print_floors(s3, Path(tmp), args.servers)
 
 
-def print_floors(s3: StandIn, tmp: Path) -> None:
+def print_floors(s3: StandIn, tmp: Path, writers: int) -> None:
     from habitus.core.config import effective_storage_options
 
     s3_options = effective_storage_options(s3.uri("floors"), s3.options)
-    local = anyio.run(floors, str(tmp / "floors"), None, 50, backend="asyncio")
-    remote = anyio.run(floors, s3.uri("floors"), s3_options, 50, backend="asyncio")
-    print(f"LanceDB floors, p50: append commit local {local[0]:.1f} ms, s3 {remote[0]:.1f} ms; "
-          f"query local {local[1]:.1f} ms, s3 {remote[1]:.1f} ms")
-    print(json.dumps({"floors_ms": {"append": {"local": round(local[0], 1),
-                                               "s3": round(remote[0], 1)},
-                                    "query": {"local": round(local[1], 1),
-                                              "s3": round(remote[1], 1)}}}))
+    found: dict[str, dict[str, float]] = {}
+    for label, uri, options in (("local", str(tmp / "floors"), None),
+                                ("s3", s3.uri("floors"), s3_options)):
+        append, query = anyio.run(floors, uri, options, 50, backend="asyncio")
+        shared = contended(uri, options, writers, 25)
+        found[label] = {"append_p50": append, "query_p50": query,
+                        "contended_append_p50": pct(shared, .5),
+                        "contended_append_p95": pct(shared, .95)}
+        print(f"LanceDB alone, {label:>5}: append commit p50 {append:5.1f} ms, query p50 "
+              f"{query:5.1f} ms; {writers} processes appending at once: p50 "
+              f"{pct(shared, .5):6.1f} ms p95 {pct(shared, .95):7.1f} ms", flush=True)
+    print(json.dumps({k: {m: round(v, 1) for m, v in d.items()} for k, d in found.items()}))
 
 
 if __name__ == "__main__":
