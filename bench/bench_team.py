@@ -137,7 +137,8 @@ async def burst(urls: list[str], procs: list[subprocess.Popen], calls: int, kill
 
 
 async def verify(db: str, options: dict[str, str] | None, acknowledged: dict[str, str]) -> str:
-    """Every acknowledged memory in the store exactly once, read by a process of its own."""
+    """Every acknowledged memory in the store exactly once, and journaled, read by a process
+    of its own."""
     from habitus.core.config import effective_storage_options
     from habitus.store import Store
 
@@ -145,6 +146,8 @@ async def verify(db: str, options: dict[str, str] | None, acknowledged: dict[str
     try:
         rows = await store.scan(store.where.memories.eq("scope", SCOPE),
                                 columns=["id", "content"])
+        journaled = {i for r in await store.read_journal(store.where.journal.eq("op", "remember"),
+                                                          limit=1_000_000) for i in r["ids"]}
     finally:
         await store.close()
     by_content: dict[str, int] = {}
@@ -153,8 +156,9 @@ async def verify(db: str, options: dict[str, str] | None, acknowledged: dict[str
     ids = {row["id"] for row in rows}
     lost = [i for i in acknowledged if i not in ids]
     doubled = [c for c, n in by_content.items() if n > 1]
+    unjournaled = [i for i in acknowledged if i not in journaled]
     return (f"{len(acknowledged)} acknowledged, {len(rows)} stored, {len(lost)} lost, "
-            f"{len(doubled)} duplicated")
+            f"{len(doubled)} duplicated, {len(unjournaled)} without their journal entry")
 
 
 def run_backend(label: str, db: str, env: dict[str, str], options: dict[str, str] | None,
@@ -227,6 +231,13 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp, s3_stand_in() as s3:
         logs = Path(tmp) / "logs"
         logs.mkdir()
+        # The servers' deferred logs and published addresses stay in the run's folder (the
+        # servers inherit this; the check below, like any habitus opening the store after a
+        # kill, commits what the killed server deferred).
+        os.environ["XDG_STATE_HOME"] = str(Path(tmp) / "state")
+        os.environ["XDG_RUNTIME_DIR"] = str(Path(tmp) / "run")
+        (Path(tmp) / "run").mkdir(mode=0o700)
+        os.environ["HABITUS_HOOKS_DAEMON"] = "0"
         print(f"{args.servers} servers x {args.calls} remember + {args.calls} recall each, "
               f"at once{'; one killed halfway' if args.kill else ''} (server logs: {logs})")
         local = run_backend("local", str(Path(tmp) / "store"), {}, None, args.servers,
