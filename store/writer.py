@@ -234,10 +234,10 @@ class Writer:
                 # Updates, deletes and rewrites wait for this process's compactions: they
                 # may touch the fragments being rewritten (appends never do).
                 await self._compacted()
-                await self._settle([req], self._fresh(req.table, req.call), req.table)
+                await self._settle([req], self._on_latest(req.table, req.call), req.table)
                 i += 1
 
-    def _fresh(
+    def _on_latest(
         self, table: AsyncTable | None, fn: Callable[[], Awaitable[Any]]
     ) -> Callable[[], Awaitable[Any]]:
         """`fn`, run on the table's latest version when the writer is told to refresh first."""
