@@ -163,6 +163,7 @@ async def verify(db: str, options: dict[str, str] | None, acknowledged: dict[str
 
 def run_backend(label: str, db: str, env: dict[str, str], options: dict[str, str] | None,
                 servers: int, calls: int, kill: bool, logs: Path) -> dict[str, Any]:
+    anyio.run(verify, db, options, {}, backend="asyncio")  # made once, as the README says
     with ExitStack() as stack:
         started = [stack.enter_context(server(
             db, {**env, "HABITUS_AUTHOR": f"member {n} <m{n}@example.com>"},

@@ -22,7 +22,7 @@ from .erasure import Erasure
 from .failures import failure, operation
 from .lease import Lease
 from .maintenance import Maintenance
-from .opening import open_tables
+from .opening import maintenance_connection, open_tables
 from .reading import Reading
 from .records import Records
 from .reembedding import Reembedding
@@ -73,8 +73,9 @@ class Store(Reading, Writing, Edges, Records, Maintenance, Erasure, Reembedding)
             )
             if tables.leases is not None:
                 store._upkeep = Upkeep(
-                    [tables.memories, tables.links], writer, Lease(tables.leases),
-                    store._catch_up, store.maybe_index_vectors,
+                    [tables.memories, tables.links], Lease(tables.leases), store._catch_up,
+                    store.maybe_index_vectors,
+                    lambda: maintenance_connection(uri, storage_options),
                     on_demand=[tables.journal, tables.uses],
                 )
             await store._ensure_indexes()

@@ -29,8 +29,8 @@ from .schema import (
     vector_model,
 )
 
-__all__ = ["OpenedTables", "open_tables", "on_object_storage", "INDEX_CACHE_BYTES",
-           "METADATA_CACHE_BYTES"]
+__all__ = ["OpenedTables", "open_tables", "on_object_storage", "maintenance_connection",
+           "INDEX_CACHE_BYTES", "METADATA_CACHE_BYTES"]
 
 # LanceDB caches opened indexes and table metadata (manifests, fragment footers) per process,
 # by default up to 6 GB and 1 GB. A store gets a new table version on every write, so under a
@@ -101,6 +101,16 @@ async def open_tables(
     )
 
 
+async def maintenance_connection(
+    uri: str, storage_options: dict[str, str] | None
+) -> lancedb.AsyncConnection:
+    """A second connection to a store on object storage, for its maintenance (see `upkeep`),
+    with caches of its own, small: it reads manifests and rewrites files, it searches nothing."""
+    session = lancedb.Session(index_cache_size_bytes=INDEX_CACHE_BYTES // 8,
+                              metadata_cache_size_bytes=METADATA_CACHE_BYTES // 4)
+    return await lancedb.connect_async(uri, storage_options=storage_options, session=session)
+
+
 async def _open_or_create(
     db: lancedb.AsyncConnection, name: str, schema: pa.Schema, *, remote: bool
 ) -> AsyncTable:
@@ -109,13 +119,22 @@ async def _open_or_create(
     try:
         table = await db.open_table(name)
     except (ValueError, FileNotFoundError):
-        if remote:
-            table = await db.create_table(name, schema=schema, exist_ok=True)
-        else:
-            table = await db.create_table(
-                name, schema=schema.with_metadata({**schema.metadata, ROW_VERSIONS_KEY: "1"}),
-                storage_options={"new_table_enable_stable_row_ids": "true"}, exist_ok=True,
-            )
+        try:
+            if remote:
+                table = await db.create_table(name, schema=schema, exist_ok=True)
+            else:
+                table = await db.create_table(
+                    name,
+                    schema=schema.with_metadata({**schema.metadata, ROW_VERSIONS_KEY: "1"}),
+                    storage_options={"new_table_enable_stable_row_ids": "true"},
+                    exist_ok=True,
+                )
+        except RuntimeError as exc:
+            # Another process created it at the same moment (on object storage LanceDB
+            # reports the race as a commit conflict): open what it made.
+            if "conflict" not in str(exc).lower() and "preempted" not in str(exc).lower():
+                raise
+            table = await db.open_table(name)
     meta = (await table.schema()).metadata or {}
     version = meta.get(b"habitus.schema_version", SCHEMA_VERSION.encode()).decode()
     if int(version) > int(SCHEMA_VERSION):

@@ -183,5 +183,7 @@ class StoreState:
         also the background refreshes and the maintenance rounds this server ran."""
         stats = dict(self._writer.stats)
         if self._upkeep is not None:
-            stats.update(self._upkeep.stats)
+            stats["compactions"] += self._upkeep.stats["compactions"]
+            stats.update(refreshes=self._upkeep.stats["refreshes"],
+                         maintenance=self._upkeep.stats["maintenance"])
         return stats

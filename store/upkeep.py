@@ -13,7 +13,8 @@ table first (see `Writer`), so an update never misses a row another server just 
 Compaction, index updates and the cleanup of old versions are done by one server at a time,
 the holder of the store's `maintenance` lease (`lease`): every `MAINTAIN_EVERY` seconds each
 server tries to take or keep it, and the holder compacts the tables that have gathered more
-than `COMPACT_FRAGMENTS` fragments and, now and then, builds the vector index when due.
+than `COMPACT_FRAGMENTS` fragments (on a connection of its own, beside its writes) and, now
+and then, builds the vector index when due.
 """
 
 from __future__ import annotations
@@ -25,10 +26,11 @@ import time
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime, timedelta
 
+import lancedb
 from lancedb.table import AsyncTable
 
 from .lease import Lease
-from .writer import VERSION_RETENTION, Writer, is_conflict
+from .writer import VERSION_RETENTION
 
 __all__ = ["Upkeep", "REFRESH_EVERY", "STALE_AFTER", "MAINTAIN_EVERY", "LEASE_FOR",
            "COMPACT_FRAGMENTS"]
@@ -51,36 +53,47 @@ class Upkeep:
     """The background refresh and maintenance of one store on object storage."""
 
     def __init__(
-        self, tables: Sequence[AsyncTable], writer: Writer, lease: Lease,
+        self, tables: Sequence[AsyncTable], lease: Lease,
         on_refresh: Callable[[], Awaitable[None]],
         index_vectors: Callable[[], Awaitable[bool]],
+        connect: Callable[[], Awaitable[lancedb.AsyncConnection]],
         *, on_demand: Sequence[AsyncTable] = (),
     ) -> None:
         self.tables = list(tables)  # refreshed in the background
         self.on_demand = list(on_demand)  # refreshed when read, if stale
-        self.writer = writer
         self.lease = lease
         self.on_refresh = on_refresh
         self.index_vectors = index_vectors
+        # Compaction runs on a connection of its own: LanceDB holds a table's handle while it
+        # compacts it, and this server's appends through the store's handles must go on.
+        self.connect = connect
+        self._handles: dict[str, AsyncTable] = {}
         self.refreshed_at = time.monotonic()
         self._read_at = {t.name: time.monotonic() for t in self.on_demand}
-        self._maintained_at = 0.0
         self._indexed_at = 0.0
         self._refreshing: asyncio.Task[None] | None = None
-        self._task: asyncio.Task[None] | None = None
-        self.stats = {"refreshes": 0, "maintenance": 0}
+        self._tasks: list[asyncio.Task[None]] = []
+        self.stats = {"refreshes": 0, "maintenance": 0, "compactions": 0}
 
     def start(self) -> None:
-        if self._task is None:
-            self._task = asyncio.get_running_loop().create_task(self._run(), name="habitus-upkeep")
+        if not self._tasks:
+            loop = asyncio.get_running_loop()
+            self._tasks = [
+                loop.create_task(self._every(REFRESH_EVERY, self.refresh), name="habitus-refresh"),
+                loop.create_task(self._every(MAINTAIN_EVERY, self.maintain),
+                                 name="habitus-maintenance"),
+            ]
 
     async def close(self) -> None:
         """Stop, and give the lease up so another server takes over at once."""
-        if self._task is not None:
-            self._task.cancel()
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
             with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+                await task
+        self._tasks = []
+        for handle in self._handles.values():
+            handle.close()
         with contextlib.suppress(Exception):
             await self.lease.release()
 
@@ -108,14 +121,12 @@ class Upkeep:
         self.stats["refreshes"] += 1
         await self.on_refresh()
 
-    async def _run(self) -> None:
+    @staticmethod
+    async def _every(seconds: float, step: Callable[[], Awaitable[object]]) -> None:
         while True:
-            await asyncio.sleep(REFRESH_EVERY)
+            await asyncio.sleep(seconds)
             try:
-                await self.refresh()
-                if time.monotonic() - self._maintained_at >= MAINTAIN_EVERY:
-                    self._maintained_at = time.monotonic()
-                    await self.maintain()
+                await step()
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # the object store unreachable for a moment: next round
@@ -126,20 +137,29 @@ class Upkeep:
         the maintenance round."""
         if not await self._hold():
             return False
-        for table in (*self.tables, *self.on_demand, self.lease.table):
+        names = [t.name for t in (*self.tables, *self.on_demand, self.lease.table)]
+        for name in names:
+            table = await self._handle(name)
+            await table.checkout_latest()
             stats = await table.stats()
             if int(stats["fragment_stats"]["num_fragments"]) > COMPACT_FRAGMENTS:
-                try:
-                    await self.writer.compact(table, cleanup_older_than=VERSION_RETENTION)
-                except Exception as exc:
-                    if not is_conflict(exc):
-                        raise
-                    log.info("compaction of %s met another commit; will retry", table.name)
+                started = time.perf_counter()
+                await table.optimize(cleanup_older_than=VERSION_RETENTION)
+                self.stats["compactions"] += 1
+                log.debug("compacted %s in %.3fs", name, time.perf_counter() - started)
         if time.monotonic() - self._indexed_at >= INDEX_EVERY:
             self._indexed_at = time.monotonic()
             await self.index_vectors()
         self.stats["maintenance"] += 1
         return True
+
+    async def _handle(self, name: str) -> AsyncTable:
+        """The maintenance connection's handle on the table `name`."""
+        if name not in self._handles:
+            if not self._handles:
+                self._db = await self.connect()
+            self._handles[name] = await self._db.open_table(name)
+        return self._handles[name]
 
     async def _hold(self) -> bool:
         """Whether this server holds the lease, renewing it once half its time has passed."""

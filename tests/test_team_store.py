@@ -81,6 +81,7 @@ async def test_two_servers_on_one_object_store_lose_nothing_and_see_each_other(
     s3: StandIn, tmp_path: Path
 ) -> None:
     uri = s3.uri(f"pair-{tmp_path.name}")
+    assert await stored(uri, s3) == []  # made once before the servers start, as the README says
     acknowledged: dict[str, str] = {}
     async with server(uri, s3, HABITUS_AUTHOR="Ada <ada@example.com>") as ada, \
             server(uri, s3, HABITUS_AUTHOR="Grace <grace@example.com>") as grace:
@@ -141,6 +142,7 @@ async def test_two_machines_share_a_projects_memories_through_the_store(
     s3: StandIn, tmp_path: Path
 ) -> None:
     uri = s3.uri(f"machines-{tmp_path.name}")
+    assert await stored(uri, s3) == []
     first, first_env = machine(tmp_path / "laptop", "Ada Lovelace", "ada@example.com",
                                "https://example.com/acme/app.git")
     second, second_env = machine(tmp_path / "desktop", "Grace Hopper", "grace@example.com",
