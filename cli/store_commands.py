@@ -21,7 +21,7 @@ def register(group: click.Group) -> None:
     @pass_state
     def stats(state: State, as_json: bool) -> None:
         """Counts of memories by kind and scope, and where they live."""
-        result = call(state, "stats", with_context=False)
+        result = call(state, "stats")
         emit(result, as_json, lambda r: "\n".join(f"{k}: {v}" for k, v in r.model_dump().items()))
 
     @group.command("export")

@@ -279,6 +279,23 @@ def test_the_command_line_starts_without_heavy_imports() -> None:
     assert out.stdout.strip() == "[]"
 
 
+def test_the_stdio_front_starts_without_heavy_imports() -> None:
+    """`habitus serve` over stdio answers the handshake from its front, which loads neither the
+    MCP SDK nor anything else heavy: they load behind it, in a background thread."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, habitus.cli.app, habitus.server.front\n"
+        "heavy = ('mcp', 'mcp_types', 'pydantic', 'anyio', 'asyncio', 'lancedb', 'numpy',\n"
+        "         'importlib.metadata', 'habitus.server.serve',\n"
+        "         'habitus.server.app', 'habitus.core.service', 'habitus.plugins.manager')\n"
+        "print([m for m in heavy if m in sys.modules])\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
 def test_opening_the_store_skips_the_namespace_rest_client_until_it_is_used() -> None:
     """LanceDB's REST namespace client (~0.8 s of pydantic at import) is not loaded by a local
     store, and still works, whole, for whoever asks for one of its names."""
