@@ -27,6 +27,9 @@ from .servers import habitus_command, server_env
 pytestmark = [
     pytest.mark.anyio,
     pytest.mark.skipif(moto_missing() is not None, reason=moto_missing() or ""),
+    # Each takes 5-10 s on two cores; a stand-in or a server that stops answering (LanceDB
+    # retries for minutes) fails the test here instead of holding the suite.
+    pytest.mark.timeout(120),
 ]
 
 # A server sees what another wrote within this many seconds: its tables are refreshed in the
