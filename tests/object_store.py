@@ -6,7 +6,6 @@ from __future__ import annotations
 import importlib.util
 import json
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -16,6 +15,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+
+from .servers import free_port
 
 __all__ = ["StandIn", "s3_stand_in", "moto_missing"]
 
@@ -54,12 +55,6 @@ class StandIn:
                 "AWS_EC2_METADATA_DISABLED": "true"}
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def _command(port: int) -> list[str]:
     exe = shutil.which("moto_server", path=str(Path(sys.executable).parent))
     head = [exe] if exe else [sys.executable, "-m", "moto.server"]
@@ -70,7 +65,7 @@ def _command(port: int) -> list[str]:
 def s3_stand_in(timeout: float = 30.0, log: Path | None = None) -> Iterator[StandIn]:
     """Run moto's server on a free loopback port with one bucket; stopped on exit. `log`
     keeps its request log (one line per request)."""
-    port = _free_port()
+    port = free_port()
     sink = open(log, "wb") if log is not None else subprocess.DEVNULL  # noqa: SIM115
     proc = subprocess.Popen(_command(port), stdout=sink, stderr=sink)
     endpoint = f"http://127.0.0.1:{port}"
