@@ -13,7 +13,8 @@ from typing import Any
 
 import click
 
-from habitus.core.config import default_db_path
+from habitus.base.errors import InvalidInput
+from habitus.core.config import default_db_path, storage_option
 
 from .common import State
 
@@ -70,10 +71,35 @@ class LazyGroup(click.Group):
     show_default=True,
     help="Embedding model: minilm (offline) or none (lexical only).",
 )
+@click.option(
+    "--storage-option",
+    "storage_options",
+    multiple=True,
+    metavar="KEY=VALUE",
+    callback=lambda _ctx, _param, value: _storage_options(value),
+    help="Object storage: an option for LanceDB (credentials, endpoint, region...), "
+    "repeatable; added to HABITUS_STORAGE_OPTIONS.",
+)
+@click.option(
+    "--author",
+    help="Who this person is, recorded with every memory written (default: HABITUS_AUTHOR, "
+    "else the git user).",
+)
 @click.pass_context
-def cli(ctx: click.Context, db: str, embedder: str) -> None:
+def cli(
+    ctx: click.Context, db: str, embedder: str, storage_options: dict[str, str],
+    author: str | None,
+) -> None:
     """habitus: long-term memory for coding assistants, over MCP."""
-    ctx.obj = State(db, embedder)
+    ctx.obj = State(db, embedder, storage_options=storage_options, author=author)
+
+
+def _storage_options(values: tuple[str, ...]) -> dict[str, str]:
+    """`--storage-option KEY=VALUE` pairs as a dict (a malformed one is a usage error)."""
+    try:
+        return dict(storage_option(v) for v in values)
+    except InvalidInput as exc:
+        raise click.BadParameter(str(exc), param_hint="--storage-option") from None
 
 
 def main() -> None:

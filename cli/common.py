@@ -10,12 +10,13 @@ import json
 import os
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from typing import Any, TypeVar
 
 import click
 
 from habitus.base.errors import HabitusError
-from habitus.core.config import Settings
+from habitus.core.config import MAX_AUTHOR, STORAGE_OPTIONS_ENV, Settings
 
 __all__ = [
     "State",
@@ -39,8 +40,26 @@ T = TypeVar("T")
 class State:
     """Options of the group, handed to every command."""
 
-    def __init__(self, db: str, embedder: str) -> None:
-        self.settings = Settings(db=db, embedder=embedder)
+    def __init__(
+        self, db: str, embedder: str, *, storage_options: dict[str, str] | None = None,
+        author: str | None = None,
+    ) -> None:
+        try:
+            settings = Settings(db=db, embedder=embedder)
+        except HabitusError as exc:  # HABITUS_STORAGE_OPTIONS malformed
+            raise click.UsageError(str(exc)) from None
+        if storage_options:
+            merged = {**(settings.storage_options or {}), **storage_options}
+            settings = replace(settings, storage_options=merged)
+            # The servers and hooks this command starts (a daemon, a hook's server) inherit it.
+            os.environ[STORAGE_OPTIONS_ENV] = json.dumps(merged)
+        if author is not None:
+            if not author.strip():
+                raise click.BadParameter("give a name, e.g. 'Ada <ada@example.com>'",
+                                         param_hint="--author")
+            settings = replace(settings, author=author.strip()[:MAX_AUTHOR])
+            os.environ["HABITUS_AUTHOR"] = settings.author
+        self.settings = settings
 
     def context_fields(self) -> dict[str, str]:
         """The call context of this command as plain fields: the project of the working

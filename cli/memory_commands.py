@@ -71,6 +71,8 @@ def register(group: click.Group) -> None:
                 out.append(f"older versions exist: habitus history {h.id}")
             if h.via:
                 out.append(f"linked from {h.via}")
+            if h.author:
+                out.append(f"by {h.author}")
             return "".join(f"\n    ({m})" for m in out)
 
         def human(r: Any) -> str:

@@ -57,7 +57,7 @@ def reindex(ctx: click.Context, target: str, batch: int, as_json: bool) -> None:
             settings.resolved_db(),
             dimension=embedder.dimension if embedder else 384,
             embedding_model=embedder.model_id if embedder else "",
-            storage_options=settings.storage_options,
+            storage_options=settings.resolved_storage_options(),
         )
         try:
             result = await run_reindex(store, embedder, batch_size=batch, on_batch=progress,

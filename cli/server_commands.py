@@ -153,6 +153,7 @@ def register(group: click.Group) -> None:
         """Register habitus in CLIENT's MCP configuration (claude-desktop, claude-code, cursor,
         vscode, windsurf, zed); with --hooks, Claude Code also captures and recalls by itself."""
         from habitus.clients import apply_install, default_server_command, plan_install
+        from habitus.core.config import registration_env
 
         command, args = default_server_command(state.settings.db)
         if hooks or remove or local or hooks_url:
@@ -167,6 +168,7 @@ def register(group: click.Group) -> None:
                 name=name,
                 command=command,
                 args=args,
+                env=None if url else registration_env(state.settings),
                 url=url,
                 scope="project" if project_dir else "user",
                 project_dir=project_dir,

@@ -150,10 +150,18 @@ def register(group: click.Group) -> None:
     @json_option
     @pass_state
     def doctor(state: State, as_json: bool) -> None:
-        """Check the store and the embedder, and say where the data lives."""
-        from habitus.core.maintenance.doctor import diagnose
+        """Check the store (reachable, readable, writable: what is missing, in one line) and
+        the embedder, and say where the data lives."""
+        import anyio
 
-        report = run_service(state, diagnose)
+        from habitus.core.maintenance.doctor import diagnose, reach
+
+        first = anyio.run(reach, state.settings, backend="asyncio")
+        if all(c["ok"] for c in first):
+            report = run_service(state, diagnose)
+            report["checks"] = first + report["checks"]
+        else:  # not opened: the store's own errors would only repeat the first failure
+            report = {"path": state.settings.resolved_db(), "checks": first}
         emit(
             report,
             as_json,

@@ -82,7 +82,7 @@ class MemoryService:
         # The optional configured language model, used by reflect (None: none, or why not).
         self.llm, self.llm_error = configured_model(settings)
         self._remember = Remember(store, self.journal, self.encoder, self.plugins,
-                                  redact_secrets=settings.redact_secrets)
+                                  redact_secrets=settings.redact_secrets, author=settings.author)
         self._recall = Recall(store, self.encoder, self.access, self.plugins)
         self._reflect = Reflect(store, self._recall, self.remember, self.plugins, self.llm,
                                 self.llm_error)
@@ -98,7 +98,8 @@ class MemoryService:
         if settings.is_local:
             os.makedirs(settings.resolved_db(), exist_ok=True)
         store = await Store.open(settings.resolved_db(), dimension=dimension,
-                                 embedding_model=model, storage_options=settings.storage_options)
+                                 embedding_model=model,
+                                 storage_options=settings.resolved_storage_options())
         service = cls(store, embedder, settings)
         service.encoder.check_store(dimension)
         return service

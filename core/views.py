@@ -63,6 +63,7 @@ def memory_of(row: dict[str, Any]) -> Memory:
 
 def _provenance(content: str, section: dict[str, Any]) -> dict[str, Any]:
     """Source, trust and suspicion as the trust policy judges them (the marking every recall
-    result and memory carries)."""
+    result and memory carries), and the person whose server wrote it."""
     judged = verdict(content, section)
-    return {"source": judged.source, "trust": judged.trust, "suspicious": judged.suspicious}
+    return {"source": judged.source, "trust": judged.trust, "suspicious": judged.suspicious,
+            "author": section.get("author") or None}

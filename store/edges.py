@@ -38,6 +38,7 @@ class Edges(StoreState):
     @operation("read links")
     async def find_links(self, where: Predicate, limit: int = 1000) -> list[dict[str, Any]]:
         """The edges matching `where`, at most `limit`."""
+        await self._fresh()
         await self._writer.flush()
         return await self._links.query().where(where.sql).limit(limit).to_list()
 

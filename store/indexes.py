@@ -58,9 +58,13 @@ class Indexes(StoreState):
 
     @operation("build the vector index")
     async def maybe_index_vectors(self, min_rows: int | None = None) -> bool:
-        """Build the ANN index once the table holds `min_rows` vectors; True if one exists."""
+        """Build the ANN index once the table holds `min_rows` vectors; True if one exists.
+        On object storage, unless asked for a size, only the maintenance lease's holder
+        builds it (see `upkeep`)."""
         if self._vector_index or await self.has_vector_index():
             return True
+        if min_rows is None and self._upkeep is not None and not self._upkeep.lease.held:
+            return False
         threshold = ANN_MIN_ROWS if min_rows is None else min_rows
         if await self._memories.count_rows(self.where.memories.not_null("vector").sql) < threshold:
             return False

@@ -14,6 +14,7 @@ from lancedb.table import AsyncTable
 
 from habitus.base.errors import StoreError
 
+from .lease import open_leases
 from .schema import (
     JOURNAL,
     LINKS,
@@ -28,7 +29,8 @@ from .schema import (
     vector_model,
 )
 
-__all__ = ["OpenedTables", "open_tables", "INDEX_CACHE_BYTES", "METADATA_CACHE_BYTES"]
+__all__ = ["OpenedTables", "open_tables", "on_object_storage", "maintenance_connection",
+           "INDEX_CACHE_BYTES", "METADATA_CACHE_BYTES"]
 
 # LanceDB caches opened indexes and table metadata (manifests, fragment footers) per process,
 # by default up to 6 GB and 1 GB. A store gets a new table version on every write, so under a
@@ -51,6 +53,13 @@ class OpenedTables:
     embedding_model: str  # as stored ("" when the store names none)
     dimension: int
     row_versions: bool  # the memories' rows carry the versions that changed them
+    leases: AsyncTable | None = None  # on object storage: the maintenance lease (see `lease`)
+
+
+def on_object_storage(uri: str) -> bool:
+    """Whether `uri` names a store on object storage (s3://, gs://, az://...): neither a local
+    folder nor LanceDB Cloud (db://)."""
+    return "://" in uri and not uri.lower().startswith(("db://", "memory://", "file://"))
 
 
 async def open_tables(
@@ -65,11 +74,17 @@ async def open_tables(
     get `dimension` and `embedding_model`, existing ones keep theirs."""
     session = lancedb.Session(index_cache_size_bytes=INDEX_CACHE_BYTES,
                               metadata_cache_size_bytes=METADATA_CACHE_BYTES)
+    shared = on_object_storage(uri)
+    remote = uri.lower().startswith("db://")
+    options = dict(storage_options or {})
+    cloud: dict[str, str] = {}
+    if remote:  # LanceDB Cloud takes its key, region and host as arguments of their own
+        cloud = {k: options.pop(k) for k in ("api_key", "region", "host_override")
+                 if k in options}
     db = await lancedb.connect_async(
-        uri, read_consistency_interval=consistency, storage_options=storage_options,
-        session=session,
+        uri, read_consistency_interval=None if shared else consistency,
+        storage_options=options or None, session=session, **cloud,
     )
-    remote = uri.startswith("db://")
     memories = await _open_or_create(
         db, MEMORIES, memories_schema(dimension, embedding_model), remote=remote
     )
@@ -82,7 +97,18 @@ async def open_tables(
         db, session, memories, links, journal, uses, embedding_model=stored_model,
         dimension=stored_dim,
         row_versions=ROW_VERSIONS_KEY.encode() in (memories_meta.metadata or {}),
+        leases=await open_leases(db) if shared else None,
     )
+
+
+async def maintenance_connection(
+    uri: str, storage_options: dict[str, str] | None
+) -> lancedb.AsyncConnection:
+    """A second connection to a store on object storage, for its maintenance (see `upkeep`),
+    with caches of its own, small: it reads manifests and rewrites files, it searches nothing."""
+    session = lancedb.Session(index_cache_size_bytes=INDEX_CACHE_BYTES // 8,
+                              metadata_cache_size_bytes=METADATA_CACHE_BYTES // 4)
+    return await lancedb.connect_async(uri, storage_options=storage_options, session=session)
 
 
 async def _open_or_create(
@@ -93,13 +119,22 @@ async def _open_or_create(
     try:
         table = await db.open_table(name)
     except (ValueError, FileNotFoundError):
-        if remote:
-            table = await db.create_table(name, schema=schema, exist_ok=True)
-        else:
-            table = await db.create_table(
-                name, schema=schema.with_metadata({**schema.metadata, ROW_VERSIONS_KEY: "1"}),
-                storage_options={"new_table_enable_stable_row_ids": "true"}, exist_ok=True,
-            )
+        try:
+            if remote:
+                table = await db.create_table(name, schema=schema, exist_ok=True)
+            else:
+                table = await db.create_table(
+                    name,
+                    schema=schema.with_metadata({**schema.metadata, ROW_VERSIONS_KEY: "1"}),
+                    storage_options={"new_table_enable_stable_row_ids": "true"},
+                    exist_ok=True,
+                )
+        except RuntimeError as exc:
+            # Another process created it at the same moment (on object storage LanceDB
+            # reports the race as a commit conflict): open what it made.
+            if "conflict" not in str(exc).lower() and "preempted" not in str(exc).lower():
+                raise
+            table = await db.open_table(name)
     meta = (await table.schema()).metadata or {}
     version = meta.get(b"habitus.schema_version", SCHEMA_VERSION.encode()).decode()
     if int(version) > int(SCHEMA_VERSION):

@@ -52,6 +52,7 @@ class Reading(StoreState):
     ) -> list[dict[str, Any]]:
         """Rows of `memories` matching `where` (`columns` of them; default: every column), in
         storage order."""
+        await self._fresh()
         q = self._memories.query()
         if where is not None:
             q = q.where(where.sql)
@@ -71,6 +72,7 @@ class Reading(StoreState):
     @operation("count memories")
     async def count(self, where: Predicate | None = None) -> int:
         """How many memories match `where` (None: every row, forgotten ones included)."""
+        await self._fresh()
         return await self._memories.count_rows(where.sql if where is not None else None)
 
     @operation("read memories")

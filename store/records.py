@@ -33,6 +33,7 @@ class Records(StoreState):
         self, where: Predicate | None = None, limit: int = 1000
     ) -> list[dict[str, Any]]:
         """Journal rows matching `where` (None: any), at most `limit`, in storage order."""
+        await self._fresh(self._journal)
         await self._writer.flush()
         q = self._journal.query()
         if where is not None:
@@ -47,6 +48,7 @@ class Records(StoreState):
     async def uses_of(self, ids: Sequence[str] | None) -> dict[str, tuple[int, Any]]:
         """For each memory of `ids` (None: every memory) that recall returned: how many times,
         and the last time."""
+        await self._fresh(self._uses)
         await self._writer.flush()
         q = self._uses.query().select(["memory", "at"])
         if ids is not None:

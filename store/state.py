@@ -8,6 +8,7 @@ over `StoreState` (`reading`, `writing`, `edges`, `records`, `indexes`, `erasure
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import lancedb
@@ -18,6 +19,7 @@ from .failures import failure, operation
 from .predicates import WHERE, TablePredicates
 from .rows import RowCache
 from .schema import LINKS, MEMORIES, memories_schema, vector_model
+from .upkeep import Upkeep
 from .vectors import VectorCache
 from .writer import Writer
 
@@ -67,6 +69,9 @@ class StoreState:
             [f for f in memories_schema(dimension, embedding_model) if f.name != "vector"])
         self._stale = False  # this process changed rows that the caches still hold
         self._versions: dict[str, int] = {}
+        # On object storage: the background refresh and the maintenance lease (see `upkeep`).
+        self._upkeep: Upkeep | None = None
+        self._catching_up = asyncio.Lock()
         writer.on_commit = self._committed
 
     @property
@@ -111,15 +116,27 @@ class StoreState:
             [{n: r.get(n) for n in names} for r in rows], schema=self._read_schema
         ).to_pylist()
 
+    async def _fresh(self, table: AsyncTable | None = None) -> None:
+        """On object storage, refresh the tables (or the journal or uses `table`) first if
+        that was not done lately."""
+        if self._upkeep is not None:
+            await self._upkeep.fresh(table)
+
     async def _sync(self) -> None:
-        """Catch the caches up with the memories table: rows changed since are forgotten (all
-        of them when which is not known)."""
-        self._stale = False
-        changed = await self._vectors.sync()
-        if changed is None:
-            self._rows.clear()
-        elif changed:
-            self._rows.forget(list(changed))
+        """Catch the caches up with the memories table (refreshed first on object storage)."""
+        await self._fresh()
+        await self._catch_up()
+
+    async def _catch_up(self) -> None:
+        """Catch the caches up with the version of the memories table this process sees: rows
+        changed since are forgotten (all of them when which is not known)."""
+        async with self._catching_up:
+            self._stale = False
+            changed = await self._vectors.sync()
+            if changed is None:
+                self._rows.clear()
+            elif changed:
+                self._rows.forget(list(changed))
 
     def _defer(self, table: AsyncTable, rows: list[dict[str, Any]], action: str) -> None:
         """Hand `rows` to the writer to commit soon (see `Writer.defer`)."""
@@ -162,5 +179,11 @@ class StoreState:
         return lance + self._vectors.nbytes + self._rows.nbytes
 
     def commit_stats(self) -> dict[str, int]:
-        """What the writer did so far: requests, commits and compactions."""
-        return dict(self._writer.stats)
+        """What the writer did so far: requests, commits and compactions; on object storage
+        also the background refreshes and the maintenance rounds this server ran."""
+        stats = dict(self._writer.stats)
+        if self._upkeep is not None:
+            stats["compactions"] += self._upkeep.stats["compactions"]
+            stats.update(refreshes=self._upkeep.stats["refreshes"],
+                         maintenance=self._upkeep.stats["maintenance"])
+        return stats

@@ -8,7 +8,10 @@ When the queue runs dry and enough commits have piled up, the writer compacts th
 
 Appends that nobody waits on (the operation journal) are *deferred*: they are committed together
 once the writer has been idle for a moment, when enough have gathered, or before anyone reads or
-closes the table, so an operation costs one commit for its data instead of two.
+closes the table, so an operation costs one commit for its data instead of two. They are
+committed in the background, beside the queue: a write waits for none of them (on object
+storage, where commits contend across servers, such a commit can take seconds). Rows whose
+commit met other servers' commits once too often are tried again with the next ones.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ import warnings
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 from lancedb.table import AsyncTable
@@ -75,7 +79,8 @@ class Writer:
     """Serialises every write of one process and batches appends."""
 
     def __init__(
-        self, *, compact_after: int = COMPACT_AFTER_COMMITS, log: DeferredLog | None = None
+        self, *, compact_after: int = COMPACT_AFTER_COMMITS, log: DeferredLog | None = None,
+        auto_compact: bool = True, refresh_before_calls: bool = False,
     ) -> None:
         self._queue: asyncio.Queue[_Request | None] = asyncio.Queue()
         self._task: asyncio.Task[None] | None = None
@@ -83,8 +88,17 @@ class Writer:
         self._rows: dict[str, int] = {}  # rows added since the last compaction
         self._tables: dict[str, AsyncTable] = {}
         self._compact_after = compact_after
+        # Compact tables by itself once due (a store on object storage leaves it to the
+        # holder of its maintenance lease, see `upkeep`).
+        self.auto_compact = auto_compact
+        # Point a table at its latest version before an update, delete or merge (a store on
+        # object storage reads without consistency checks: another server's new rows must be
+        # seen by the write that changes them).
+        self.refresh_before_calls = refresh_before_calls
         self._deferred: dict[str, tuple[AsyncTable, list[dict[str, Any]]]] = {}
         self._deferred_since = 0.0
+        self._flushing: asyncio.Task[None] | None = None  # deferred rows being committed
+        self._unsettled: list[Path] = []  # log segments whose rows were put back to retry
         self._compacting: dict[str, asyncio.Task[None]] = {}  # table name → compaction
         self.stats = {"requests": 0, "commits": 0, "compactions": 0}
         self.log = log  # where deferred rows wait, durable, until committed
@@ -150,54 +164,98 @@ class Writer:
         while True:
             first = await self._next()
             if first is None:
-                await self._flush_deferred()
+                await self._flush_now()
                 return
             batch = [first]
             while len(batch) < MAX_BATCH and not self._queue.empty():
                 item = self._queue.get_nowait()
                 if item is None:
                     await self._execute(batch)
-                    await self._flush_deferred()
+                    await self._flush_now()
                     return
                 batch.append(item)
             await self._execute(batch)
-            if self._queue.empty():
+            if self._queue.empty() and self.auto_compact:
                 await self._maybe_compact()
 
     async def _next(self) -> _Request | None:
-        """The next request; deferred rows are committed while the queue is idle."""
-        while self._deferred:
+        """The next request; deferred rows are committed once the queue is idle (or they are
+        many, or old), one commit of them at a time."""
+        while self._deferred and not self._flush_running():
             if self._deferred_rows() >= DEFER_ROWS or (
                 time.monotonic() - self._deferred_since >= DEFER_AGE
             ):
-                await self._flush_deferred()
+                self._flush_soon()
                 break
             try:
                 return await asyncio.wait_for(self._queue.get(), DEFER_IDLE)
             except TimeoutError:
-                await self._flush_deferred()
+                self._flush_soon()
         return await self._queue.get()
+
+    def _flush_running(self) -> bool:
+        return self._flushing is not None and not self._flushing.done()
+
+    def _flush_soon(self) -> None:
+        """Commit the deferred rows in the background; when done, the queue is woken to see
+        to those deferred meanwhile."""
+        self._flushing = asyncio.get_running_loop().create_task(self._flush_deferred())
+        self._flushing.add_done_callback(
+            lambda _: self._queue.put_nowait(_Request(None, "flush")))
+
+    async def _flush_now(self) -> None:
+        """Commit every row deferred so far: after the commit under way, the rest."""
+        if self._flushing is not None:
+            await asyncio.shield(self._flushing)
+        await self._flush_deferred()
 
     def _deferred_rows(self) -> int:
         return sum(len(rows) for _, rows in self._deferred.values())
 
     async def _flush_deferred(self) -> None:
+        """Commit the deferred rows, one commit per table, the tables' at once. Rows that met
+        too many concurrent commits are put back, to go with the next; the log segments
+        holding them are forgotten only once they are committed."""
         pending, self._deferred = self._deferred, {}
+        if not pending:
+            return
         segment = self.log.rotate() if self.log is not None else None
-        failed = False
-        for table, rows in pending.values():
-            try:
-                await table.add(rows)
-            except Exception:
-                log.exception("could not write %d deferred rows to %s (kept for the next "
-                              "process to open the store)", len(rows), table.name)
-                failed = True
-                continue
-            self._tables[table.name] = table
-            self._commits[table.name] = self._commits.get(table.name, 0) + 1
-            self.stats["commits"] += 1
-        if not failed and self.log is not None:
-            self.log.committed(segment)
+        done = await asyncio.gather(*(self._append_deferred(table, rows)
+                                      for table, rows in pending.values()))
+        retry = [(table, rows) for (table, rows), ok in zip(pending.values(), done, strict=True)
+                 if ok is None]
+        for table, rows in retry:
+            if not self._deferred:
+                self._deferred_since = time.monotonic()
+            self._deferred.setdefault(table.name, (table, []))[1][:0] = rows
+        if segment is None or self.log is None or any(ok is False for ok in done):
+            return  # a segment with rows that cannot be committed stays for the next process
+        if retry:
+            self._unsettled.append(segment)
+        else:
+            for settled in (*self._unsettled, segment):
+                self.log.committed(settled)
+            self._unsettled = []
+
+    async def _append_deferred(
+        self, table: AsyncTable, rows: list[dict[str, Any]]
+    ) -> bool | None:
+        """Append deferred rows: True when committed, None when to be tried again (other
+        commits kept winning), False when they cannot be (kept in the log for the next
+        process to open the store)."""
+        try:
+            await table.add(rows)
+        except Exception as exc:
+            if is_conflict(exc):
+                log.info("deferred rows for %s met other commits; trying again", table.name)
+                return None
+            log.exception("could not write %d deferred rows to %s (kept for the next "
+                          "process to open the store)", len(rows), table.name)
+            return False
+        self._tables[table.name] = table
+        self._commits[table.name] = self._commits.get(table.name, 0) + 1
+        self.stats["commits"] += 1
+        return True
 
     async def _execute(self, batch: list[_Request]) -> None:
         i = 0
@@ -205,7 +263,7 @@ class Writer:
             req = batch[i]
             if req.kind == "flush":
                 if req.urgent:
-                    await self._flush_deferred()
+                    await self._flush_now()
                 if not req.done.done():
                     req.done.set_result(None)
                 i += 1
@@ -226,8 +284,21 @@ class Writer:
                 # Updates, deletes and rewrites wait for this process's compactions: they
                 # may touch the fragments being rewritten (appends never do).
                 await self._compacted()
-                await self._settle([req], req.call, req.table)
+                await self._settle([req], self._on_latest(req.table, req.call), req.table)
                 i += 1
+
+    def _on_latest(
+        self, table: AsyncTable | None, fn: Callable[[], Awaitable[Any]]
+    ) -> Callable[[], Awaitable[Any]]:
+        """`fn`, run on the table's latest version when the writer is told to refresh first."""
+        if not self.refresh_before_calls or table is None:
+            return fn
+
+        async def run() -> Any:
+            await table.checkout_latest()
+            return await fn()
+
+        return run
 
     async def _settle(
         self, group: list[_Request], fn: Callable[[], Awaitable[Any]], table: AsyncTable,

@@ -29,6 +29,13 @@ def _isolated_cache(
     for name in ("HABITUS_LLM_URL", "HABITUS_LLM_MODEL", "HABITUS_LLM_API_KEY",
                  "HABITUS_REDACT_SECRETS"):
         monkeypatch.delenv(name, raising=False)  # no user model or redaction setting
+    # No git user of the machine: a memory's author is only what a test gives.
+    monkeypatch.setenv("GIT_CONFIG_GLOBAL", str(tmp_path_factory.getbasetemp() / "gitconfig"))
+    for name in ("HABITUS_STORAGE_OPTIONS", "HABITUS_AUTHOR"):
+        # Not the user's; and set by a command given --storage-option or --author (for the
+        # processes it starts): restored after each test either way.
+        monkeypatch.setenv(name, "")
+        monkeypatch.delenv(name)
     # No user plugins from the real configuration folder (spawned servers inherit this too).
     monkeypatch.setenv("HABITUS_PLUGINS_DIR", str(tmp_path_factory.getbasetemp() / "plugins"))
     # Hook spools, cached contexts and published server addresses stay in the test's folders;

@@ -235,7 +235,7 @@ def test_the_store_exports_its_public_surface() -> None:
     from habitus.store import Store
 
     assert habitus.store.__all__ == ["Store", "Predicate", "Where", "TablePredicates", "Rewrite",
-                                     "EmbeddingColumns", "SCHEMA_VERSION"]
+                                     "EmbeddingColumns", "SCHEMA_VERSION", "Probe", "probe"]
     assert all(hasattr(habitus.store, name) for name in habitus.store.__all__)
     public = {name for name in dir(Store) if not name.startswith("_")}
     assert public == {

@@ -180,3 +180,20 @@ def test_schema_names_its_version() -> None:
     meta = memories_schema(384, "m").metadata
     assert meta[b"habitus.schema_version"] == SCHEMA_VERSION.encode()
     assert meta[b"embedding_model"] == b"m"
+
+
+async def test_one_process_at_a_time_holds_the_maintenance_lease(tmp_path: Path) -> None:
+    import lancedb
+
+    from habitus.store.lease import Lease, open_leases
+
+    db = await lancedb.connect_async(str(tmp_path / "leases"))
+    first, second = Lease(await open_leases(db)), Lease(await open_leases(db))
+    assert await first.acquire(timedelta(seconds=30))
+    assert not await second.acquire(timedelta(seconds=30))
+    assert await first.acquire(timedelta(seconds=30))  # renewed by its holder
+    await first.release()
+    assert await second.acquire(timedelta(milliseconds=200))
+    assert not await first.acquire(timedelta(seconds=30))
+    await asyncio.sleep(0.3)  # the holder stopped renewing: the lease expired
+    assert await first.acquire(timedelta(seconds=30)) and first.held and not second.held

@@ -25,6 +25,7 @@ from .servers import habitus_command, http_server, server_env
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 TOKEN = "test-token-for-the-web-view-0123456789"
+AUTHOR = "Ada Lovelace <ada@example.com>"
 FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
          "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 
@@ -61,7 +62,7 @@ def _fill(db: Path, repo: Path) -> dict[str, str]:
                       branch=scope.branch or "")
 
     async def fill() -> dict[str, str]:
-        service = await MemoryService.open(Settings(db=str(db)))
+        service = await MemoryService.open(Settings(db=str(db), author=AUTHOR))
         service.hooks = PluginManager(entry_points=()).load()
         try:
             old = await service.remember("The deploy command is make ship-it", ctx=ctx)
@@ -148,6 +149,7 @@ def test_search_finds_the_current_version_of_a_fact(page: Any, site: dict[str, A
     assert first.locator("article").get_attribute("data-id") == site["ids"]["new"]
     assert site["ids"]["old"] not in page.content()  # superseded: served as history only
     assert "score" in first.inner_text() and "tokens" in first.inner_text()
+    assert AUTHOR in first.inner_text()  # whose habitus wrote it
     _shot(page, site, "search")
     page.goto(f"{site['url']}/search?q=deploy+last+week")
     assert "Time in the query" in page.inner_text("main")
@@ -162,6 +164,7 @@ def test_every_page_opens_and_shows_what_the_store_holds(page: Any, site: dict[s
     history = page.inner_text("ol.history")
     assert ids["old"] in history and "superseded" in history and "current" in history
     assert page.locator("svg.timeline circle").count() == 2
+    assert AUTHOR in page.inner_text("dl")  # whose habitus wrote it
     _shot(page, site, "memory")
     page.goto(f"{site['url']}/memory/{ids['anchored']}")
     assert "stale" in page.inner_text("main")

@@ -7,13 +7,14 @@ working where git is not installed — and, by running git, the files changed la
 from __future__ import annotations
 
 import logging
+import os
 import re
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
 __all__ = ["Repo", "find_repo", "read_branch", "current_branch", "remote_url", "head_commit",
-           "changed_files"]
+           "user_identity", "changed_files"]
 
 logger = logging.getLogger(__name__)
 
@@ -197,6 +198,46 @@ def remote_url(commondir: Path) -> str | None:
         if section == "remote" and subsection is not None and key == "url" and value:
             urls.setdefault(subsection, value)
     return urls.get("origin") or next(iter(urls.values()), None)
+
+
+def _config_files(directory: Path | None) -> list[Path]:
+    """The config files git reads for a command run in `directory`, lowest precedence first:
+    the user's (``$XDG_CONFIG_HOME/git/config``, then ``~/.gitconfig``, or
+    ``$GIT_CONFIG_GLOBAL``) and the repository's."""
+    given = os.environ.get("GIT_CONFIG_GLOBAL")
+    if given:
+        files = [Path(given).expanduser()]
+    else:
+        xdg = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
+        files = [Path(xdg) / "git" / "config", Path.home() / ".gitconfig"]
+    repo = None
+    if directory is not None:
+        try:
+            repo = find_repo(directory.resolve())
+        except OSError:
+            repo = None
+    if repo is not None:
+        files.append(repo.commondir / "config")
+    return files
+
+
+def user_identity(directory: Path | None = None) -> str | None:
+    """The git user as ``Name <email>`` (or whichever of the two is set) for a commit made in
+    `directory`, read from the user's and the repository's config files (``include`` directives
+    are not followed); None when git names nobody."""
+    found: dict[str, str] = {}
+    for path in _config_files(directory):
+        try:
+            text = path.read_text(encoding="utf-8", errors="replace")
+        except OSError:
+            continue
+        for section, subsection, key, value in _parse_config(text):
+            if section == "user" and subsection is None and key in ("name", "email"):
+                found[key] = (value or "").strip()
+    name, email = found.get("name", ""), found.get("email", "")
+    if name and email:
+        return f"{name} <{email}>"
+    return name or (f"<{email}>" if email else None)
 
 
 def head_commit(worktree: Path | str) -> str | None:

@@ -59,9 +59,10 @@ class Remember:
 
     def __init__(
         self, store: Store, journal: Journal, encoder: Encoder, hooks: PluginHooks,
-        *, redact_secrets: bool = True,
+        *, redact_secrets: bool = True, author: str = "",
     ) -> None:
         self.store = store
+        self.author = author  # the person whose server writes: recorded with each new memory
         self.journal = journal
         self.encoder = encoder
         self.hooks = hooks
@@ -96,7 +97,7 @@ class Remember:
         )
         await dedup.prepare(self.store, items, drafts, ctx)
         for d in drafts:  # where it comes from, and whether it tries to instruct the model
-            d["metadata"] = stamp(d["metadata"], d["content"], ctx.source)
+            d["metadata"] = stamp(d["metadata"], d["content"], ctx.source, self.author)
         return Batch(drafts=drafts, results=[], now=utc_now())
 
     async def reinforce_exact(self, batch: Batch, ctx: CallContext) -> None:

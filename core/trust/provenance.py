@@ -40,16 +40,23 @@ def suspicion(text: str) -> str | None:
     return "; ".join(reasons) or None
 
 
-def stamp(metadata: str, content: str, source: str) -> str:
+def stamp(metadata: str, content: str, source: str, author: str = "") -> str:
     """A new memory's metadata with its provenance: always the caller's source, never one the
     content carries (an import records the source its file claims as `claimed_source`, for
-    information only); whether its content is suspicious; a confirmation is never taken from
-    the caller (only `confirm` gives it)."""
+    information only); the person whose server wrote it (`author`, never the caller's claim:
+    an import keeps the one its file names as `claimed_author`); whether its content is
+    suspicious; a confirmation is never taken from the caller (only `confirm` gives it)."""
     meta, section = meta_of({"metadata": metadata})
     claimed = section.pop("source", None)
     section.pop("claimed_source", None)
     if source == "imported" and claimed and claimed != source:
         section["claimed_source"] = str(claimed)[:64]
+    claimed_author = section.pop("author", None)
+    section.pop("claimed_author", None)
+    if source == "imported" and claimed_author and claimed_author != author:
+        section["claimed_author"] = str(claimed_author)[:200]
+    if author:
+        section["author"] = author
     if source != "user":  # the default, not written out
         section["source"] = source
     section.pop("confirmed", None)
