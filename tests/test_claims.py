@@ -33,6 +33,8 @@ DISTINCT = [  # differ only in an identifier, number, name or version: two facts
      "process a note number 7 about subsystem a7 zebraa7x"),
     ("Service billing listens on port 8081", "Service billing listens on port 8080"),
     ("The nightly job runs on worker-12", "The nightly job runs on worker-13"),
+    # A folder ending a sentence is a path, even when its name is a word the other text uses.
+    ("The frontend build output goes to build/.", "The frontend build output goes to dist/."),
 ]
 VERSIONS = [  # the same subject with a new value
     ("The API timeout is 60 s", "The API timeout is 30 s"),

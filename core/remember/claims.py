@@ -51,7 +51,7 @@ MAX_VALUE_TOKENS = 8
 MAX_FACT_WORDS = 24
 
 _TOKEN = re.compile(
-    r"`[^`]+`|\"[^\"]+\"|[A-Za-z0-9][A-Za-z0-9_./+#-]*[A-Za-z0-9+#]|[A-Za-z0-9]|[:=]|->"
+    r"`[^`]+`|\"[^\"]+\"|[A-Za-z0-9][A-Za-z0-9_./+#-]*[A-Za-z0-9+#/]|[A-Za-z0-9]|[:=]|->"
 )
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
 STOP = frozenset(
