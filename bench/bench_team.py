@@ -139,7 +139,7 @@ async def burst(urls: list[str], procs: list[subprocess.Popen], calls: int, kill
 async def verify(db: str, options: dict[str, str] | None, acknowledged: dict[str, str]) -> str:
     """Every acknowledged memory in the store exactly once, and journaled, read by a process
     of its own."""
-    from habitus.core.config import effective_storage_options
+    from habitus.core.storage_options import effective_storage_options
     from habitus.store import Store
 
     store = await Store.open(db, storage_options=effective_storage_options(db, options))
@@ -253,7 +253,7 @@ def main() -> None:
 
 
 def print_floors(s3: StandIn, tmp: Path, writers: int) -> None:
-    from habitus.core.config import effective_storage_options
+    from habitus.core.storage_options import effective_storage_options
 
     s3_options = effective_storage_options(s3.uri("floors"), s3.options)
     found: dict[str, dict[str, float]] = {}

@@ -14,7 +14,8 @@ from typing import Any
 import click
 
 from habitus.base.errors import InvalidInput
-from habitus.core.config import default_db_path, storage_option
+from habitus.core.config import default_db_path
+from habitus.core.storage_options import storage_option
 
 from .common import State
 

@@ -16,7 +16,8 @@ from typing import Any, TypeVar
 import click
 
 from habitus.base.errors import HabitusError
-from habitus.core.config import MAX_AUTHOR, STORAGE_OPTIONS_ENV, Settings
+from habitus.core.config import MAX_AUTHOR, Settings
+from habitus.core.storage_options import STORAGE_OPTIONS_ENV
 
 __all__ = [
     "State",

@@ -12,17 +12,16 @@ from click.testing import CliRunner
 
 from habitus.base.errors import InvalidInput
 from habitus.cli import cli
-from habitus.core.config import (
-    Settings,
-    effective_storage_options,
-    parse_storage_options,
-    plain_http_note,
-    registration_env,
-    storage_option,
-)
+from habitus.core.config import Settings, registration_env
 from habitus.core.maintenance.doctor import explain
 from habitus.core.meta import meta_of
 from habitus.core.project.git import user_identity
+from habitus.core.storage_options import (
+    effective_storage_options,
+    parse_storage_options,
+    plain_http_note,
+    storage_option,
+)
 from habitus.core.trust.provenance import stamp
 
 pytestmark = pytest.mark.fast

@@ -70,7 +70,7 @@ async def seen_within(client: Client, memory_id: str, query: str, **args: Any) -
 
 async def stored(uri: str, s3: StandIn) -> list[dict[str, Any]]:
     """Every memory in the store, read by this process on its own."""
-    from habitus.core.config import effective_storage_options
+    from habitus.core.storage_options import effective_storage_options
     from habitus.store import Store
 
     store = await Store.open(uri, storage_options=effective_storage_options(uri, s3.options))

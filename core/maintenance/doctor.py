@@ -13,9 +13,10 @@ import time
 from typing import Any
 from urllib.parse import urlsplit
 
-from habitus.core.config import Settings, endpoint_of, plain_http_note
+from habitus.core.config import Settings
 from habitus.core.models import CallContext
 from habitus.core.service import MemoryService
+from habitus.core.storage_options import endpoint_of, plain_http_note
 
 __all__ = ["diagnose", "reach", "explain"]
 
