@@ -27,7 +27,7 @@ Detection is layered:
    reader's; a sentence that forbids the act ("never post keys in the PR") is a convention; a
    secret sent as a credential (an Authorization header) or into a secret store is used, not
    leaked; a destination on the loopback is the machine itself. Overrides are read in English
-   and twenty other languages. HTML and Markdown comments, which a person reading the file
+   and thirty-six other languages. HTML and Markdown comments, which a person reading the file
    does not see, are held to a stricter rule: any address to an assistant in one is suspicious.
 3. **Payloads**: base64, base32 and hex runs that decode to text, and ROT13 or reversed text
    where the text names it, are decoded and read by the same rules; instructions found there
@@ -681,13 +681,13 @@ _LANGUAGES: dict[str, _Language] = {
         r"tvoj\w*|systémov\w*",
         r"už\s+neplatí|jsou\s+neplatné",
         r"vše,?\s+co\s+ti\s+(?:řekli|bylo\s+řečeno)"),
-    "id": _Language(
-        r"abaikan|lupakan|jangan\s+ikuti|hiraukan",
-        r"instruksi|perintah|aturan|petunjuk|arahan|prompt",
-        r"sebelumnya|semua|sistem|anda|kamu|keamanan",
+    "id": _Language(  # Indonesian and Malay
+        r"abaikan|lupakan|jangan\s+ikut(?:i)?|hiraukan|ketepikan|jangan\s+patuhi",
+        r"instruksi|perintah|aturan|petunjuk|arahan|prompt|peraturan|garis\s+panduan",
+        r"sebelum(?:nya|\s+ini)|terdahulu|semua|sistem|anda|kamu|keamanan|keselamatan",
         r"anda|kamu|sistem",
-        r"tidak\s+berlaku\s+lagi|sudah\s+batal",
-        r"semua\s+yang\s+(?:telah\s+)?(?:dikatakan|diberitahukan)"),
+        r"tidak\s+(?:lagi\s+)?(?:berlaku|terpakai|sah)(?:\s+lagi)?|sudah\s+batal|telah\s+dibatalkan",
+        r"semua\s+yang\s+(?:telah\s+)?(?:dikatakan|diberitahukan|diberitahu)"),
     "vi": _Language(
         r"bỏ\s+qua|phớt\s+lờ|(?<!đừng\s)quên|đừng\s+làm\s+theo|không\s+tuân\s+theo",
         r"hướng\s+dẫn|chỉ\s+dẫn|quy\s+tắc|chỉ\s+thị|prompt",
@@ -743,6 +743,96 @@ _LANGUAGES: dict[str, _Language] = {
         r"निर्देश\w*|नियम\w*|आदेश\w*", r"पिछले|सभी|सारे|सिस्टम|आपके|तुम्हारे",
         r"आपके|तुम्हारे|सिस्टम", r"अब\s+लागू\s+नहीं", r"जो\s+कुछ\s+भी\s+(?:आपको|तुम्हें)\s+बताया",
         verb_last=True),
+    "fi": _Language(
+        r"ohita|unohda|älä\s+noudata|jätä\s+huomiotta|sivuuta|älä\s+välitä",
+        r"ohje\w*|sään(?:tö|nö)\w*|käsky\w*|kehot\w*|prompt\w*",
+        r"aiemm\w*|edellis\w*|kaikki\w*|järjestelmä\w*|sinun|turvallisuus\w*",
+        r"sinun|järjestelmä\w*", r"eivät\s+(?:enää\s+)?(?:ole\s+voimassa|päde)|mitätö\w*",
+        r"kaikki,?\s+mitä\s+sinulle\s+(?:on\s+)?(?:sanottu|kerrottu)"),
+    "da": _Language(
+        r"ignorer|glem|se\s+bort\s+fra|følg\s+ikke|tilsidesæt",
+        r"instruktion\w*|regl\w*|anvisning\w*|retningslinj\w*|direktiv\w*|prompt",
+        r"tidligere|alle|dine|dit|systemets|sikkerheds\w*", r"dine|dit|systemets",
+        r"gælder\s+ikke\s+længere|er\s+ugyldige|er\s+annulleret",
+        r"alt,?\s+hvad\s+du\s+(?:har\s+)?fået\s+at\s+vide"),
+    "no": _Language(
+        r"ignorer|glem|se\s+bort\s+fra|ikke\s+følg|overse",
+        r"instruks\w*|regl\w*|regel\w*|retningslinj\w*|direktiv\w*|prompt",
+        r"tidligere|alle|dine|ditt|systemets|sikkerhets\w*", r"dine|ditt|systemets",
+        r"gjelder\s+ikke\s+lenger|er\s+ugyldige|er\s+opphevet",
+        r"alt\s+(?:du\s+har\s+)?fått\s+beskjed\s+om"),
+    "ro": _Language(
+        r"ignor[ăa]|uit[ăa]|nu\s+(?:mai\s+)?respecta|nesocote[șş]te",
+        r"instruc[țţt]iuni\w*|reguli\w*|directive\w*|indica[țţt]ii\w*|prompt\w*",
+        r"anterioare|precedente|toate|tale|sistemului|de\s+securitate", r"tale|tău|sistemului",
+        r"nu\s+mai\s+(?:sunt\s+valabile|se\s+aplic[ăa])|sunt\s+anulate",
+        r"tot\s+ce\s+[țţ]i\s+s-a\s+spus"),
+    "hu": _Language(
+        r"hagyd\s+figyelmen\s+kívül|hagyja\s+figyelmen\s+kívül|felejtsd\s+el|ne\s+kövesd"
+        r"|ne\s+vedd\s+figyelembe|ignoráld",
+        r"utasítás\w*|szabály\w*|irányelv\w*|parancs\w*|prompt\w*",
+        r"korábbi|előző|összes|minden|rendszer\w*|biztonsági", r"rendszer\w*|a\s+te",
+        r"már\s+nem\s+(?:érvényes\w*|vonatkoz\w*)|érvénytelen\w*",
+        r"mindent,?\s+amit\s+(?:eddig\s+)?mondtak\s+neked"),
+    "th": _Language(
+        r"เพิกเฉย|ละเว้น|ไม่ต้องสนใจ|ลืม|อย่าทำตาม|ไม่ต้องทำตาม",
+        r"คำสั่ง|คำแนะนำ|กฎ|ข้อกำหนด|แนวทาง", r"ก่อนหน้า|ทั้งหมด|ระบบ|ของคุณ|ความปลอดภัย",
+        r"ของคุณ|ระบบ", r"ไม่มีผล|ถูกยกเลิก|ใช้ไม่ได้แล้ว", r"ทุกอย่างที่(?:คุณ)?ได้รับ"),
+    "tl": _Language(
+        r"huwag\s+pansinin|balewalain|kalimutan|huwag\s+sundin|ipagwalang-bahala",
+        r"tagubilin|instruksyon|panuntunan|alituntunin|utos|patakaran",
+        r"nakaraan|naunang|lahat|sistema|iyong|mo", r"iyong|mo|sistema",
+        r"hindi\s+na\s+(?:ito\s+)?(?:wasto|umiiral|epektibo|balido)|kanselado\s+na",
+        r"lahat\s+ng\s+sinabi\s+sa\s+iyo"),
+    "sw": _Language(
+        r"puuza|sahau|usifuate|acha\s+kufuata|zipuuze|yapuuze",
+        r"maagizo|maelekezo|sheria|kanuni|amri|miongozo",
+        r"ya\s+awali|yaliyotangulia|zilizopita|yote|zote|mfumo|yako|zako|usalama",
+        r"yako|zako|mfumo", r"hayatumiki\s+tena|si\s+halali\s+tena|yamefutwa|zimefutwa",
+        r"kila\s+kitu\s+ulichoambiwa"),
+    "fa": _Language(
+        r"نادیده\s*بگیر\w*|فراموش\s*کن\w*|پیروی\s*نکن\w*|اعتنا\s*نکن\w*|کنار\s*بگذار\w*",
+        r"دستورالعمل\w*|دستور\w*|قوانین|قواعد|رهنمود\w*|پرامپت",
+        r"قبلی|پیشین|همه|تمام|سیستم|شما|امنیتی", r"شما|سیستم",
+        r"دیگر\s+(?:معتبر|اعتبار)\s+(?:نیست|ندارند)|لغو\s+شده",
+        r"هر\s*(?:آنچه|چه)\s+به\s+(?:تو|شما)\s+گفته\s+شده", verb_last=True),
+    "ca": _Language(
+        r"ignora|oblida|no\s+segueixis|fes\s+cas\s+omís",
+        r"instruccions|regles|directrius|indicacions|ordres|prompt",
+        r"anteriors|pr[eè]vies|totes|tots|teves|teus|del\s+sistema|de\s+seguretat",
+        r"teves|teus|del\s+sistema", r"ja\s+no\s+(?:s'apliquen|són\s+vàlides)|queden\s+anul·lades",
+        r"tot\s+(?:el\s+)?que\s+t'han\s+dit"),
+    "sk": _Language(
+        r"ignoruj|zabudni|nedbaj|nedodržiavaj|neriaď\s+sa",
+        r"pokyn\w*|inštrukci\w*|pravidl\w*|príkaz\w*|smernic\w*|prompt",
+        r"predchádzajúc\w*|všetk\w*|tvoj\w*|systémov\w*|bezpečnostn\w*", r"tvoj\w*|systémov\w*",
+        r"už\s+neplatia|sú\s+neplatné", r"všetko,?\s+čo\s+ti\s+(?:povedali|bolo\s+povedané)"),
+    "bg": _Language(
+        r"игнорирай\w*|забрави\w*|не\s+следвай\w*|пренебрегни\w*",
+        r"инструкци\w*|правил\w*|указани\w*|команд\w*|промпт\w*|директив\w*",
+        r"предишн\w*|всички|тво\w*|системн\w*|за\s+сигурност", r"тво\w*|системн\w*",
+        r"вече\s+не\s+(?:са\s+валидни|важат)|са\s+отменени",
+        r"всичко,?\s+което\s+ти\s+(?:казаха|е\s+казано)"),
+    "sh": _Language(  # Serbian, Croatian, Bosnian in either script
+        r"ignoriši|ignoriraj|zaboravi|ne\s+slijedi|ne\s+prati|zanemari|игнориши|заборави"
+        r"|занемари|не\s+прати",
+        r"uputstv\w*|uput\w*|instrukcij\w*|pravil\w*|naredb\w*|smjernic\w*|smernic\w*"
+        r"|упутств\w*|упут\w*|инструкциј\w*|правил\w*|наредб\w*",
+        r"prethodn\w*|sve|svih|tvoj\w*|sistemsk\w*|sustavn\w*|sigurnosn\w*|bezbednosn\w*"
+        r"|претходн\w*|све|свих|тво\w*|системск\w*",
+        r"tvoj\w*|sistemsk\w*|sustavn\w*|тво\w*|системск\w*",
+        r"više\s+ne\s+(?:važe|vrijede)|su\s+poništen\w*|више\s+не\s+важе|су\s+поништен\w*",
+        r"sve\s+što\s+ti\s+je\s+rečeno|све\s+што\s+ти\s+је\s+речено"),
+    "lt": _Language(
+        r"ignoruok|pamiršk|nepaisyk|nesilaikyk",
+        r"instrukcij\w*|taisykl\w*|nurodym\w*|komand\w*|prompt\w*",
+        r"ankstesn\w*|vis\w*|tavo|sistemos|saugumo", r"tavo|sistemos",
+        r"nebegalioja|yra\s+atšaukt\w*", r"viską,?\s+kas\s+tau\s+buvo\s+pasakyta"),
+    "bn": _Language(
+        r"উপেক্ষা\s*কর|ভুলে\s*যাও|অনুসরণ\s*কোরো\s*না|মেনো\s*না",
+        r"নির্দেশ|নিয়ম|আদেশ", r"আগের|পূর্ববর্তী|সব|সমস্ত|সিস্টেম|তোমার|আপনার",
+        r"তোমার|আপনার|সিস্টেম", r"আর\s+প্রযোজ্য\s+নয়|বাতিল", r"তোমাকে\s+যা\s+বলা\s+হয়েছে",
+        verb_last=True),
     "el": _Language(
         r"αγνόησε|αγνοήστε|ξέχασε|ξεχάστε|μην\s+ακολουθείς|παράβλεψε",
         r"οδηγί\w*|κανόν\w*|εντολ\w*|οδηγ\w*", r"προηγούμεν\w*|όλ\w*|συστήματος|σου|ασφάλειας",
@@ -755,7 +845,7 @@ _LANGUAGES: dict[str, _Language] = {
 }
 
 
-_LETTER = "A-Za-zÀ-ÖØ-öø-ÿĀ-žА-яЁёІіЇїЄєΑ-Ωα-ωά-ώΆ-Ώא-ת"
+_LETTER = "A-Za-zÀ-ÖØ-öø-ÿĀ-žȘșȚțА-яЁёІіЇїЄєЈјЉљЊњЋћЂђЏџΑ-Ωα-ωά-ώΆ-Ώא-ת"
 
 
 # The reader named in other languages: its guidance is its own wherever the sentence says so.
