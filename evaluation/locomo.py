@@ -18,6 +18,7 @@ with no evidence are skipped and counted.
 
 from __future__ import annotations
 
+import gzip
 import json
 import logging
 import math
@@ -39,7 +40,9 @@ __all__ = [
     "Conversation",
     "Question",
     "Turn",
+    "conversations_of",
     "load_locomo",
+    "read_samples",
     "evaluate",
     "format_report",
 ]
@@ -83,6 +86,9 @@ class Question:
     category: int
     evidence: list[str]
     answer: str = ""
+    asked_at: datetime | None = None  # when the question is asked (`question_date`), if given
+    sessions: list[int] = field(default_factory=list)  # the sessions holding the answer
+    kind: str = ""  # the data set's name for the question's type (`question_type`)
 
 
 @dataclass
@@ -92,11 +98,12 @@ class Conversation:
     questions: list[Question]
     dropped_evidence: list[str] = field(default_factory=list)
     skipped_questions: int = 0
+    prefix: str = "locomo"  # the data set, leading the scope's name
 
     @property
     def scope(self) -> str:
         slug = re.sub(r"[^a-z0-9._-]+", "-", self.sample_id.lower()).strip("-") or "conv"
-        return f"locomo-{slug}"
+        return f"{self.prefix}-{slug}"
 
 
 def parse_session_date(value: str) -> datetime | None:
@@ -133,27 +140,39 @@ def _turn_text(turn: dict[str, Any]) -> str:
     return text
 
 
-def load_locomo(path: str | Path) -> list[Conversation]:
-    """Read a LoCoMo-format file: a list of samples with `conversation` and `qa`."""
+def read_samples(path: str | Path, what: str, hint: str) -> list[dict[str, Any]]:
+    """The samples of a LoCoMo-format file (JSON, or gzipped JSON when it ends in .gz);
+    `what` names the data set in errors, `hint` says where to get it."""
     path = Path(path)
     if not path.is_file():
-        raise InvalidInput(
-            f"no LoCoMo file at {path}; download locomo10.json (github.com/snap-research/locomo) "
-            "and pass its path with --data"
-        )
+        raise InvalidInput(f"no {what} file at {path}; {hint} and pass its path with --data")
     try:
-        data = json.loads(path.read_text("utf-8"))
-    except (OSError, ValueError) as exc:
+        raw = gzip.decompress(path.read_bytes()) if path.suffix == ".gz" else path.read_bytes()
+        data = json.loads(raw.decode("utf-8"))
+    except (OSError, ValueError, EOFError) as exc:
         raise InvalidInput(f"cannot read {path} as JSON: {exc}") from exc
     if isinstance(data, dict):
         data = [data]
     if not isinstance(data, list) or not all(isinstance(s, dict) for s in data):
-        raise InvalidInput(f"{path} is not a LoCoMo file: expected a list of samples")
+        raise InvalidInput(f"{path} is not a {what} file: expected a list of samples")
+    for index, sample in enumerate(data):
+        if not isinstance(sample.get("conversation"), dict):
+            raise InvalidInput(f"sample {index} of {path} has no 'conversation' object")
+    return data
+
+
+def load_locomo(path: str | Path) -> list[Conversation]:
+    """Read a LoCoMo-format file: a list of samples with `conversation` and `qa`."""
+    hint = "download locomo10.json (github.com/snap-research/locomo)"
+    return conversations_of(read_samples(path, "LoCoMo", hint))
+
+
+def conversations_of(data: list[dict[str, Any]], prefix: str = "locomo") -> list[Conversation]:
+    """Samples in LoCoMo's format as conversations: dated turns, and the questions whose
+    evidence names some of them (their scopes named `prefix-<sample id>`)."""
     conversations = []
     for index, sample in enumerate(data):
-        conv = sample.get("conversation")
-        if not isinstance(conv, dict):
-            raise InvalidInput(f"sample {index} of {path} has no 'conversation' object")
+        conv = sample["conversation"]
         sample_id = str(sample.get("sample_id") or f"conv-{index}")
         turns: list[Turn] = []
         sessions = sorted(
@@ -186,7 +205,7 @@ def load_locomo(path: str | Path) -> list[Conversation]:
                     )
                 )
         known = {t.dia_id for t in turns}
-        item = Conversation(sample_id, turns, [])
+        item = Conversation(sample_id, turns, [], prefix=prefix)
         for qa in sample.get("qa") or []:
             evidence = repair_evidence(qa.get("evidence") or [])
             item.dropped_evidence += [e for e in evidence if e not in known]
@@ -194,12 +213,16 @@ def load_locomo(path: str | Path) -> list[Conversation]:
             if not evidence or not str(qa.get("question") or "").strip():
                 item.skipped_questions += 1
                 continue
+            asked = qa.get("question_date")
             item.questions.append(
                 Question(
                     str(qa["question"]).strip(),
                     int(qa.get("category") or 0),
                     evidence,
                     str(qa.get("answer", qa.get("adversarial_answer", ""))),
+                    asked_at=parse_session_date(asked) if asked else None,
+                    sessions=[int(n) for n in qa.get("answer_sessions") or []],
+                    kind=str(qa.get("question_type") or ""),
                 )
             )
         conversations.append(item)
