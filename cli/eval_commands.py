@@ -148,6 +148,8 @@ def locomo(
     help="Comma-separated configurations: full, lexical, vector (habitus) and bm25 (a plain "
     "BM25 over the same turns).",
 )
+@click.option("--wall-clock", is_flag=True,
+              help="Ask every question at the current time instead of at its own date.")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 @click.pass_context
 def longmemeval(
@@ -158,13 +160,15 @@ def longmemeval(
     every: int,
     offset: int,
     runs: str,
+    wall_clock: bool,
     as_json: bool,
 ) -> None:
     """Turn-level recall@k and session-level recall_any@k / recall_all@k on LongMemEval,
     per question type, beside BM25 over the same turns.
 
     Each question's haystack is stored in its own scope (episodic memories dated by their
-    session, one remember_many per session), and the question is asked with recall. The store
+    session, one remember_many per session), and the question is asked with recall at its own
+    date (time expressions and recency count from it). The store
     is separate from your memories; it is deleted afterwards unless --store is given.
     """
     import anyio
@@ -215,6 +219,7 @@ def longmemeval(
                 service, convs, runs=chosen, mapping=mapping, progress=progress,
                 ingest_progress=ingest_progress,
                 ingested=(lambda built: save_mapping(store, built)) if store else None,
+                dated=not wall_clock,
             )
         finally:
             await service.close()

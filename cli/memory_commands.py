@@ -105,6 +105,8 @@ def register(group: click.Group) -> None:
     )
     @click.option("--history", "include_history", is_flag=True, help="Include superseded versions.")
     @click.option("--follow-links", is_flag=True, help="Add linked memories of the top results.")
+    @click.option("--now", type=click.DateTime(),
+                  help="Ask as at this time (UTC): 'last week' and recency count from it.")
     @json_option
     @pass_state
     def recall(
@@ -120,6 +122,7 @@ def register(group: click.Group) -> None:
         as_of: datetime | None,
         include_history: bool,
         follow_links: bool,
+        now: datetime | None,
         as_json: bool,
     ) -> None:
         """Search memories for QUERY."""
@@ -127,7 +130,7 @@ def register(group: click.Group) -> None:
             state, "recall", query=query, kinds=list(kinds) or None,
             tags=split_tags(tags) or None, scope=scope, since=since, until=until, limit=limit,
             token_budget=budget, as_of=as_of, include_history=include_history,
-            follow_links=follow_links,
+            follow_links=follow_links, now=now,
         )
 
         def marks(h: Any) -> str:

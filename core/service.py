@@ -164,6 +164,7 @@ class MemoryService:
         token_budget: int | None = None, ctx: CallContext | None = None,
         legs: Sequence[str] | None = None, as_of: datetime | None = None,
         include_history: bool = False, follow_links: bool = False,
+        now: datetime | None = None,
     ) -> RecallResult:
         """Memories most relevant to `query`, best first, that fit `token_budget`.
 
@@ -172,12 +173,14 @@ class MemoryService:
         Only current versions of facts are served unless `include_history` (old versions then
         rank lower and name their successor); `as_of` answers from the memory as it was at that
         time; `follow_links` adds the linked neighbours of the top results (one hop, discounted).
+        `now` is when the question is asked (default: the clock): time expressions ("last
+        week", "3 days ago") and recency count from it, every memory stays visible.
         Hits anchored to code are checked against the working tree and marked `stale`.
         """
         return await self._recall(
             query, ctx=ctx or CallContext(), kinds=kinds, tags=tags, scope=scope, since=since,
             until=until, limit=limit, token_budget=token_budget, legs=legs, as_of=as_of,
-            include_history=include_history, follow_links=follow_links,
+            include_history=include_history, follow_links=follow_links, now=now,
         )
 
     async def reflect(

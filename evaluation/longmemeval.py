@@ -5,7 +5,7 @@ The file read here is in LoCoMo's format (one sample per question, `dia_id` `D<s
 evidence = the turns holding the answer) with LongMemEval's own keys kept: `question_date`,
 `answer_sessions`, `question_type`. Each haystack is written like a LoCoMo conversation (one
 scope per question, one `remember_many` per session, each turn dated by its session), then the
-question is asked through `MemoryService.recall` — at its own date, as `now`, unless told
+question is asked through `MemoryService.recall` — at its own date (`now`), unless told
 otherwise — and beside it a plain BM25 over the same turns (`bm25_ranking`), in the same run.
 
 Metrics per question, averaged overall and per question type:
@@ -205,10 +205,11 @@ async def evaluate(
     progress: Callable[[str, dict[str, Any]], None] | None = None,
     ingest_progress: Callable[[int, int, float], None] | None = None,
     ingested: Callable[[dict[str, dict[str, set[str]]]], None] | None = None,
+    dated: bool = True,
 ) -> dict[str, Any]:
     """Ingest (unless `mapping` is given: a store built before; `ingested` is handed the
-    mapping of a new one) and ask each question under each run; returns the report
-    `format_report` prints."""
+    mapping of a new one) and ask each question under each run, at its own date (`dated`)
+    or at the clock; returns the report `format_report` prints."""
     unknown = [r for r in runs if r not in RUNS]
     if unknown:
         raise InvalidInput(f"unknown run {unknown[0]!r}; use {', '.join(RUNS)}")
@@ -231,6 +232,7 @@ async def evaluate(
             "ingest_seconds": round(seconds, 1) if built else None,
             "turns_per_second": round(turns / seconds, 1) if built and seconds else None,
             "embedder": service.embedding_model or "none",
+            "asked": "at each question's date" if dated else "at the clock",
         },
         "runs": {},
     }
@@ -245,7 +247,7 @@ async def evaluate(
                 ids = mapping[conv.scope]
                 t0 = time.perf_counter()
                 result = await service.recall(q.text, scope=conv.scope, limit=DEPTH,
-                                              legs=LEGS[name])
+                                              legs=LEGS[name], now=q.asked_at if dated else None)
                 latencies.append(1000 * (time.perf_counter() - t0))
                 ranked = [ids.get(hit.id, set()) for hit in result.memories]
             rows.append((q.kind or TYPES.get(q.category, str(q.category)),
@@ -276,7 +278,8 @@ def format_report(report: dict[str, Any], ks: Sequence[int] = KS) -> str:
     )
     lines = [
         f"LongMemEval: {data['questions']} questions, {data['turns']} turns "
-        f"({data['memories']} memories), embedder {data['embedder']}, {ingest_note}",
+        f"({data['memories']} memories), embedder {data['embedder']}, {ingest_note}, "
+        f"asked {data['asked']}",
     ]
     keys = [f"turn@{k}" for k in ks] + [f"{m}@{k}" for k in ks for m in ("any", "all")]
     cols = [f"R@{k}" for k in ks] + [f"{m}@{k}" for k in ks for m in ("any", "all")]

@@ -32,12 +32,12 @@ log = logging.getLogger("habitus.server")
 # Operation → the arguments it takes (those holding times are parsed from ISO text).
 OPERATIONS: dict[str, frozenset[str]] = {
     "recall": frozenset({"query", "kinds", "tags", "scope", "since", "until", "limit",
-                         "token_budget", "as_of", "include_history", "follow_links"}),
+                         "token_budget", "as_of", "include_history", "follow_links", "now"}),
     "remember": frozenset({"content", "kind", "tags", "scope", "importance", "derived_from",
                            "supersedes", "anchors", "dedup"}),
     "stats": frozenset(),
 }
-TIMES = ("since", "until", "as_of")
+TIMES = ("since", "until", "as_of", "now")
 MAX_BODY = 1024 * 1024
 
 

@@ -226,6 +226,11 @@ def build_server(runtime: Runtime) -> MCPServer[Any]:
                 "results (one hop, lower score, with via)."
             ),
         ] = False,
+        now: Annotated[
+            datetime | None,
+            Field(description="When the question is asked (ISO 8601; default: now): 'last "
+                  "week', '3 days ago' and recency count from it. Unlike as_of, hides nothing."),
+        ] = None,
     ) -> RecallResult:
         """Search long-term memory, best match first. Combines keyword and meaning search over
         the current project and global scope; every result says its scope, age and size."""
@@ -244,6 +249,7 @@ def build_server(runtime: Runtime) -> MCPServer[Any]:
                 as_of=as_of,
                 include_history=include_history,
                 follow_links=follow_links,
+                now=now,
                 ctx=caller,
             )
         )

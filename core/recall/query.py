@@ -42,7 +42,7 @@ class RecallQuery:
     include_history: bool
     follow_links: bool
     ctx: CallContext
-    now: datetime
+    now: datetime  # the time the query is asked at: time expressions and recency count from it
 
 
 def parse_query(
@@ -61,8 +61,11 @@ def parse_query(
     as_of: datetime | None = None,
     include_history: bool = False,
     follow_links: bool = False,
+    now: datetime | None = None,
 ) -> RecallQuery:
-    """Check a recall's arguments and work out what it reads."""
+    """Check a recall's arguments and work out what it reads. `now` is when the query is
+    asked (default: the clock): "last week" and recency count from it; unlike `as_of`, it
+    hides nothing."""
     text = check_query(query)
     check_limit(limit, token_budget)
     scopes = read_scopes(scope, ctx)
@@ -76,7 +79,7 @@ def parse_query(
     unknown = use - set(LEGS)
     if unknown:
         raise InvalidInput(f"unknown search leg {sorted(unknown)[0]!r}; use {', '.join(LEGS)}")
-    now = utc_now()
+    now = check_time(now, "now") or utc_now()
     period = parse_time(text, now)
     return RecallQuery(
         text=text, terms=strip_time(text, period), period=period, scopes=scopes, where=where,
