@@ -118,10 +118,11 @@ class NewMemory(BaseModel):
 
 
 class RememberResult(BaseModel):
-    """What `remember` did: stored a new memory or reinforced an existing one."""
+    """What `remember` did: stored a new memory, reinforced an existing one, or (in a batch,
+    content too long even for parts) refused it alone."""
 
     id: str = Field(description="Id of the memory that now holds this content.")
-    status: Literal["created", "reinforced"]
+    status: Literal["created", "reinforced", "refused"]
     kind: Kind
     scope: str
     links: list[str] = Field(default_factory=list, description="Ids linked to this memory.")
@@ -147,6 +148,14 @@ class RememberResult(BaseModel):
         default_factory=list,
         description="Other values of this fact written on other branches: both stay current, "
         "linked 'contradicts'.",
+    )
+    parts: list[str] = Field(
+        default_factory=list,
+        description="Content longer than one memory holds is stored in parts: their ids, in "
+        "order (`id` is the first; the others are linked 'part_of' it).",
+    )
+    error: str | None = Field(
+        None, description="Why the content was refused (status 'refused'; nothing stored)."
     )
 
 

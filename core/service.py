@@ -149,12 +149,15 @@ class MemoryService:
             metadata=metadata or {}, occurred_at=occurred_at,
             supersedes=list(supersedes or []), anchors=list(anchors or []), dedup=dedup,
         )
-        return (await self.remember_many([item], ctx=ctx))[0]
+        # One memory asked for: content over the bound is refused, not stored in parts.
+        return (await self._remember([item], ctx or CallContext(), in_parts=False))[0]
 
     async def remember_many(
         self, items: Sequence[NewMemory], *, ctx: CallContext | None = None
     ) -> list[RememberResult]:
-        """Store many memories with one embedding batch and one commit (imports, evaluations)."""
+        """Store many memories with one embedding batch and one commit (imports, evaluations).
+        Content longer than one memory holds is stored in linked parts (`parts`), or, too long
+        even for those, refused alone (status "refused"): the rest of the batch is stored."""
         return await self._remember(items, ctx or CallContext())
 
     async def recall(

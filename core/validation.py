@@ -32,6 +32,7 @@ __all__ = [
 
 LIMITS = {
     "content_chars": 32_000,
+    "parts": 16,  # longer content is stored in parts of content_chars, at most this many
     "query_chars": 2_000,
     "tags": 32,
     "tag_chars": 64,

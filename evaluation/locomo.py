@@ -295,7 +295,12 @@ async def ingest(
             )
             results = await service.remember_many(items, ctx=ctx)
             for result in results:
-                ids.setdefault(result.id, set()).add(next(turns).dia_id)
+                turn = next(turns).dia_id
+                if result.status == "refused":
+                    log.warning("%s: turn %s refused: %s", conv.sample_id, turn, result.error)
+                    continue
+                for memory_id in result.parts or [result.id]:
+                    ids.setdefault(memory_id, set()).add(turn)
     return mapping
 
 

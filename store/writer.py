@@ -56,6 +56,13 @@ def is_conflict(exc: BaseException) -> bool:
     return "conflict" in text or "concurrent" in text or "retryable" in text
 
 
+def _raise_if_cancelled() -> None:
+    """Raise CancelledError when the current task was asked to stop (and went on)."""
+    task = asyncio.current_task()
+    if task is not None and task.cancelling():
+        raise asyncio.CancelledError
+
+
 @dataclass
 class _Request:
     table: AsyncTable | None
@@ -162,8 +169,11 @@ class Writer:
                 await self._maybe_compact()
 
     async def _next(self) -> _Request | None:
-        """The next request; deferred rows are committed while the queue is idle."""
+        """The next request; deferred rows are committed while the queue is idle. A
+        cancellation that a commit swallowed (LanceDB's awaitables may) still ends the
+        writer: the loop shutting down must not wait for a request forever."""
         while self._deferred:
+            _raise_if_cancelled()
             if self._deferred_rows() >= DEFER_ROWS or (
                 time.monotonic() - self._deferred_since >= DEFER_AGE
             ):
@@ -173,6 +183,7 @@ class Writer:
                 return await asyncio.wait_for(self._queue.get(), DEFER_IDLE)
             except TimeoutError:
                 await self._flush_deferred()
+        _raise_if_cancelled()
         return await self._queue.get()
 
     def _deferred_rows(self) -> int:

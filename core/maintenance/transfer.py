@@ -63,7 +63,7 @@ async def export_jsonl(
     return {"memories": len(rows), "links": len(links)}
 
 
-async def import_jsonl(service: MemoryService, path: Path, *, ctx: CallContext) -> dict[str, int]:
+async def import_jsonl(service: MemoryService, path: Path, *, ctx: CallContext) -> dict[str, Any]:
     """Read a habitus export or a reference-server graph; returns what was stored."""
     imported = ctx.model_copy(update={"source": "imported"})
     if not path.is_file():
@@ -128,5 +128,8 @@ async def import_jsonl(service: MemoryService, path: Path, *, ctx: CallContext) 
         if source and target and source != target:
             await service.link(source, target, relation, note, ctx=ctx)
             links += 1
-    created = sum(r.status == "created" for r in results)
-    return {"created": created, "reinforced": len(results) - created, "links": links}
+    count = {status: sum(r.status == status for r in results)
+             for status in ("created", "reinforced", "refused")}
+    return {**count, "links": links,
+            "errors": [f"{old or 'record'}: {r.error}" for old, r in zip(old_ids, results,
+                                                                     strict=True) if r.error]}

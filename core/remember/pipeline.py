@@ -1,5 +1,6 @@
-"""The remember pipeline: clean (private parts, secrets) → enrich → validate → reinforce exact
-duplicates → embed → resolve → absorb near-duplicates → write → supersede → link.
+"""The remember pipeline: clean (private parts, secrets) → parts (content over the bound) →
+enrich → validate → reinforce exact duplicates → embed → resolve → absorb near-duplicates →
+write → supersede → link.
 
 Every stage is a named step over one `Batch`; everything written belongs to one journaled,
 undoable operation. The decisions themselves live in their modules: `validation` (what may be
@@ -24,11 +25,12 @@ from habitus.core.links.edges import add_link, add_links_bulk
 from habitus.core.models import CallContext, NewMemory, RememberResult
 from habitus.core.plugin_hooks import PluginHooks
 from habitus.core.remember import dedup
+from habitus.core.remember.parts import Plan, longest, plan_parts
 from habitus.core.remember.write import write_new
 from habitus.core.text.terms import embedding_text, metadata_dict
 from habitus.core.trust import privacy
 from habitus.core.trust.provenance import stamp
-from habitus.core.validation import LIMITS, Draft, draft_of
+from habitus.core.validation import Draft, draft_of
 
 if TYPE_CHECKING:
     import numpy as np
@@ -67,19 +69,29 @@ class Remember:
         self.hooks = hooks
         self.redact_secrets = redact_secrets
 
-    async def __call__(self, items: Sequence[NewMemory], ctx: CallContext) -> list[RememberResult]:
+    async def __call__(
+        self, items: Sequence[NewMemory], ctx: CallContext, *, in_parts: bool = True
+    ) -> list[RememberResult]:
+        """One result per item, in order: stored (`in_parts` when longer than a memory holds,
+        else refused with an error), reinforced, or refused alone (`status` "refused", `error`
+        saying why)."""
         items = self.clean(list(items))  # before anything else sees them, plugins included
-        items = await self.hooks.enrich(items, ctx)
-        with operation():
-            batch = await self.validate(items, ctx)
-            await self.reinforce_exact(batch, ctx)
-            vectors = await self.embed(batch)
-            decisions, vectors = await self.resolve(batch, vectors)
-            kept_vectors = await self.absorb(batch, decisions, vectors, ctx)
-            await self.write(batch, kept_vectors, ctx)
-            await self.supersede(batch, ctx)
-            await self.link(batch, ctx)
-        return batch.results
+        plan = plan_parts(items, split=in_parts)
+        stored: list[RememberResult] = []
+        if plan.items:
+            enriched = await self.hooks.enrich(plan.items, ctx)
+            with operation():
+                batch = await self.validate(enriched, ctx)
+                await self.reinforce_exact(batch, ctx)
+                vectors = await self.embed(batch)
+                decisions, vectors = await self.resolve(batch, vectors)
+                kept_vectors = await self.absorb(batch, decisions, vectors, ctx)
+                await self.write(batch, kept_vectors, ctx)
+                await self.supersede(batch, ctx)
+                await self.link(batch, ctx)
+                await self.link_parts(plan, batch.results, ctx)
+            stored = batch.results
+        return _per_item(items, plan, stored, ctx)
 
     def clean(self, items: list[NewMemory]) -> list[NewMemory]:
         """Items without their private parts and, when configured, with their secrets
@@ -186,6 +198,20 @@ class Remember:
             result.supersedes = superseded.get(d["id"], [])
             result.detected = bool(result.supersedes) and d["id"] in detected_ids
 
+    async def link_parts(
+        self, plan: Plan, results: list[RememberResult], ctx: CallContext
+    ) -> None:
+        """Each later part of a content stored in parts linked `part_of` its first part."""
+        edges = []
+        for positions in plan.positions:
+            first = results[positions[0]].id if positions else ""
+            for p in positions[1:]:
+                if results[p].id != first and first not in results[p].links:
+                    edges.append((results[p].id, first, "part_of", 1.0))
+                    results[p].links.append(first)
+        if edges:
+            await add_links_bulk(self.store, self.journal, list(dict.fromkeys(edges)), ctx)
+
     async def link(self, batch: Batch, ctx: CallContext) -> None:
         """Automatic edges (related, contradicting) from the new memories, then the edges the
         caller asked for (`links`, `derived_from`)."""
@@ -215,10 +241,29 @@ class Remember:
                     result.links.append(target)
 
 
+def _per_item(
+    items: list[NewMemory], plan: Plan, stored: list[RememberResult], ctx: CallContext
+) -> list[RememberResult]:
+    """The results of the items given: a content stored in parts answers with its first
+    part's result and every part's id; a refused one with why."""
+    results = []
+    for index, (item, positions) in enumerate(zip(items, plan.positions, strict=True)):
+        if index in plan.refused:
+            results.append(RememberResult(
+                id="", status="refused", kind=item.kind,  # type: ignore[arg-type]
+                scope=item.scope or ctx.project_scope, error=plan.refused[index]))
+            continue
+        result = stored[positions[0]]
+        if len(positions) > 1:
+            result.parts = [stored[p].id for p in positions]
+        results.append(result)
+    return results
+
+
 def _cleaned(item: NewMemory, *, secrets: bool) -> NewMemory:
-    """`item` as `privacy` lets it in; an item too large to store is left for validation to
-    refuse."""
-    if not isinstance(item.content, str) or len(item.content) > LIMITS["content_chars"]:
+    """`item` as `privacy` lets it in (the whole content, before it is cut into parts); an
+    item too large to store even in parts is left as it is, to be refused."""
+    if not isinstance(item.content, str) or len(item.content) > longest():
         return item
     content, kinds = privacy.clean_text(item.content, secrets=secrets)
     metadata, in_metadata = privacy.clean_data(item.metadata, secrets=secrets)
