@@ -10,10 +10,13 @@ contradiction, related), `write` (rows and indexes), `history` (supersession), `
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING
+
+import numpy as np
 
 from habitus.core.clock import utc_now
 from habitus.core.embedding.encoder import Encoder
@@ -27,14 +30,12 @@ from habitus.core.plugin_hooks import PluginHooks
 from habitus.core.remember import dedup
 from habitus.core.remember.parts import Plan, longest, plan_parts
 from habitus.core.remember.write import write_new
-from habitus.core.text.terms import embedding_text, metadata_dict
+from habitus.core.text.terms import content_hash, embedding_text, metadata_dict
 from habitus.core.trust import privacy
 from habitus.core.trust.provenance import stamp
 from habitus.core.validation import Draft, draft_of
 
 if TYPE_CHECKING:
-    import numpy as np
-
     from habitus.store import Store
 
 __all__ = ["Remember", "Batch"]
@@ -81,9 +82,14 @@ class Remember:
         if plan.items:
             enriched = await self.hooks.enrich(plan.items, ctx)
             with operation():
-                batch = await self.validate(enriched, ctx)
-                await self.reinforce_exact(batch, ctx)
-                vectors = await self.embed(batch)
+                early = await self.embed_early(enriched)
+                try:
+                    batch = await self.validate(enriched, ctx)
+                    await self.reinforce_exact(batch, ctx)
+                except BaseException:
+                    await early.abandon()
+                    raise
+                vectors = await self.embed(batch, early)
                 decisions, vectors = await self.resolve(batch, vectors)
                 kept_vectors = await self.absorb(batch, decisions, vectors, ctx)
                 await self.write(batch, kept_vectors, ctx)
@@ -128,11 +134,47 @@ class Remember:
             batch.fresh.append(fresh)
             batch.results.append(_result(fresh["id"], "created", d))
 
-    async def embed(self, batch: Batch) -> np.ndarray | None:
-        """One vector per fresh memory, in one batch (None: vector search is off)."""
-        return await self.encoder.embed(
-            [embedding_text(d["content"], metadata_dict(d["metadata"])) for d in batch.fresh]
-        )
+    async def embed_early(self, items: list[NewMemory]) -> EarlyVectors:
+        """Start embedding, in a worker thread, the items the store cannot already hold (by
+        content hash; each content once), so that the model runs while validation and the
+        trust checks take the interpreter."""
+        hashes = [content_hash(i.content.strip()) for i in items]
+        held = set(await self.store.known_hashes(list(set(hashes))))
+        rows: dict[int, int] = {}
+        first: dict[str, int] = {}
+        for position, (item, digest) in enumerate(zip(items, hashes, strict=True)):
+            if digest not in held and item.content.strip():
+                rows[position] = first.setdefault(digest, len(first))
+        # What the embedder reads of each, as `embed` reads it of the draft.
+        texts = {first[hashes[p]]: embedding_text(items[p].content.strip(), items[p].metadata)
+                 for p in rows}
+        if not texts:
+            return EarlyVectors(None, {})
+        task = asyncio.ensure_future(self.encoder.embed([texts[r] for r in range(len(texts))]))
+        await asyncio.sleep(0)  # let the task hand its texts to the worker thread
+        return EarlyVectors(task, rows)
+
+    async def embed(self, batch: Batch, early: EarlyVectors) -> np.ndarray | None:
+        """One vector per fresh memory (None: vector search is off): those embedded early,
+        and the rest now, in one batch."""
+        if not batch.fresh:
+            await early.abandon()
+            return None
+        found = await early.task if early.task is not None else None
+        if early.task is not None and found is None:
+            return None  # vector search is off
+        rest = [d for d in batch.fresh if d["_result"] not in early.rows]
+        more = await self.encoder.embed(
+            [embedding_text(d["content"], metadata_dict(d["metadata"])) for d in rest]
+        ) if rest else None
+        if rest and more is None:
+            return None
+        later = {d["_result"]: i for i, d in enumerate(rest)}
+        return np.stack([
+            found[early.rows[d["_result"]]] if d["_result"] in early.rows  # type: ignore[index]
+            else more[later[d["_result"]]]  # type: ignore[index]
+            for d in batch.fresh
+        ])
 
     async def resolve(
         self, batch: Batch, vectors: np.ndarray | None
@@ -239,6 +281,21 @@ class Remember:
                     await add_link(self.store, self.journal, result.id, target, relation, "",
                                    1.0, ctx)
                     result.links.append(target)
+
+
+@dataclass
+class EarlyVectors:
+    """Vectors being computed for a batch before it is validated: the task, and for each
+    item position embedded, its row in the task's result."""
+
+    task: asyncio.Future[np.ndarray | None] | None
+    rows: dict[int, int]
+
+    async def abandon(self) -> None:
+        """The batch failed or needs no vectors: let the embedding end unheard."""
+        if self.task is not None:
+            self.task.cancel()
+            await asyncio.gather(self.task, return_exceptions=True)
 
 
 def _per_item(
