@@ -1,4 +1,4 @@
-"""The habitus store: three LanceDB tables behind one connection and one writer per process.
+"""The habitus store: LanceDB tables behind one connection and one writer per process.
 
 The store knows rows (plain dicts shaped by `schema`), predicates and vectors; it knows nothing
 of MCP, scopes or ranking. Reads always see the latest committed version, so several processes
@@ -30,12 +30,14 @@ from .schema import (
     JOURNAL,
     LINKS,
     MEMORIES,
+    PASSAGES,
     ROW_VERSIONS_KEY,
     SCHEMA_VERSION,
     USES,
     journal_schema,
     links_schema,
     memories_schema,
+    passages_schema,
     uses_schema,
     vector_model,
 )
@@ -92,6 +94,7 @@ class Store:
         writer: Writer,
         session: lancedb.Session | None = None,
         row_versions: bool = False,
+        passages: AsyncTable | None = None,
     ) -> None:
         self.uri = uri
         self._db = db
@@ -99,6 +102,7 @@ class Store:
         self.links = links
         self.journal = journal
         self.uses = uses
+        self.passages = passages
         self.dimension = dimension
         self.embedding_model = embedding_model
         self.writer = writer
@@ -107,6 +111,10 @@ class Store:
         # Exact vector search in memory (see `vectors`); kept in step by the writer's commits.
         self.vectors = VectorCache(memories, dimension, embedding_model,
                                    row_versions=row_versions)
+        # The vectors of long memories' later passages, searched beside theirs (by memory).
+        self.passage_vectors = (
+            VectorCache(passages, dimension, embedding_model, row_versions=row_versions)
+            if passages is not None else None)
         # Rows searches read back by id (see `rows`): this process's new rows are kept as they
         # are committed; rows that change are forgotten.
         self.rows = RowCache()
@@ -145,6 +153,9 @@ class Store:
             links = await _open_or_create(db, LINKS, links_schema(), remote=remote)
             journal = await _open_or_create(db, JOURNAL, journal_schema(), remote=remote)
             uses = await _open_or_create(db, USES, uses_schema(), remote=remote)
+            passages = await _open_or_create(
+                db, PASSAGES, passages_schema(dimension, embedding_model), remote=remote
+            )
         except StoreError:
             raise
         except Exception as exc:
@@ -158,7 +169,7 @@ class Store:
         store = cls(
             uri, db, memories, links, journal, uses,
             dimension=stored_dim, embedding_model=stored_model or embedding_model, writer=writer,
-            session=session, row_versions=row_versions,
+            session=session, row_versions=row_versions, passages=passages,
         )
         await store._ensure_indexes()
         await store.has_vector_index()
@@ -189,8 +200,9 @@ class Store:
     async def close(self) -> None:
         """Finish pending writes and release the tables."""
         await self.writer.close()
-        for table in (self.memories, self.links, self.journal, self.uses):
-            table.close()
+        for table in (self.memories, self.links, self.journal, self.uses, self.passages):
+            if table is not None:
+                table.close()
 
     async def _ensure_indexes(self) -> None:
         present = {tuple(i.columns) for i in await self.memories.list_indices()}
@@ -220,6 +232,8 @@ class Store:
     def _committed(self, table: str, version: int, appended: list[dict[str, Any]] | None) -> None:
         """A commit of this process (`appended`: the rows it added; None: not an append)."""
         self._versions[table] = version
+        if table == PASSAGES and appended is not None and self.passage_vectors is not None:
+            self.passage_vectors.note_version(version, len(appended))
         if table != MEMORIES:
             return
         if appended is not None:
@@ -257,6 +271,8 @@ class Store:
         """Catch the caches up with the memories table: rows changed since are forgotten (all
         of them when which is not known)."""
         self._stale = False
+        if self.passage_vectors is not None:
+            await self.passage_vectors.sync()
         changed = await self.vectors.sync()
         if changed is None:
             self.rows.clear()
@@ -296,8 +312,48 @@ class Store:
         self.embedding_model, self.dimension = model, dimension
         self.m = Where(memories_schema(dimension, model))
         self.vectors.reset(dimension, model)
+        if self.passage_vectors is not None:
+            self.passage_vectors.reset(dimension, model)
         self.rows.clear()
         return True
+
+    async def add_passages(self, rows: list[dict[str, Any]]) -> None:
+        """Append passage rows (`passages_schema`); none on a store without the table."""
+        if rows and self.passages is not None:
+            await self.writer.add(self.passages, rows)
+            if self.passage_vectors is not None:
+                self.passage_vectors.add(rows)
+
+    async def reset_passages(self) -> None:
+        """Drop every passage and make the table anew for the store's current model and
+        dimension (after a reindex: the old model's passages compare with nothing)."""
+        if self.passages is None:
+            return
+        await self.writer.flush()
+
+        async def remake() -> None:
+            assert self.passages is not None
+            self.passages.close()
+            await self._db.drop_table(PASSAGES)
+            self.passages = await _open_or_create(
+                self._db, PASSAGES, passages_schema(self.dimension, self.embedding_model),
+                remote=self.uri.startswith("db://"))
+
+        await self.writer.call(self.passages, remake)
+        row_versions = self.passage_vectors.row_versions if self.passage_vectors else False
+        self.passage_vectors = VectorCache(self.passages, self.dimension, self.embedding_model,
+                                           row_versions=row_versions)
+
+    async def passage_ids(self, memories: Sequence[str] | None = None) -> list[str]:
+        """The ids of the passages of `memories` (None: of every memory)."""
+        if self.passages is None:
+            return []
+        q = self.passages.query().select(["id"])
+        if memories is not None:
+            if not memories:
+                return []
+            q = q.where(f"memory IN ({', '.join(value_to_sql(m) for m in memories)})")
+        return [r["id"] for r in await q.to_list()]
 
     async def update_memories(self, where: Predicate, values: dict[str, Any]) -> int:
         """Set `values` on every memory matching `where`; returns the rows updated."""
@@ -398,8 +454,12 @@ class Store:
         columns: Sequence[str] | None = None,
         exact: bool = False,
         scopes: Sequence[str] | None = None,
+        passage_margin: float | None = None,
     ) -> list[dict[str, Any]]:
         """Cosine nearest neighbours; each row carries `_distance` (lower is better).
+
+        With `passage_margin`, a memory's later passages count too: its similarity is the
+        best of its own vector's and its passages' less the margin (in-memory search only).
 
         Answered from the in-memory vectors (`vectors.VectorCache`) when they can: the best
         candidates of `scopes` (a hint: `where` must imply it; None: every scope) are read back
@@ -413,7 +473,7 @@ class Store:
         `REFINE_FACTOR` times as many, so recall stays at the exact search's level.
         `columns` limits what is read for each hit (default: every column).
         """
-        found = await self._cached_search(vector, where, limit, columns, scopes)
+        found = await self._cached_search(vector, where, limit, columns, scopes, passage_margin)
         if found is not None:
             return found
         q = self.memories.query().nearest_to(vector.astype(np.float32)).distance_type("cosine")
@@ -444,17 +504,36 @@ class Store:
         await self._sync()
         return self.vectors.nearest_many(vectors, scopes, count, at_least)
 
+    def _nearest(
+        self, vector: np.ndarray, scopes: Sequence[str] | None, size: int,
+        margin: float | None,
+    ) -> tuple[list[tuple[str, float]], bool]:
+        """The `size` best memories by their own vector or (less `margin`) a passage's, best
+        first, and whether every cached row was seen."""
+        own = self.vectors.nearest(vector, scopes, size)
+        if margin is None or self.passage_vectors is None or not len(self.passage_vectors):
+            return own, len(own) < size
+        passages = self.passage_vectors.nearest(vector, scopes, size)
+        best = dict(own)
+        for passage, similarity in passages:
+            memory = passage.rsplit(":", 1)[0]
+            best[memory] = max(best.get(memory, -1.0), similarity - margin)
+        ranked = sorted(best.items(), key=lambda item: -item[1])[:size]
+        return ranked, len(own) < size and len(passages) < size
+
     async def _cached_search(
         self, vector: np.ndarray, where: Predicate | None, limit: int,
         columns: Sequence[str] | None, scopes: Sequence[str] | None,
+        margin: float | None = None,
     ) -> list[dict[str, Any]] | None:
         await self._sync()
         read, with_vector = self._columns_to_read(columns)
         found: list[dict[str, Any]] = []
-        size, seen = limit + FETCH_MARGIN, 0
+        size, tried = limit + FETCH_MARGIN, set()
         while True:
-            candidates = self.vectors.nearest(vector, scopes, size)
-            batch = candidates[seen:]
+            candidates, every = self._nearest(vector, scopes, size, margin)
+            batch = [(i, similarity) for i, similarity in candidates if i not in tried]
+            tried.update(i for i, _ in batch)
             if batch:
                 by_id = await self.fetch([i for i, _ in batch], where, read)
                 for memory_id, similarity in batch:
@@ -465,12 +544,12 @@ class Store:
                             row["vector"] = self.vectors.vector_of(memory_id)
                         found.append(row)
                         if len(found) == limit:
-                            return found
-            if len(candidates) < size:  # every candidate seen
-                return found
+                            return sorted(found, key=lambda r: r["_distance"])
+            if every:  # every candidate seen
+                return sorted(found, key=lambda r: r["_distance"])
             if size >= MAX_CANDIDATES or len(found) < len(candidates) // 2:
                 return None  # a selective filter (a period, a tag): LanceDB's to apply
-            seen, size = len(candidates), size * 4
+            size *= 4
 
     async def fetch(
         self, ids: Sequence[str], where: Predicate | None, columns: Sequence[str] | None
@@ -599,8 +678,9 @@ class Store:
 
     async def compact(self, *, cleanup_older_than: timedelta | None = None) -> None:
         """Fold every table's small fragments and new rows into its files and indexes."""
-        for table in (self.memories, self.links, self.journal):
-            await self.writer.compact(table, cleanup_older_than=cleanup_older_than)
+        for table in (self.memories, self.links, self.journal, self.passages):
+            if table is not None:
+                await self.writer.compact(table, cleanup_older_than=cleanup_older_than)
 
     def cache_bytes(self) -> int:
         """Memory this process holds for the store: LanceDB's caches, the vectors and rows."""

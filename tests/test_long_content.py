@@ -140,3 +140,58 @@ async def test_import_stores_long_records_in_parts_and_reports_refusals(
     assert counts["created"] == 2 and counts["refused"] == 1 and counts["links"] == 1
     assert counts["errors"][0].startswith("c: content has")
     assert len(await service.store.scan(None)) == 3  # the short one and two parts
+
+
+def _gardening(words: int) -> str:
+    """Filler about gardening, `words` words long."""
+    sentences = ["Tomatoes want full sun and deep watering twice a week.",
+                 "Mulch keeps the beds moist through the summer heat.",
+                 "Prune the roses in late winter before the buds swell.",
+                 "Compost the leaves in autumn and turn the heap monthly."]
+    out: list[str] = []
+    while len(out) < words:
+        out += sentences[len(out) % 4].split()
+    return " ".join(out)
+
+
+@pytest.mark.anyio
+async def test_the_vector_leg_sees_a_long_memory_past_its_first_window(service: Any) -> None:
+    ctx = CallContext(project_scope="repo:house", client="pytest")
+    tail = ("The cellar dehumidifier has to be emptied every Tuesday evening, or its float "
+            "switch trips and the pump stops.")
+    long = f"{_gardening(400)} {tail}"
+    items = [NewMemory(content=long), NewMemory(content="The attic fan is dusted each spring."),
+             NewMemory(content="The front door lock sticks when it is cold.")]
+    stored, attic, door = await service.remember_many(items, ctx=ctx)
+    assert await service.store.passage_ids([attic.id, door.id]) == []
+    passages = await service.store.passage_ids([stored.id])
+    assert len(passages) == 1 and passages[0] == f"{stored.id}:1"
+    found = await service.recall("how often must the cellar dehumidifier be emptied",
+                                 legs=("vector",), scope="repo:house", limit=3)
+    assert found.memories[0].id == stored.id
+    # Erased with its memory, from the table and the search alike.
+    await service.forget([stored.id], purge=True, ctx=ctx)
+    assert await service.store.passage_ids() == []
+    again = await service.recall("cellar dehumidifier emptied", legs=("vector",),
+                                 scope="repo:house", limit=3)
+    assert stored.id not in {h.id for h in again.memories}
+
+
+@pytest.mark.anyio
+async def test_reindex_embeds_the_passages_with_the_new_model(tmp_path: Path) -> None:
+    from habitus.core.config import Settings
+    from habitus.core.embedding.embedders import MiniLMEmbedder
+    from habitus.core.maintenance.reindex import reindex
+    from habitus.core.service import MemoryService
+
+    path = str(tmp_path / "store")
+    service = await MemoryService.open(Settings(db=path, embedder="none"))
+    try:
+        ctx = CallContext(project_scope="repo:house")
+        (long,) = await service.remember_many([NewMemory(content=_gardening(700))], ctx=ctx)
+        assert await service.store.passage_ids() == []  # no embedder, no passages
+        result = await reindex(service.store, MiniLMEmbedder(), batch_size=8)
+        assert result.passages == 3 and result.swapped
+        assert sorted(await service.store.passage_ids()) == [f"{long.id}:{n}" for n in (1, 2, 3)]
+    finally:
+        await service.close()

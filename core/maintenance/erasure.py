@@ -137,7 +137,7 @@ async def purge(
 
     await _rewrite_store(
         store, memories=(gone, referring), links=({e["id"] for e in edges}, {}),
-        journal=scrubbed,
+        journal=scrubbed, passages=set(await store.passage_ids(ids)),
     )
     await journal.append("purge", [], ctx, {"count": len(ids)})
     # The purge row itself is the only trace; fold it in and drop the version it made.
@@ -151,15 +151,17 @@ async def _rewrite_store(
     memories: tuple[set[str], dict[str, dict[str, Any]]],
     links: tuple[set[str], dict[str, dict[str, Any]]],
     journal: dict[str, dict[str, Any]],
+    passages: set[str],
 ) -> None:
-    """Rewrite the three tables (rows to drop, rows to change), drop every old version and
-    rebuild the memories' indexes: nothing of the old rows stays on disk."""
+    """Rewrite the tables (rows to drop, rows to change; passages only dropped), drop every
+    old version and rebuild the memories' indexes: nothing of the old rows stays on disk."""
 
     async def run() -> None:
         await _rewrite(store.memories, *memories)
         await _rewrite(store.links, *links)
         await _rewrite(store.journal, set(), journal)
-        for table in (store.memories, store.links, store.journal):
+        await _rewrite(store.passages, passages)
+        for table in (store.memories, store.links, store.journal, store.passages):
             await _vacuum(table)
         for index in await store.memories.list_indices():
             config = _index_config(index)
@@ -200,7 +202,9 @@ async def scrub_secrets(
 
     memories: dict[str, dict[str, Any]] = {}
     embed: dict[str, str] = {}  # id → the text its new vector is computed from
+    row_scope: dict[str, str] = {}
     for row in await store.scan(None):
+        row_scope[row["id"]] = row["scope"]
         changes = {
             column: new
             for column, new in (("content", clean(row["content"])),
@@ -231,12 +235,21 @@ async def scrub_secrets(
     }
     if not apply or not (memories or links or details):
         return report
+    passages: list[dict[str, Any]] = []  # of the re-embedded long memories, added after
     if embed:
-        vectors = await encoder.embed(list(embed.values()))
-        if vectors is not None:
-            for ident, vector in zip(embed, vectors, strict=True):
+        embedded = await encoder.embed_passages(list(embed.values()))
+        if embedded is not None:
+            for ident, vector, later in zip(embed, *embedded, strict=True):
                 memories[ident]["vector"] = vector.tolist()
-    await _rewrite_store(store, memories=(set(), memories), links=(set(), links), journal=details)
+                passages += [{"id": f"{ident}:{n}", "memory": ident, "scope": row_scope[ident],
+                              "content_hash": memories[ident]["content_hash"],
+                              "embedding_model": encoder.model_id, "vector": v.tolist()}
+                             for n, v in enumerate(later, 1)]
+    # The passages of every rewritten content go; those of the re-embedded come back.
+    await _rewrite_store(store, memories=(set(), memories), links=(set(), links), journal=details,
+                         passages=set(await store.passage_ids(
+                             [i for i, c in memories.items() if "content" in c])))
+    await store.add_passages(passages)
     await journal.append("scrub", sorted(memories), ctx, {"kinds": sorted(kinds)})
     report["applied"] = True
     return report

@@ -74,6 +74,7 @@ class ReindexResult:
     batches: int = 0
     resumed: bool = False
     ids_unchanged: bool = True
+    passages: int = 0  # of long memories, embedded past the first window
     swapped: bool = False
     vector_index: bool = False
     seconds: float = 0.0
@@ -216,6 +217,10 @@ async def reindex(
 
     await store.refresh_embedding()
     store.embedding_model, store.dimension = target, dimension
+    if not already:
+        mark = time.perf_counter()
+        result.passages = await _passages(store, embedder, batch_size)
+        result.phases["passages"] = round(time.perf_counter() - mark, 3)
     await store.has_vector_index()
     if had_index and embedder is not None:
         mark = time.perf_counter()
@@ -247,6 +252,36 @@ async def _embed(embedder: Embedder, rows: list[dict[str, Any]], dimension: int)
             f"expected ({len(rows)}, {dimension})"
         )
     return vectors
+
+
+async def _passages(store: Store, embedder: Embedder | None, batch_size: int) -> int:
+    """The old model's passages dropped; the long memories' passages embedded with the new
+    one (when it gives passages). Returns how many."""
+    await store.reset_passages()
+    split = getattr(embedder, "overflow", None)
+    if embedder is None or split is None:
+        return 0
+    done, offset = 0, 0
+    while True:
+        rows = await store.memories.query().select(
+            ["id", "scope", "content", "metadata", "content_hash"]
+        ).offset(offset).limit(batch_size).to_list()
+        if not rows:
+            return done
+        offset += len(rows)
+        texts = [embedding_text(r["content"] or "", _metadata(r.get("metadata"))) for r in rows]
+        pieces = await anyio.to_thread.run_sync(lambda texts=texts: [split(t) for t in texts])
+        flat = [p for found in pieces for p in found]
+        if not flat:
+            continue
+        vectors = iter(await anyio.to_thread.run_sync(embedder.embed, flat))
+        await store.add_passages([
+            {"id": f"{r['id']}:{n}", "memory": r["id"], "scope": r["scope"],
+             "content_hash": r["content_hash"], "embedding_model": embedder.model_id,
+             "vector": next(vectors).tolist()}
+            for r, found in zip(rows, pieces, strict=True) for n in range(1, len(found) + 1)
+        ])
+        done += len(flat)
 
 
 def _metadata(value: Any) -> dict[str, Any]:

@@ -52,6 +52,8 @@ class Batch:
     # The new memories stored, each with what `dedup.resolve` found about it.
     kept: list[tuple[Draft, dedup.Decision]] = field(default_factory=list)
     absorbed_into: dict[str, str] = field(default_factory=dict)  # new id → the memory it joined
+    # New id → the vectors of its passages past the embedder's window (long content only).
+    passages: dict[str, np.ndarray] = field(default_factory=dict)
 
     def result_of(self, draft: Draft) -> RememberResult:
         return self.results[draft["_result"]]
@@ -150,13 +152,15 @@ class Remember:
                  for p in rows}
         if not texts:
             return EarlyVectors(None, {})
-        task = asyncio.ensure_future(self.encoder.embed([texts[r] for r in range(len(texts))]))
+        task = asyncio.ensure_future(
+            self.encoder.embed_passages([texts[r] for r in range(len(texts))]))
         await asyncio.sleep(0)  # let the task hand its texts to the worker thread
         return EarlyVectors(task, rows)
 
     async def embed(self, batch: Batch, early: EarlyVectors) -> np.ndarray | None:
-        """One vector per fresh memory (None: vector search is off): those embedded early,
-        and the rest now, in one batch."""
+        """One vector per fresh memory (None: vector search is off), and the vectors of its
+        later passages when it is long (`batch.passages`): those embedded early, and the rest
+        now, in one batch."""
         if not batch.fresh:
             await early.abandon()
             return None
@@ -164,17 +168,20 @@ class Remember:
         if early.task is not None and found is None:
             return None  # vector search is off
         rest = [d for d in batch.fresh if d["_result"] not in early.rows]
-        more = await self.encoder.embed(
+        more = await self.encoder.embed_passages(
             [embedding_text(d["content"], metadata_dict(d["metadata"])) for d in rest]
         ) if rest else None
         if rest and more is None:
             return None
         later = {d["_result"]: i for i, d in enumerate(rest)}
-        return np.stack([
-            found[early.rows[d["_result"]]] if d["_result"] in early.rows  # type: ignore[index]
-            else more[later[d["_result"]]]  # type: ignore[index]
-            for d in batch.fresh
-        ])
+        vectors = []
+        for d in batch.fresh:
+            source, row = ((found, early.rows[d["_result"]]) if d["_result"] in early.rows
+                           else (more, later[d["_result"]]))
+            vectors.append(source[0][row])  # type: ignore[index]
+            if len(source[1][row]):  # type: ignore[index]
+                batch.passages[d["id"]] = source[1][row]  # type: ignore[index]
+        return np.stack(vectors)
 
     async def resolve(
         self, batch: Batch, vectors: np.ndarray | None
@@ -216,9 +223,9 @@ class Remember:
     async def write(
         self, batch: Batch, vectors: list[np.ndarray | None], ctx: CallContext
     ) -> None:
-        """The kept memories, in one commit."""
+        """The kept memories, in one commit, and the passages of the long ones."""
         await write_new(self.store, self.journal, [d for d, _ in batch.kept], vectors,
-                        self.encoder.model_id, ctx)
+                        self.encoder.model_id, ctx, batch.passages)
 
     async def supersede(self, batch: Batch, ctx: CallContext) -> None:
         """New versions of facts, given or detected, supersede the old ones."""
@@ -288,7 +295,7 @@ class EarlyVectors:
     """Vectors being computed for a batch before it is validated: the task, and for each
     item position embedded, its row in the task's result."""
 
-    task: asyncio.Future[np.ndarray | None] | None
+    task: asyncio.Future[tuple[np.ndarray, list[np.ndarray]] | None] | None
     rows: dict[int, int]
 
     async def abandon(self) -> None:
