@@ -32,7 +32,8 @@ def eval_group() -> None:
     "--store",
     "store",
     type=click.Path(file_okay=False),
-    help="Build the benchmark store here and keep it (default: a temporary directory).",
+    help="Build the benchmark store here and keep it (default: a temporary directory); a "
+    "folder kept by an earlier run over the same conversations is reused without ingesting.",
 )
 @click.option(
     "--limit", "conversations", type=click.IntRange(1), help="Only the first N conversations."
@@ -71,7 +72,14 @@ def locomo(
     from habitus.base.errors import HabitusError
     from habitus.core.config import Settings
     from habitus.core.service import MemoryService
-    from habitus.evaluation.locomo import DEFAULT_RUNS, evaluate, format_report, load_locomo
+    from habitus.evaluation.locomo import (
+        DEFAULT_RUNS,
+        evaluate,
+        format_report,
+        load_locomo,
+        load_mapping,
+        save_mapping,
+    )
 
     chosen: dict[str, tuple[str, ...] | None] = {}
     for name in (r.strip() for r in runs.split(",") if r.strip()):
@@ -86,11 +94,17 @@ def locomo(
         raise click.ClickException(str(exc)) from exc
     if conversations:
         convs = convs[:conversations]
-    folder = store or tempfile.mkdtemp(prefix="habitus-locomo-")
-    if store and os.path.exists(store) and os.listdir(store):
+    mapping = load_mapping(store) if store and os.path.isdir(store) else None
+    if mapping is not None and turn_by_turn:
+        raise click.ClickException("--turn-by-turn builds its own store; give a new folder")
+    if store and mapping is None and os.path.isdir(store) and os.listdir(store):
         raise click.ClickException(
-            f"{store} is not empty; give a new folder for the benchmark store"
+            f"{store} is not empty and holds no earlier run; give a new folder for the "
+            "benchmark store"
         )
+    if mapping is not None and any(c.scope not in mapping for c in convs):
+        raise click.ClickException(f"{store} holds another selection of conversations")
+    folder = store or tempfile.mkdtemp(prefix="habitus-locomo-")
 
     def progress(name: str, run: dict[str, Any]) -> None:
         o = run["overall"]
@@ -101,8 +115,11 @@ def locomo(
     async def main() -> dict[str, Any]:
         service = await MemoryService.open(Settings(db=folder, embedder=embedder_name))
         try:
-            return await evaluate(service, convs, runs=chosen, progress=progress,
-                                  turn_by_turn=turn_by_turn)
+            return await evaluate(
+                service, convs, runs=chosen, progress=progress, turn_by_turn=turn_by_turn,
+                mapping=mapping,
+                ingested=(lambda built: save_mapping(store, built)) if store else None,
+            )
         finally:
             await service.close()
 

@@ -25,7 +25,7 @@ import math
 import re
 import statistics
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -245,6 +245,28 @@ def memories_of(conv: Conversation) -> list[tuple[str, list[NewMemory]]]:
     return [(f"{conv.sample_id}/session_{n}", items) for n, items in sorted(batches.items())]
 
 
+MAPPING_FILE = "locomo-turns.json"
+
+
+def save_mapping(
+    folder: str | Path, mapping: dict[str, dict[str, set[str]]], name: str = MAPPING_FILE
+) -> None:
+    """Keep, beside a benchmark store, which memory stands for which turns (to reuse it)."""
+    data = {scope: {i: sorted(t) for i, t in ids.items()} for scope, ids in mapping.items()}
+    Path(folder, name).write_text(json.dumps(data), "utf-8")
+
+
+def load_mapping(
+    folder: str | Path, name: str = MAPPING_FILE
+) -> dict[str, dict[str, set[str]]] | None:
+    """The mapping `save_mapping` kept in `folder`, or None when there is none."""
+    path = Path(folder, name)
+    if not path.is_file():
+        return None
+    data = json.loads(path.read_text("utf-8"))
+    return {scope: {i: set(t) for i, t in ids.items()} for scope, ids in data.items()}
+
+
 def _ndcg(relevant: list[bool], total: int, k: int) -> float:
     dcg = sum(1.0 / math.log2(i + 2) for i, rel in enumerate(relevant[:k]) if rel)
     ideal = sum(1.0 / math.log2(i + 2) for i in range(min(total, k)))
@@ -333,17 +355,22 @@ async def evaluate(
     mapping: dict[str, dict[str, set[str]]] | None = None,
     progress: Any = None,
     turn_by_turn: bool = False,
+    ingested: Callable[[dict[str, dict[str, set[str]]]], None] | None = None,
 ) -> dict[str, Any]:
-    """Ingest (unless `mapping` is given) and ask every question under each configuration;
-    `turn_by_turn` stores one `remember` call per turn, as an assistant would."""
+    """Ingest (unless `mapping` is given: a store built before; `ingested` is handed the
+    mapping of a new one) and ask every question under each configuration; `turn_by_turn`
+    stores one `remember` call per turn, as an assistant would."""
     runs = runs if runs is not None else DEFAULT_RUNS
     depth = max(ks)
     started = time.perf_counter()
     superseded = None
+    built = mapping is None
     if mapping is None and turn_by_turn:
         mapping, superseded = await ingest_turn_by_turn(service, conversations)
     elif mapping is None:
         mapping = await ingest(service, conversations)
+    if built and ingested:
+        ingested(mapping)
     ingest_seconds = time.perf_counter() - started
     report: dict[str, Any] = {
         "data": {
@@ -355,8 +382,9 @@ async def evaluate(
             "dropped_evidence": sorted(
                 {f"{c.sample_id}:{e}" for c in conversations for e in c.dropped_evidence}
             ),
-            "ingest_seconds": round(ingest_seconds, 2),
-            "ingest": "turn by turn (remember)" if turn_by_turn else "batches (remember_many)",
+            "ingest_seconds": round(ingest_seconds, 2) if built else None,
+            "ingest": ("store reused" if not built else "turn by turn (remember)" if turn_by_turn
+                       else "batches (remember_many)"),
             "superseded_turns": superseded,
             "embedder": service.embedding_model or "none",
         },
@@ -416,7 +444,8 @@ def format_report(report: dict[str, Any], ks: Sequence[int] = DEFAULT_KS) -> str
         f"LoCoMo: {data['conversations']} conversations, {data['turns']} turns "
         f"({data['memories']} memories), {data['questions']} questions with evidence "
         f"({data['skipped_questions']} skipped), embedder {data['embedder']}, "
-        f"ingest {data['ingest_seconds']} s, {data['ingest']}",
+        + (f"ingest {data['ingest_seconds']} s, " if data["ingest_seconds"] is not None else "")
+        + data["ingest"],
     ]
     if data["superseded_turns"] is not None:
         lines.append(f"turns superseded by a later turn: {data['superseded_turns']} "

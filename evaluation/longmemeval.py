@@ -17,7 +17,6 @@ Metrics per question, averaged overall and per question type:
 
 from __future__ import annotations
 
-import json
 import math
 import statistics
 import time
@@ -35,6 +34,8 @@ from habitus.evaluation.locomo import (
     ingest,
     read_samples,
 )
+from habitus.evaluation.locomo import load_mapping as _load
+from habitus.evaluation.locomo import save_mapping as _save
 
 __all__ = [
     "TYPES",
@@ -166,17 +167,12 @@ def _percentile(values: list[float], q: float) -> float:
 
 def save_mapping(folder: str | Path, mapping: dict[str, dict[str, set[str]]]) -> None:
     """Keep, beside a benchmark store, which memory stands for which turns (to reuse it)."""
-    data = {scope: {i: sorted(t) for i, t in ids.items()} for scope, ids in mapping.items()}
-    Path(folder, MAPPING_FILE).write_text(json.dumps(data), "utf-8")
+    _save(folder, mapping, MAPPING_FILE)
 
 
 def load_mapping(folder: str | Path) -> dict[str, dict[str, set[str]]] | None:
     """The mapping `save_mapping` kept in `folder`, or None when there is none."""
-    path = Path(folder, MAPPING_FILE)
-    if not path.is_file():
-        return None
-    data = json.loads(path.read_text("utf-8"))
-    return {scope: {i: set(t) for i, t in ids.items()} for scope, ids in data.items()}
+    return _load(folder, MAPPING_FILE)
 
 
 async def ingest_all(
