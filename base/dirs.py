@@ -2,7 +2,7 @@
 platform's own folders elsewhere), each overridable where a person or a test needs it.
 
 - data: the default store (`HABITUS_DB` chooses another);
-- config: the access token, folder plugins (`HABITUS_PLUGINS_DIR`);
+- config: the access token, folder plugins (`HABITUS_PLUGINS_DIR` chooses another folder);
 - cache: files habitus can make again, such as the token encoding (`HABITUS_CACHE_DIR`);
 - state: what hooks and the background server keep between runs (spool, contexts, logs);
 - runtime: where a running server says how to reach it (`XDG_RUNTIME_DIR`, else a private
@@ -18,7 +18,8 @@ from pathlib import Path
 
 import platformdirs
 
-__all__ = ["data_dir", "config_dir", "cache_dir", "state_dir", "runtime_dir", "private"]
+__all__ = ["data_dir", "config_dir", "plugins_dir", "cache_dir", "state_dir", "runtime_dir",
+           "private"]
 
 APP = "habitus"
 
@@ -35,6 +36,12 @@ def data_dir() -> Path:
 
 def config_dir() -> Path:
     return Path(platformdirs.user_config_dir(APP, appauthor=False))
+
+
+def plugins_dir() -> Path:
+    """The user's folder plugins: `HABITUS_PLUGINS_DIR`, else `plugins` in the config folder."""
+    given = os.environ.get("HABITUS_PLUGINS_DIR")
+    return Path(given).expanduser() if given else config_dir() / "plugins"
 
 
 def cache_dir() -> Path:

@@ -116,8 +116,7 @@ async def judge(
         for name, gate in order[turn:] + order[:turn]:
             state = SessionState(f"p{i}", scope=ctx.project_scope)
             started = time.perf_counter()
-            shown = await prompt_context(hits, service.store, service.encoder, state, text,
-                                         gate=gate)
+            shown = await prompt_context(hits, service.encoder, state, text, gate=gate)
             tally = tallies[name]
             tally.gate_ms.append(1000 * (time.perf_counter() - started))
             if labels is None:

@@ -20,8 +20,10 @@ import statistics
 import sys
 import tempfile
 import time
+from datetime import timedelta
 from pathlib import Path
 
+import lancedb
 import numpy as np
 from corpus import BASE, SCOPE, base_vectors, populate, sentences
 
@@ -34,7 +36,10 @@ async def measure_floors(service: MemoryService, queries: list[str]) -> dict[str
     """What the legs cost at their floor on the same table: LanceDB's full-text search alone,
     LanceDB's exact vector search alone, and the in-memory vector search (50 ids each)."""
     store = service.store
-    where = store.m.is_null("deleted_at") & store.m.eq("scope", SCOPE)
+    where = store.where.memories.is_null("deleted_at") & store.where.memories.eq("scope", SCOPE)
+    # LanceDB's own handle on the same table, for its searches alone.
+    db = await lancedb.connect_async(store.uri, read_consistency_interval=timedelta(0))
+    table = await db.open_table("memories")
     vectors = service.encoder.embedder.embed(queries)  # type: ignore[union-attr]
     fts, lance, cached = [], [], []
     for q, vec in zip(queries, vectors, strict=True):
@@ -42,12 +47,13 @@ async def measure_floors(service: MemoryService, queries: list[str]) -> dict[str
         await store.lexical_search(search_text(q), where, 50, columns=["id"])
         fts.append(1000 * (time.perf_counter() - t))
         t = time.perf_counter()
-        await (store.memories.query().nearest_to(vec).distance_type("cosine").where(where.sql)
+        await (table.query().nearest_to(vec).distance_type("cosine").where(where.sql)
                .limit(50).select(["id", "_distance"]).bypass_vector_index().to_list())
         lance.append(1000 * (time.perf_counter() - t))
         t = time.perf_counter()
         await store.vector_search(vec, where, 50, columns=["id"], scopes=[SCOPE])
         cached.append(1000 * (time.perf_counter() - t))
+    table.close()
     return {
         "floor_lancedb_fts_p50_ms": round(statistics.median(fts), 1),
         "floor_lancedb_vector_exact_p50_ms": round(statistics.median(lance), 1),
@@ -85,13 +91,12 @@ async def measure(
                 await service.recall(q, scope=SCOPE, limit=10)
             total_ms, lexical_ms, again_ms = [], [], []
             floors = await measure_floors(service, qs)
-            rows = service.store.rows
             for q in qs:  # each as if its memories were met for the first time
-                rows.clear()
+                service.store.forget_cached_rows()
                 t = time.perf_counter()
                 await service.recall(q, scope=SCOPE, limit=10)
                 total_ms.append(1000 * (time.perf_counter() - t))
-                rows.clear()
+                service.store.forget_cached_rows()
                 t = time.perf_counter()
                 await service.recall(q, scope=SCOPE, limit=10, legs=("lexical",))
                 lexical_ms.append(1000 * (time.perf_counter() - t))

@@ -8,27 +8,28 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
 from typing import Any, TypeVar
 
 import click
 
 from habitus.base.errors import HabitusError
 from habitus.core.config import Settings
-from habitus.core.kinds import KINDS
 
 __all__ = [
     "State",
+    "Fields",
     "pass_state",
     "run_service",
     "call",
     "Answer",
     "run_with_plugins",
     "load_plugins",
+    "one_line_errors",
     "emit",
     "json_option",
     "scope_option",
-    "kind_choice",
     "split_tags",
 ]
 
@@ -80,16 +81,40 @@ def _answer(value: Any) -> Any:
     return [_answer(v) for v in value] if isinstance(value, list) else value
 
 
-def call(state: State, operation: str, *, with_context: bool = True, **args: Any) -> Any:
-    """Run one operation of the memory service: through the server running for the store when
-    there is one (milliseconds), else on the store opened here (seconds)."""
+class Fields:
+    """The values a command line gave for a request's fields, built into the request only
+    when the command runs here (a server checks them itself)."""
+
+    def __init__(self, operation: str, values: dict[str, Any]) -> None:
+        self.operation = operation
+        self.values = values
+
+    def build(self) -> Any:
+        """The request, checked (a clear one-line error otherwise)."""
+        from habitus.core.requests import REQUESTS
+
+        with one_line_errors():
+            return REQUESTS[self.operation](**self.values)
+
+
+def call(state: State, operation: str, request: Any = None) -> Any:
+    """Run one operation of the memory service with its request, or the command line's
+    `Fields` of it (None: an operation that takes none, such as stats): through the server
+    running for the store when there is one (milliseconds; it checks the request), else on the
+    store opened here (seconds)."""
     from habitus.base import endpoint
 
-    context = state.context_fields() if with_context else None
+    context = state.context_fields() if request is not None else None
     found = endpoint.find(state.settings.resolved_db())
     if found is not None:
         from habitus.base.access_token import access_token
 
+        if request is None:
+            args = {}
+        elif isinstance(request, Fields):  # the command line's values, checked by the server
+            args = request.values
+        else:
+            args = request.model_dump(mode="json", exclude_defaults=True)
         try:
             status, data = endpoint.post_json(
                 found["url"], f"/api/{operation}", {"args": args, "ctx": context},
@@ -102,9 +127,12 @@ def call(state: State, operation: str, *, with_context: bool = True, **args: Any
             raise click.ClickException(str(data.get("error")))
         # Anything else (no answer, an older server): do it here.
 
+    built = request.build() if isinstance(request, Fields) else request
+
     async def here(service: Any) -> Any:
-        extra = {"ctx": state.context()} if with_context else {}
-        return await getattr(service, operation)(**args, **extra)
+        if built is None:
+            return await getattr(service, operation)()
+        return await getattr(service, operation)(built, ctx=state.context())
 
     return run_service(state, here, embeds=operation in EMBEDDING_OPERATIONS)
 
@@ -161,8 +189,15 @@ def run_with_plugins(
         finally:
             await service.close()
 
-    try:
+    with one_line_errors():
         return anyio.run(main, backend="asyncio")
+
+
+@contextmanager
+def one_line_errors() -> Iterator[None]:
+    """Habitus errors become one-line click errors (`HABITUS_DEBUG=1` shows the traceback)."""
+    try:
+        yield
     except HabitusError as exc:
         if os.environ.get("HABITUS_DEBUG"):
             raise
@@ -182,10 +217,10 @@ def emit(value: Any, as_json: bool, human: Callable[[Any], str]) -> None:
 
 json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 scope_option = click.option("--scope", help="Scope id; default: this project (+ global for reads).")
-kind_choice = click.Choice(KINDS)
 
 
 def split_tags(value: str | None) -> list[str]:
+    """Comma-separated tags as a list."""
     return [t.strip() for t in (value or "").split(",") if t.strip()]
 
 

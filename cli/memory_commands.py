@@ -1,26 +1,27 @@
-"""The memory commands: remember, recall, reflect, forget, link, history and undo."""
+"""The memory commands: remember, recall, reflect, forget, link, confirm, history and undo.
+
+Each takes its operation's request: the arguments and options are the request's fields
+(`options.RequestCommand`), and the command prints what the service answers."""
 
 from __future__ import annotations
 
 import sys
-from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
-from habitus.core.kinds import RELATIONS
+from .common import Fields, State, call, emit, json_option, pass_state, run_service
+from .options import RequestCommand
 
-from .common import (
-    State,
-    call,
-    emit,
-    json_option,
-    kind_choice,
-    pass_state,
-    run_service,
-    scope_option,
-    split_tags,
-)
+if TYPE_CHECKING:
+    from habitus.core.requests import (
+        ConfirmRequest,
+        ForgetRequest,
+        HistoryRequest,
+        LinkRequest,
+        ReflectRequest,
+        UndoRequest,
+    )
 
 __all__ = ["register"]
 
@@ -28,50 +29,14 @@ __all__ = ["register"]
 def register(group: click.Group) -> None:
     """Add the memory commands to the `habitus` group."""
 
-    @group.command()
-    @click.argument("text")
-    @click.option("--kind", type=kind_choice, default="semantic", show_default=True)
-    @click.option("--tags", help="Comma-separated tags.")
-    @scope_option
-    @click.option("--importance", type=click.FloatRange(0, 1), default=0.5, show_default=True)
-    @click.option("--derived-from", multiple=True, help="Id this memory was distilled from.")
-    @click.option(
-        "--supersedes",
-        multiple=True,
-        help="Id of an older version this replaces (kept as history).",
-    )
-    @click.option(
-        "--anchor",
-        "anchors",
-        multiple=True,
-        help="Code it is about: path, path::symbol or path:10-20 (repeatable).",
-    )
-    @click.option(
-        "--no-dedup", is_flag=True, help="Store as is: no near-duplicate or new-version detection."
-    )
+    @group.command(cls=RequestCommand, operation="remember", served=True)
     @json_option
     @pass_state
-    def remember(
-        state: State,
-        text: str,
-        kind: str,
-        tags: str | None,
-        scope: str | None,
-        importance: float,
-        derived_from: tuple[str, ...],
-        supersedes: tuple[str, ...],
-        anchors: tuple[str, ...],
-        no_dedup: bool,
-        as_json: bool,
-    ) -> None:
-        """Store TEXT as a memory ('-' reads standard input)."""
-        if text == "-":
-            text = sys.stdin.read()
-        result = call(
-            state, "remember", content=text, kind=kind, tags=split_tags(tags), scope=scope,
-            importance=importance, derived_from=list(derived_from), supersedes=list(supersedes),
-            anchors=list(anchors), dedup=not no_dedup,
-        )
+    def remember(state: State, request: Fields, as_json: bool) -> None:
+        """Store CONTENT as a memory ('-' reads standard input)."""
+        if request.values.get("content") == "-":
+            request.values["content"] = sys.stdin.read()
+        result = call(state, "remember", request)
 
         def human(r: Any) -> str:
             line = f"{r.status} {r.id} ({r.kind}, {r.scope})"
@@ -89,49 +54,12 @@ def register(group: click.Group) -> None:
 
         emit(result, as_json, human)
 
-    @group.command()
-    @click.argument("query")
-    @click.option(
-        "--kind", "kinds", type=kind_choice, multiple=True, help="Only this kind (repeatable)."
-    )
-    @click.option("--tags", help="Only memories with any of these comma-separated tags.")
-    @scope_option
-    @click.option("--since", type=click.DateTime(), help="Stored at or after this time.")
-    @click.option("--until", type=click.DateTime(), help="Stored before this time.")
-    @click.option("--limit", type=click.IntRange(1, 100), default=10, show_default=True)
-    @click.option("--budget", type=click.IntRange(1, 200_000), help="Token budget for the results.")
-    @click.option(
-        "--as-of", type=click.DateTime(), help="Answer from the memory as it was then (UTC)."
-    )
-    @click.option("--history", "include_history", is_flag=True, help="Include superseded versions.")
-    @click.option("--follow-links", is_flag=True, help="Add linked memories of the top results.")
-    @click.option("--now", type=click.DateTime(),
-                  help="Ask as at this time (UTC): 'last week' and recency count from it.")
+    @group.command(cls=RequestCommand, operation="recall", served=True)
     @json_option
     @pass_state
-    def recall(
-        state: State,
-        query: str,
-        kinds: tuple[str, ...],
-        tags: str | None,
-        scope: str | None,
-        since: datetime | None,
-        until: datetime | None,
-        limit: int,
-        budget: int | None,
-        as_of: datetime | None,
-        include_history: bool,
-        follow_links: bool,
-        now: datetime | None,
-        as_json: bool,
-    ) -> None:
+    def recall(state: State, request: Fields, as_json: bool) -> None:
         """Search memories for QUERY."""
-        result = call(
-            state, "recall", query=query, kinds=list(kinds) or None,
-            tags=split_tags(tags) or None, scope=scope, since=since, until=until, limit=limit,
-            token_budget=budget, as_of=as_of, include_history=include_history,
-            follow_links=follow_links, now=now,
-        )
+        result = call(state, "recall", request)
 
         def marks(h: Any) -> str:
             out = []
@@ -158,58 +86,15 @@ def register(group: click.Group) -> None:
 
         emit(result, as_json, human)
 
-    @group.command()
-    @scope_option
-    @click.option("--topic", help="Gather memories about this topic too.")
-    @click.option("--since", type=click.DateTime(), help="Recent episodes since (default: 7 days).")
-    @click.option(
-        "--consolidate",
-        is_flag=True,
-        help="Plan consolidations: the configured model's "
-        "draft, else LLM-free merges of near-duplicates and summaries of related episodes.",
-    )
-    @click.option(
-        "--apply/--dry-run",
-        "apply",
-        default=False,
-        show_default=True,
-        help="Write the planned consolidations (implies --consolidate) or only show them. "
-        "Sources are never deleted.",
-    )
-    @click.option(
-        "--model/--no-model",
-        "use_model",
-        default=True,
-        show_default=True,
-        help="Draft with the configured model (HABITUS_LLM_URL, HABITUS_LLM_MODEL) if set.",
-    )
+    @group.command(cls=RequestCommand, operation="reflect")
     @json_option
     @pass_state
-    def reflect(
-        state: State,
-        scope: str | None,
-        topic: str | None,
-        since: datetime | None,
-        consolidate: bool,
-        apply: bool,
-        use_model: bool,
-        as_json: bool,
-    ) -> None:
+    def reflect(state: State, request: ReflectRequest, as_json: bool) -> None:
         """Gather memories worth consolidating; with --consolidate --apply, write consolidations."""
+        if not request.dry_run:  # --apply writes the consolidations it plans
+            request = request.model_copy(update={"consolidate": True})
         ctx = state.context()
-        result = run_service(
-            state,
-            lambda s: s.reflect(
-                scope=scope,
-                topic=topic,
-                since=since,
-                consolidate=consolidate or apply,
-                dry_run=not apply,
-                use_model=use_model,
-                ctx=ctx,
-            ),
-            embeds=True,
-        )
+        result = run_service(state, lambda s: s.reflect(request, ctx=ctx), embeds=True)
 
         def human(r: Any) -> str:
             out = []
@@ -235,65 +120,20 @@ def register(group: click.Group) -> None:
 
         emit(result, as_json, human)
 
-    @group.command()
-    @click.argument("ids", nargs=-1)
-    @click.option("--query", help="Forget what this search finds (previewed unless --yes).")
-    @scope_option
-    @click.option("--purge", is_flag=True, help="Erase for good instead of soft delete.")
-    @click.option("--dry-run", is_flag=True, help="Only show what would be forgotten.")
-    @click.option("--yes", is_flag=True, help="With --query: forget without a preview.")
-    @click.option("--restore", is_flag=True, help="Undo the soft delete of IDS.")
-    @click.option(
-        "--decayed",
-        is_flag=True,
-        help="Archive memories whose strength has faded (previewed unless --yes).",
-    )
-    @click.option(
-        "--threshold",
-        type=click.FloatRange(0, 1, min_open=True, max_open=True),
-        default=0.1,
-        show_default=True,
-        help="With --decayed: strength below which to archive.",
-    )
+    @group.command(cls=RequestCommand, operation="forget")
     @json_option
     @pass_state
-    def forget(
-        state: State,
-        ids: tuple[str, ...],
-        query: str | None,
-        scope: str | None,
-        purge: bool,
-        dry_run: bool,
-        yes: bool,
-        restore: bool,
-        decayed: bool,
-        threshold: float,
-        as_json: bool,
-    ) -> None:
+    def forget(state: State, request: ForgetRequest, as_json: bool) -> None:
         """Forget memories by id (soft delete unless --purge), or preview a --query or --decayed.
 
         --purge erases the content from the store and every old version on disk; it cannot be
         undone.
         """
         ctx = state.context()
-        if restore:
-            restored = run_service(state, lambda s: s.restore(list(ids), ctx=ctx))
-            emit({"restored": restored}, as_json, lambda r: f"restored {len(r['restored'])}")
+        result = run_service(state, lambda s: s.forget(request, ctx=ctx))
+        if request.restore:
+            emit({"restored": result.ids}, as_json, lambda r: f"restored {len(r['restored'])}")
             return
-        dry: bool | None = True if dry_run else (False if yes else None)
-        result = run_service(
-            state,
-            lambda s: s.forget(
-                list(ids) or None,
-                query=query,
-                scope=scope,
-                purge=purge,
-                dry_run=dry,
-                decayed=decayed,
-                threshold=threshold,
-                ctx=ctx,
-            ),
-        )
 
         def human(r: Any) -> str:
             verb = "would forget" if r.dry_run else ("erased" if r.purged else "forgot")
@@ -304,45 +144,35 @@ def register(group: click.Group) -> None:
 
         emit(result, as_json, human)
 
-    @group.command()
-    @click.argument("source")
-    @click.argument("target")
-    @click.option(
-        "--relation", type=click.Choice(RELATIONS), default="related_to", show_default=True
-    )
-    @click.option("--note", default="")
+    @group.command(cls=RequestCommand, operation="link")
     @json_option
     @pass_state
-    def link(
-        state: State, source: str, target: str, relation: str, note: str, as_json: bool
-    ) -> None:
+    def link(state: State, request: LinkRequest, as_json: bool) -> None:
         """Link memory SOURCE to TARGET with a typed relation."""
         ctx = state.context()
-        result = run_service(state, lambda s: s.link(source, target, relation, note, ctx=ctx))
+        result = run_service(state, lambda s: s.link(request, ctx=ctx))
         emit(
             result,
             as_json,
             lambda r: f"{r.source} -{r.relation}-> {r.target}" + ("" if r.created else " (merged)"),
         )
 
-    @group.command()
-    @click.argument("ids", nargs=-1, required=True)
+    @group.command(cls=RequestCommand, operation="confirm")
     @json_option
     @pass_state
-    def confirm(state: State, ids: tuple[str, ...], as_json: bool) -> None:
+    def confirm(state: State, request: ConfirmRequest, as_json: bool) -> None:
         """Vouch for memories IDS: trusted from now on (the brief, compiled files) even if a
         tool wrote them or they were flagged suspicious. Undo reverts it."""
         ctx = state.context()
-        result = run_service(state, lambda s: s.confirm(list(ids), ctx=ctx))
+        result = run_service(state, lambda s: s.confirm(request, ctx=ctx))
         emit(result, as_json, lambda r: "\n".join(f"confirmed {m.id}  {m.content[:70]}" for m in r))
 
-    @group.command()
-    @click.argument("memory_id")
+    @group.command(cls=RequestCommand, operation="history")
     @json_option
     @pass_state
-    def history(state: State, memory_id: str, as_json: bool) -> None:
+    def history(state: State, request: HistoryRequest, as_json: bool) -> None:
         """Show how the fact MEMORY_ID belongs to changed over time, oldest version first."""
-        result = run_service(state, lambda s: s.history(memory_id))
+        result = run_service(state, lambda s: s.history(request))
 
         def human(r: Any) -> str:
             lines = []
@@ -355,12 +185,11 @@ def register(group: click.Group) -> None:
 
         emit(result, as_json, human)
 
-    @group.command()
-    @click.argument("operation", required=False)
+    @group.command(cls=RequestCommand, operation="undo")
     @click.option("--list", "list_ops", is_flag=True, help="List recent operations instead.")
     @json_option
     @pass_state
-    def undo(state: State, operation: str | None, list_ops: bool, as_json: bool) -> None:
+    def undo(state: State, request: UndoRequest, list_ops: bool, as_json: bool) -> None:
         """Revert the last operation, or OPERATION (an id from --list).
 
         Erasures cannot be undone."""
@@ -377,7 +206,7 @@ def register(group: click.Group) -> None:
             )
             return
         ctx = state.context()
-        result = run_service(state, lambda s: s.undo(operation, ctx=ctx))
+        result = run_service(state, lambda s: s.undo(request, ctx=ctx))
         emit(
             result,
             as_json,

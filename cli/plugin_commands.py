@@ -70,10 +70,10 @@ def register(cli: click.Group) -> None:
     @json_option
     def plugins_new(name: str, folder: Path | None, project: bool, as_json: bool) -> None:
         """Scaffold a working plugin NAME and its test."""
-        from habitus.plugins.manager import user_plugin_dir
+        from habitus.base.dirs import plugins_dir
         from habitus.plugins.scaffold import scaffold
 
-        target = folder or (Path(".habitus/plugins") if project else user_plugin_dir())
+        target = folder or (Path(".habitus/plugins") if project else plugins_dir())
         try:
             written = scaffold(name, target)
         except HabitusError as exc:

@@ -71,9 +71,14 @@ def register(group: click.Group) -> None:
     ) -> None:
         """Run the MCP server.
 
-        Over HTTP, assistants' lifecycle hooks are taken at /hooks (see `habitus hook`).
+        Over stdio the client is answered at once while the server loads. Over HTTP,
+        assistants' lifecycle hooks are taken at /hooks (see `habitus hook`).
         Beyond 127.0.0.1 every request needs the access token (`habitus token`)."""
-        from habitus.server import serve as run
+        if transport == "stdio":
+            from habitus.server.front import serve_stdio  # starts without the MCP SDK
+
+            serve_stdio(state.settings)
+        from habitus.server.serve import serve as run
 
         run(state.settings, transport, host, port, allow_hosts,  # type: ignore[arg-type]
             idle_exit=idle_exit)

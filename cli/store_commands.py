@@ -21,7 +21,7 @@ def register(group: click.Group) -> None:
     @pass_state
     def stats(state: State, as_json: bool) -> None:
         """Counts of memories by kind and scope, and where they live."""
-        result = call(state, "stats", with_context=False)
+        result = call(state, "stats")
         emit(result, as_json, lambda r: "\n".join(f"{k}: {v}" for k, v in r.model_dump().items()))
 
     @group.command("export")
@@ -33,7 +33,8 @@ def register(group: click.Group) -> None:
         """Write every memory and link to FILE as JSON Lines ('-' for standard output)."""
         from habitus.core.maintenance.transfer import export_jsonl
 
-        result = run_service(state, lambda s: export_jsonl(s, file, with_deleted=with_deleted))
+        result = run_service(
+            state, lambda s: export_jsonl(s.store, file, with_deleted=with_deleted))
         emit(result, as_json, lambda r: f"exported {r['memories']} memories, {r['links']} links")
 
     @group.command()

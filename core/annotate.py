@@ -34,7 +34,7 @@ async def annotate(
     text = json.dumps({**json.loads(before), **metadata}, ensure_ascii=False, default=str)
     if len(text) > LIMITS["metadata_chars"]:
         raise InvalidInput(f"metadata would be larger than {LIMITS['metadata_chars']} characters")
-    await store.update_memories(store.m.eq("id", memory_id), {"metadata": text})
+    await store.update_memories(store.where.memories.eq("id", memory_id), {"metadata": text})
     await journal.append(
         "annotate", [memory_id], ctx, {"before": {memory_id: {"metadata": before}}}
     )
@@ -55,7 +55,8 @@ async def confirm(
         meta, section = meta_of(row)
         section["confirmed"] = True
         row["metadata"] = with_meta(meta)
-        await store.update_memories(store.m.eq("id", row["id"]), {"metadata": row["metadata"]})
+        await store.update_memories(store.where.memories.eq("id", row["id"]),
+                                    {"metadata": row["metadata"]})
     await journal.append("annotate", wanted, ctx, {"before": before, "confirmed": True})
     return [memory_of(r) for r in rows]
 
@@ -67,7 +68,7 @@ async def edit(
 ) -> Memory:
     """Set a live memory's tags and/or importance (a person correcting it); undoable."""
     await require_live(store, [memory_id])
-    row = (await store.scan(store.m.eq("id", memory_id)))[0]
+    row = (await store.scan(store.where.memories.eq("id", memory_id)))[0]
     values: dict[str, Any] = {}
     if tags is not None:
         values["tags"] = check_tags(list(tags))
@@ -80,7 +81,7 @@ async def edit(
     before = {k: row.get(k) for k in values}
     before["updated_at"] = row["updated_at"].isoformat() if row.get("updated_at") else None
     values["updated_at"] = utc_now()
-    await store.update_memories(store.m.eq("id", memory_id), values)
+    await store.update_memories(store.where.memories.eq("id", memory_id), values)
     await journal.append("annotate", [memory_id], ctx, {"before": {memory_id: before}})
     row.update(values)
     return memory_of(row)

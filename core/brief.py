@@ -97,7 +97,7 @@ async def _overruled(
     if not branch:
         return set()
     written = {r["id"]: branch_of(r) for r in rows}
-    edges = await store.find_links(store.l.eq("relation", "contradicts"), limit=100_000)
+    edges = await store.find_links(store.where.links.eq("relation", "contradicts"), limit=100_000)
     out: set[str] = set()
     for edge in edges:
         ends = (edge["source"], edge["target"])
@@ -122,7 +122,7 @@ async def standing(
 ) -> Standing:
     """Current memories of `scope_id` and `kinds` that `keep` accepts, whose anchors hold in
     `ctx.workdir` and that no memory of `ctx.branch` contradicts, strongest first."""
-    m = store.m
+    m = store.where.memories
     rows = await store.scan(
         m.is_null("deleted_at") & m.is_null("valid_until") & m.eq("scope", scope_id)
         & m.isin("kind", kinds), columns=SHOWN,

@@ -46,9 +46,9 @@ def _where(store: Store, scopes: list[str] | None, kinds: Sequence[str] | None,
            tags: Sequence[str] | None) -> Predicate:
     where = live(store, scopes)
     if kinds:
-        where = where & store.m.isin("kind", check_kinds(kinds) or [])
+        where = where & store.where.memories.isin("kind", check_kinds(kinds) or [])
     if tags:
-        where = where & store.m.has_any("tags", check_tags(tags))
+        where = where & store.where.memories.has_any("tags", check_tags(tags))
     return where
 
 
@@ -64,7 +64,8 @@ async def newest(
         rows = [r for r in rows if branch_of(r) == branch]
     rows.sort(key=lambda r: (r["created_at"], r["id"]), reverse=True)
     wanted = [r["id"] for r in rows[:limit]]
-    shown = {r["id"]: r for r in await store.scan(store.m.isin("id", wanted), columns=SHOWN)}
+    shown = {r["id"]: r
+             for r in await store.scan(store.where.memories.isin("id", wanted), columns=SHOWN)}
     return [memory_of(shown[i]) for i in wanted if i in shown]
 
 

@@ -33,7 +33,7 @@ def read_scopes(scope: str | None, ctx: CallContext) -> list[str] | None:
 
 def live(store: Store, scopes: list[str] | None = None) -> Predicate:
     """Not forgotten, in `scopes` (None: any)."""
-    m = store.m
+    m = store.where.memories
     where = m.is_null("deleted_at")
     if scopes is not None:
         where = where & m.isin("scope", scopes)
@@ -42,12 +42,12 @@ def live(store: Store, scopes: list[str] | None = None) -> Predicate:
 
 def current(store: Store) -> Predicate:
     """Current versions only: not superseded."""
-    return store.m.is_null("valid_until")
+    return store.where.memories.is_null("valid_until")
 
 
 def as_of(store: Store, when: datetime) -> Predicate:
     """Memories that were stored, valid and not forgotten at `when`."""
-    m = store.m
+    m = store.where.memories
     return (
         (m.is_null("deleted_at") | m.ge("deleted_at", when))
         & m.lt("created_at", when)
@@ -68,7 +68,7 @@ def recall_filter(
 ) -> Predicate:
     """What a recall may return: the memory as it is (current versions unless
     `include_history`) or as it was at `when`, narrowed by scope, kind, tag and time."""
-    m = store.m
+    m = store.where.memories
     if when is not None:
         where = as_of(store, when)
         if scopes is not None:
@@ -93,8 +93,8 @@ async def require_live(store: Store, ids: list[str]) -> None:
     if not ids:
         return
     wanted = check_ids(ids)
-    rows = await store.scan(store.m.isin("id", wanted) & store.m.is_null("deleted_at"),
-                            columns=["id"])
+    m = store.where.memories
+    rows = await store.scan(m.isin("id", wanted) & m.is_null("deleted_at"), columns=["id"])
     found = {r["id"] for r in rows}
     missing = [i for i in wanted if i not in found]
     if missing:

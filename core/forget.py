@@ -17,6 +17,7 @@ from habitus.core.maintenance import erasure
 from habitus.core.models import CallContext, ForgetResult
 from habitus.core.recall.access import with_uses
 from habitus.core.recall.pipeline import Recall
+from habitus.core.requests import ForgetRequest, RecallRequest
 from habitus.core.text.terms import preview
 from habitus.core.validation import check_ids
 
@@ -34,48 +35,35 @@ class Forget:
         self.journal = journal
         self.recall = recall
 
-    async def __call__(
-        self,
-        ids: Sequence[str] | None,
-        *,
-        query: str | None,
-        kinds: Sequence[str] | None,
-        tags: Sequence[str] | None,
-        scope: str | None,
-        purge: bool,
-        dry_run: bool | None,
-        limit: int,
-        decayed: bool,
-        threshold: float,
-        restore: bool,
-        ctx: CallContext,
-    ) -> ForgetResult:
-        """Forget by ids, by search or by decay (see `MemoryService.forget`)."""
-        if restore:
-            if not ids or query or decayed or purge:
+    async def __call__(self, request: ForgetRequest, ctx: CallContext) -> ForgetResult:
+        """Forget by ids, by search or by decay, as `request` says (see `MemoryService.forget`)."""
+        ids, purge, dry_run = request.ids, request.purge, request.dry_run
+        if request.restore:
+            if not ids or request.query or request.decayed or purge:
                 raise InvalidInput("restore takes the ids of forgotten memories and nothing else")
             back = await self.restore(ids, ctx)
             return ForgetResult(ids=back, count=len(back), dry_run=False, purged=False,
                                 restored=True)
-        if sum(map(bool, (ids, query, decayed))) > 1:
+        if sum(map(bool, (ids, request.query, request.decayed))) > 1:
             raise InvalidInput("give ids, a query or decayed, not several")
-        if decayed:
+        if request.decayed:
             if purge:
                 raise InvalidInput("decayed memories are archived (soft), never purged")
             with operation():
-                return await self.decayed(scope, threshold, dry_run, limit, ctx)
+                return await self.decayed(request.scope, request.threshold, dry_run,
+                                          request.limit, ctx)
         if ids:
-            chosen = check_ids(list(ids))
+            chosen = check_ids(ids)
             rows = await self.store.get_memories(chosen)
             known = {r["id"] for r in rows if purge or r["deleted_at"] is None}
             missing = [i for i in chosen if i not in known]
             if missing:
                 raise NotFound(f"no memory with id {missing[0]!r}; recall it first to get its id")
             dry = bool(dry_run)
-        elif query:
-            found = await self.recall(
-                query, kinds=kinds, tags=tags, scope=scope, limit=limit, ctx=ctx
-            )
+        elif request.query:
+            found = await self.recall(RecallRequest(
+                query=request.query, kinds=request.kinds, tags=request.tags, scope=request.scope,
+                limit=request.limit), ctx)
             rows = await self.store.get_memories([h.id for h in found.memories])
             dry = True if dry_run is None else dry_run
         else:
@@ -93,7 +81,7 @@ class Forget:
         else:
             with operation():
                 await self.store.update_memories(
-                    self.store.m.isin("id", chosen_ids), {"deleted_at": utc_now()}
+                    self.store.where.memories.isin("id", chosen_ids), {"deleted_at": utc_now()}
                 )
                 await self.journal.append("forget", chosen_ids, ctx)
                 await reinstate(self.store, self.journal, chosen_ids, ctx)
@@ -104,8 +92,6 @@ class Forget:
         ctx: CallContext,
     ) -> ForgetResult:
         """Archive current memories whose strength fell below `threshold` (previewed first)."""
-        if not 0.0 < threshold < 1.0:
-            raise InvalidInput("threshold must be between 0 and 1")
         now = utc_now()
         rows = await self.store.scan(
             live(self.store, read_scopes(scope, ctx)) & current(self.store),
@@ -123,7 +109,9 @@ class Forget:
             previews=[f"[strength {s:.2f}] {preview(r['content'])}" for s, r in faded],
         )
         if not dry and chosen:
-            await self.store.update_memories(self.store.m.isin("id", chosen), {"deleted_at": now})
+            await self.store.update_memories(
+                self.store.where.memories.isin("id", chosen), {"deleted_at": now}
+            )
             await self.journal.append(
                 "archive", chosen, ctx, {"reason": "decayed", "threshold": threshold}
             )
@@ -132,7 +120,7 @@ class Forget:
     async def restore(self, ids: Sequence[str], ctx: CallContext) -> list[str]:
         """Undo a soft delete."""
         chosen = check_ids(list(ids))
-        m = self.store.m
+        m = self.store.where.memories
         rows = await self.store.scan(m.isin("id", chosen) & m.not_null("deleted_at"))
         restored = [r["id"] for r in rows]
         if restored:

@@ -12,6 +12,10 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, Field, PrivateAttr
 
 from habitus.core.kinds import KINDS, RELATIONS, Kind, Relation
+from habitus.core.requests import (  # the remember request, which plugins build too
+    BatchMemory,
+    NewMemory,
+)
 from habitus.core.trust.provenance import Source
 
 __all__ = [
@@ -22,6 +26,7 @@ __all__ = [
     "CallContext",
     "Memory",
     "NewMemory",
+    "BatchMemory",
     "RememberResult",
     "RecallHit",
     "RecallResult",
@@ -93,28 +98,6 @@ class Memory(BaseModel):
     source: SourceOf = "user"
     trust: TrustOf = "trusted"
     suspicious: SuspiciousOf = None
-
-
-class NewMemory(BaseModel):
-    """A memory to store, as `remember_many` takes it."""
-
-    content: str
-    kind: str = "semantic"
-    tags: list[str] = Field(default_factory=list)
-    scope: str | None = None
-    importance: float = 0.5
-    derived_from: list[str] = Field(default_factory=list)
-    links: list[tuple[str, str]] = Field(default_factory=list)
-    metadata: dict[str, Any] = Field(default_factory=dict)
-    occurred_at: datetime | None = Field(None, description="When it happened; default: now.")
-    supersedes: list[str] = Field(default_factory=list, description="Ids this memory replaces.")
-    anchors: list[Any] = Field(
-        default_factory=list, description="Code it is about: 'path', 'path::symbol', 'path:10-20'."
-    )
-    dedup: bool = Field(
-        True, description="Detect near-duplicates and new versions of existing memories."
-    )
-    _redacted: list[str] = PrivateAttr(default_factory=list)  # kinds of secret taken out
 
 
 class RememberResult(BaseModel):

@@ -10,12 +10,10 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Sequence
-from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 import anyio
 
-from habitus.core import decay
 from habitus.core.annotate import annotate, confirm, edit
 from habitus.core.browse import Facets, facets, newest, one
 from habitus.core.config import Settings
@@ -36,7 +34,6 @@ from habitus.core.models import (
     History,
     LinkResult,
     Memory,
-    NewMemory,
     Operation,
     RecallResult,
     ReflectBundle,
@@ -50,6 +47,16 @@ from habitus.core.recall.pipeline import Recall
 from habitus.core.reflection.llm import configured_model
 from habitus.core.reflection.reflect import Reflect
 from habitus.core.remember.pipeline import Remember
+from habitus.core.requests import (
+    ConfirmRequest,
+    ForgetRequest,
+    HistoryRequest,
+    LinkRequest,
+    NewMemory,
+    RecallRequest,
+    ReflectRequest,
+    UndoRequest,
+)
 from habitus.core.text.tokens import count_tokens
 from habitus.core.validation import check_ids
 from habitus.store import Store
@@ -131,48 +138,33 @@ class MemoryService:
         return await self.encoder.embed(list(texts))
 
     async def remember(
-        self, content: str, *, kind: str = "semantic", tags: Sequence[str] | None = None,
-        scope: str | None = None, importance: float = 0.5,
-        derived_from: Sequence[str] | None = None, links: Sequence[tuple[str, str]] | None = None,
-        metadata: dict[str, Any] | None = None, occurred_at: datetime | None = None,
-        supersedes: Sequence[str] | None = None, anchors: Sequence[Any] | None = None,
-        dedup: bool = True, ctx: CallContext | None = None,
+        self, *memory: Any, ctx: CallContext | None = None, **fields: Any
     ) -> RememberResult:
-        """Store a memory, or reinforce the live memory with the same content in that scope.
+        """Store a memory (a `NewMemory`, or its fields: `remember("text", tags=[...])`), or
+        reinforce the live memory with the same content in that scope.
 
         A near-duplicate reinforces the memory it repeats (`absorbed_by`); a new version of a
         fact (given in `supersedes`, or detected) supersedes the old one, which stays as history.
         """
-        item = NewMemory(
-            content=content, kind=kind, tags=list(tags or []), scope=scope, importance=importance,
-            derived_from=list(derived_from or []), links=list(links or []),
-            metadata=metadata or {}, occurred_at=occurred_at,
-            supersedes=list(supersedes or []), anchors=list(anchors or []), dedup=dedup,
-        )
         # One memory asked for: content over the bound is refused, not stored in parts.
+        item = NewMemory.of(*memory, **fields)
         return (await self._remember([item], ctx or CallContext(), in_parts=False))[0]
 
     async def remember_many(
         self, items: Sequence[NewMemory], *, ctx: CallContext | None = None
     ) -> list[RememberResult]:
         """Store many memories with one embedding batch and one commit (imports, evaluations).
-        Content longer than one memory holds is stored in linked parts (`parts`), or, too long
-        even for those, refused alone (status "refused"): the rest of the batch is stored."""
+        Content longer than one memory holds (in a `BatchMemory`) is stored in linked parts
+        (`parts`), or, too long even for those, refused alone (status "refused"): the rest of
+        the batch is stored."""
         return await self._remember(items, ctx or CallContext())
 
     async def recall(
-        self, query: str, *, kinds: Sequence[str] | None = None,
-        tags: Sequence[str] | None = None, scope: str | None = None,
-        since: datetime | None = None, until: datetime | None = None, limit: int = 10,
-        token_budget: int | None = None, ctx: CallContext | None = None,
-        legs: Sequence[str] | None = None, as_of: datetime | None = None,
-        include_history: bool = False, follow_links: bool = False,
-        now: datetime | None = None,
+        self, *request: Any, ctx: CallContext | None = None, **fields: Any
     ) -> RecallResult:
-        """Memories most relevant to `query`, best first, that fit `token_budget`.
+        """Memories most relevant to a `RecallRequest` (or its fields: `recall("query",
+        limit=5)`), best first, that fit its token budget.
 
-        `legs` restricts the search to some of its legs ("lexical", "vector"); it exists for
-        ablations and diagnostics, the default runs every leg.
         Only current versions of facts are served unless `include_history` (old versions then
         rank lower and name their successor); `as_of` answers from the memory as it was at that
         time; `follow_links` adds the linked neighbours of the top results (one hop, discounted).
@@ -180,51 +172,35 @@ class MemoryService:
         week", "3 days ago") and recency count from it, every memory stays visible.
         Hits anchored to code are checked against the working tree and marked `stale`.
         """
-        return await self._recall(
-            query, ctx=ctx or CallContext(), kinds=kinds, tags=tags, scope=scope, since=since,
-            until=until, limit=limit, token_budget=token_budget, legs=legs, as_of=as_of,
-            include_history=include_history, follow_links=follow_links, now=now,
-        )
+        return await self._recall(RecallRequest.of(*request, **fields), ctx or CallContext())
 
     async def reflect(
-        self, *, scope: str | None = None, topic: str | None = None,
-        since: datetime | None = None, limit: int = 20, consolidate: bool = False,
-        dry_run: bool = True, draft: str | None = None, use_model: bool = True,
-        ctx: CallContext | None = None,
+        self, *request: Any, ctx: CallContext | None = None, **fields: Any
     ) -> ReflectBundle:
         """Gather memories worth consolidating, with instructions, and draft consolidations with
-        the best helper available (see `reflection.consolidate`): `draft` from the client's model
-        (sampling), else the configured model (unless `use_model` is false), else the calling
-        assistant gets the evidence (mode 'assistant').
+        the best helper available (see `reflection.consolidate`), as a `ReflectRequest` (or its
+        fields) asks: its `draft` from the client's model (sampling), else the configured model
+        (unless `use_model` is false), else the calling assistant gets the evidence (mode
+        'assistant').
 
         With `consolidate`, the drafted consolidations (or LLM-free ones: merged near-duplicates,
         summaries of related episodes) become `actions`, each derived from its sources; they are
         written with remember(derived_from=…) unless `dry_run`. Never deletes, archives or
         supersedes anything; distilling already distilled memories is bounded."""
-        return await self._reflect(
-            scope=scope, topic=topic, since=since, limit=limit, consolidate=consolidate,
-            dry_run=dry_run, draft=draft, use_model=use_model, ctx=ctx or CallContext(),
-        )
+        return await self._reflect(ReflectRequest.of(*request, **fields), ctx or CallContext())
 
     async def forget(
-        self, ids: Sequence[str] | None = None, *, query: str | None = None,
-        kinds: Sequence[str] | None = None, tags: Sequence[str] | None = None,
-        scope: str | None = None, purge: bool = False, dry_run: bool | None = None,
-        limit: int = 20, decayed: bool = False, threshold: float = decay.DECAYED_BELOW,
-        restore: bool = False, ctx: CallContext | None = None,
+        self, *request: Any, ctx: CallContext | None = None, **fields: Any
     ) -> ForgetResult:
-        """Soft-delete (or with `purge`, erase) memories by id or by search.
+        """Soft-delete (or with `purge`, erase) memories by id or by search, as a
+        `ForgetRequest` (or its fields: `forget([id], purge=True)`) says.
 
         Forgetting by search previews what it would remove unless `dry_run=False` is given.
         `decayed` archives (soft-deletes) current memories whose strength fell below
         `threshold`, also previewed first. Forgetting the newest version of a fact makes the
         version it had superseded current again. `restore` undoes a soft delete of `ids`.
         """
-        return await self._forget(
-            ids, query=query, kinds=kinds, tags=tags, scope=scope, purge=purge, dry_run=dry_run,
-            limit=limit, decayed=decayed, threshold=threshold, restore=restore,
-            ctx=ctx or CallContext(),
-        )
+        return await self._forget(ForgetRequest.of(*request, **fields), ctx or CallContext())
 
     async def restore(self, ids: Sequence[str], ctx: CallContext | None = None) -> list[str]:
         """Undo a soft delete."""
@@ -239,25 +215,29 @@ class MemoryService:
                                            ctx or CallContext(), apply=apply)
 
     async def link(
-        self, source: str, target: str, relation: str = "related_to", note: str = "", *,
-        weight: float = 1.0, ctx: CallContext | None = None,
+        self, *request: Any, ctx: CallContext | None = None, **fields: Any
     ) -> LinkResult:
-        """Add a typed edge between two live memories; the same edge twice is merged."""
-        return await link(self.store, self.journal, source, target, relation, note, weight,
+        """Add the typed edge of a `LinkRequest` (or its fields: `link(source, target,
+        "supersedes")`) between two live memories; the same edge twice is merged."""
+        return await link(self.store, self.journal, LinkRequest.of(*request, **fields),
                           ctx or CallContext(), redact_secrets=self.settings.redact_secrets)
 
     async def links_of(self, memory_id: str) -> list[LinkResult]:
         """Every edge that starts or ends at a memory."""
         return await links_of(self.store, memory_id)
 
-    async def history(self, memory_id: str) -> History:
-        """The timeline of the fact `memory_id` belongs to: every version, oldest first."""
+    async def history(self, *request: Any, **fields: Any) -> History:
+        """The timeline of the fact a memory belongs to (a `HistoryRequest`, or the memory's
+        id): every version, oldest first."""
+        memory_id = HistoryRequest.of(*request, **fields).memory_id
         return await timeline(self.store, check_ids([memory_id])[0])
 
     async def undo(
-        self, operation: str | None = None, ctx: CallContext | None = None
+        self, *request: Any, ctx: CallContext | None = None, **fields: Any
     ) -> UndoResult:
-        """Revert the last operation (or the given one); an erasure cannot be undone."""
+        """Revert the last operation, or the one an `UndoRequest` (or an operation id) names;
+        an erasure cannot be undone."""
+        operation = UndoRequest.of(*request, **fields).operation
         if operation is not None:
             operation = check_ids([operation])[0]
         return await undo(self.store, self.journal, operation, ctx or CallContext())
@@ -278,10 +258,11 @@ class MemoryService:
         return await annotate(self.store, self.journal, memory_id, metadata, ctx or CallContext())
 
     async def confirm(
-        self, ids: Sequence[str], *, ctx: CallContext | None = None
+        self, *request: Any, ctx: CallContext | None = None, **fields: Any
     ) -> list[Memory]:
-        """A person vouches for memories: trusted from now on, even if written by a tool or
-        flagged suspicious (see `trust`); undoable."""
+        """A person vouches for memories (a `ConfirmRequest`, or their ids): trusted from now
+        on, even if written by a tool or flagged suspicious (see `trust`); undoable."""
+        ids = ConfirmRequest.of(*request, **fields).ids
         return await confirm(self.store, self.journal, ids, ctx or CallContext())
 
     async def edit(

@@ -1,7 +1,9 @@
-"""The boundary of the core: every size bounded, every name checked, one clear error each.
+"""The checks behind the requests: names normalised and checked (tags, kinds, ids, relations),
+queries, scopes and times made sure, and each new memory checked again as plugins left it.
 
-Each entry point (MCP, CLI, web, plugins) reaches the core through the service, which checks
-its arguments here, so all of them get the same messages.
+Each entry point (MCP, CLI, web, plugins) reaches the core through a request (`requests`),
+whose fields carry the bounds of `limits`; the pipelines check here what a type cannot say,
+so all of them get the same messages.
 """
 
 from __future__ import annotations
@@ -13,8 +15,11 @@ from typing import Any
 
 from habitus.base.errors import InvalidInput
 from habitus.core.clock import as_utc
-from habitus.core.models import KINDS, RELATIONS, CallContext, NewMemory
+from habitus.core.kinds import KINDS, RELATIONS
+from habitus.core.limits import LIMITS
+from habitus.core.models import CallContext
 from habitus.core.project.scope import validate_scope
+from habitus.core.requests import NewMemory
 from habitus.core.text.terms import content_hash, normalize
 
 __all__ = [
@@ -25,23 +30,9 @@ __all__ = [
     "check_ids",
     "check_relation",
     "check_query",
-    "check_limit",
     "check_time",
     "draft_of",
 ]
-
-LIMITS = {
-    "content_chars": 32_000,
-    "parts": 16,  # longer content is stored in parts of content_chars, at most this many
-    "query_chars": 2_000,
-    "tags": 32,
-    "tag_chars": 64,
-    "ids": 1_000,
-    "recall_limit": 100,
-    "token_budget": 200_000,
-    "note_chars": 2_000,
-    "metadata_chars": 64_000,
-}
 
 # A new memory, checked and normalised: the fields of its future row (`draft_of`), completed by
 # the remember pipeline (`supersedes`, `dedup`, then `id`, `created_at`, `updated_at`).
@@ -89,7 +80,7 @@ def check_ids(ids: Sequence[str]) -> list[str]:
         raise InvalidInput(f"at most {LIMITS['ids']} ids at once, got {len(ids)}")
     clean = []
     for i in ids:
-        if not isinstance(i, str) or not i or len(i) > 64 or not i.isprintable():
+        if not isinstance(i, str) or not i or len(i) > LIMITS["id_chars"] or not i.isprintable():
             raise InvalidInput(f"{str(i)[:80]!r} is not a memory id")
         clean.append(i)
     return list(dict.fromkeys(clean))
@@ -109,14 +100,6 @@ def check_query(query: Any) -> str:
     if len(query) > LIMITS["query_chars"]:
         raise InvalidInput(f"query is longer than {LIMITS['query_chars']} characters")
     return query
-
-
-def check_limit(limit: int, token_budget: int | None = None) -> None:
-    """A result count within 1–100 and a token budget within 1–200,000."""
-    if not 1 <= limit <= LIMITS["recall_limit"]:
-        raise InvalidInput(f"limit must be between 1 and {LIMITS['recall_limit']}")
-    if token_budget is not None and not 1 <= token_budget <= LIMITS["token_budget"]:
-        raise InvalidInput(f"token_budget must be between 1 and {LIMITS['token_budget']}")
 
 
 def check_time(value: datetime | None, name: str) -> datetime | None:
@@ -147,8 +130,8 @@ def draft_of(item: NewMemory, ctx: CallContext) -> Draft:
     meta_text = json.dumps(item.metadata, ensure_ascii=False, default=str)
     if len(meta_text) > LIMITS["metadata_chars"]:
         raise InvalidInput(f"metadata is larger than {LIMITS['metadata_chars']} characters")
-    for _, relation in item.links:
-        check_relation(relation)
+    for edge in item.links:
+        check_relation(edge.relation)
     return {
         "content": content,
         "kind": item.kind,
@@ -156,7 +139,7 @@ def draft_of(item: NewMemory, ctx: CallContext) -> Draft:
         "scope": validate_scope(item.scope) if item.scope else ctx.project_scope,
         "importance": float(item.importance),
         "derived_from": check_ids(item.derived_from),
-        "links": [(check_ids([t])[0], r) for t, r in item.links],
+        "links": [(check_ids([edge.target])[0], edge.relation) for edge in item.links],
         "metadata": meta_text,
         "content_hash": content_hash(content),
         "occurred_at": check_time(item.occurred_at, "occurred_at"),

@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from habitus.base.errors import InvalidInput
-from habitus.core.models import CallContext, NewMemory
+from habitus.core.models import BatchMemory, CallContext, NewMemory
 from habitus.core.project.scope import validate_scope
 
 __all__ = [
@@ -234,7 +234,7 @@ def memories_of(conv: Conversation) -> list[tuple[str, list[NewMemory]]]:
     batches: dict[int, list[NewMemory]] = {}
     for turn in conv.turns:
         batches.setdefault(turn.session, []).append(
-            NewMemory(
+            BatchMemory(
                 content=turn.text,
                 kind="episodic",
                 scope=conv.scope,

@@ -63,7 +63,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 import anyio
-import numpy as np
 
 from habitus.core.brief import standing
 from habitus.core.clock import age
@@ -199,20 +198,6 @@ async def session_context(
     return Injection("\n".join(parts), ids)
 
 
-async def _similarities(
-    store: Any, encoder: Encoder, text: str, ids: list[str]
-) -> dict[str, float]:
-    query = await encoder.embed([text])
-    if query is None:
-        return {}
-    out: dict[str, float] = {}
-    for memory_id in ids:
-        vector = store.vectors.vector_of(memory_id)
-        if vector is not None:
-            out[memory_id] = float(np.dot(query[0], vector))
-    return out
-
-
 def word_agreement(
     prompt: str, hits: Sequence[RecallHit], min_matched: int = PROMPT_GATE.min_matched
 ) -> list[tuple[float, list[str]]]:
@@ -252,14 +237,14 @@ def _judged(hit: RecallHit) -> Verdict:
 
 
 async def prompt_context(
-    hits: list[RecallHit], store: Any, encoder: Encoder, state: SessionState, prompt: str, *,
+    hits: list[RecallHit], encoder: Encoder, state: SessionState, prompt: str, *,
     gate: Gate = PROMPT_GATE, budget: int = PROMPT_BUDGET,
 ) -> Injection:
     """The recalled `hits` for `prompt` (in recall's order) that pass `gate`, not shown before in
     this session, not suspicious, within `budget` tokens."""
     if not hits:
         return Injection()
-    close = await _similarities(store, encoder, prompt, [h.id for h in hits])
+    close = await encoder.similarities(prompt, [h.id for h in hits])
     agreement = word_agreement(prompt, hits, gate.min_matched)
     evidence = [close.get(h.id, 0.0) + gate.words * share
                 for h, (share, _) in zip(hits, agreement, strict=True)]

@@ -158,8 +158,8 @@ class Lifecycle:
             return None
         query = prompt[:QUERY_CHARS]  # a pasted log or issue: its opening says what it is about
         result = await self.service.recall(query, limit=8, ctx=ctx)
-        return await prompt_context(result.memories, self.service.store, self.service.encoder,
-                                    state, query, gate=self.gate)
+        return await prompt_context(result.memories, self.service.encoder, state, query,
+                                    gate=self.gate)
 
     async def _tool(self, state: SessionState, event: HookEvent, ctx: CallContext,
                     replay: bool) -> None:

@@ -28,6 +28,8 @@ import pluggy
 
 from habitus.core.models import (
     CallContext,
+    ForgetResult,
+    LinkResult,
     Memory,
     NewMemory,
     RecallResult,
@@ -142,17 +144,19 @@ class MemoryOperations:
     def _ctx(ctx: CallContext | None) -> CallContext:
         return ctx or current_call.get() or CallContext(client="plugin", tool="plugin")
 
-    async def remember(self, content: str, *, ctx: CallContext | None = None,
-                       **kwargs: Any) -> RememberResult:
-        return await (await self._service()).remember(content, ctx=self._ctx(ctx), **kwargs)
+    async def remember(self, *memory: Any, ctx: CallContext | None = None,
+                       **fields: Any) -> RememberResult:
+        """Store a memory: a `NewMemory`, or its fields (`remember("text", tags=[...])`)."""
+        return await (await self._service()).remember(*memory, ctx=self._ctx(ctx), **fields)
 
     async def remember_many(self, items: Sequence[NewMemory], *,
                             ctx: CallContext | None = None) -> list[RememberResult]:
         return await (await self._service()).remember_many(items, ctx=self._ctx(ctx))
 
-    async def recall(self, query: str, *, ctx: CallContext | None = None,
-                     **kwargs: Any) -> RecallResult:
-        return await (await self._service()).recall(query, ctx=self._ctx(ctx), **kwargs)
+    async def recall(self, *request: Any, ctx: CallContext | None = None,
+                     **fields: Any) -> RecallResult:
+        """Search: a `RecallRequest`, or its fields (`recall("query", limit=5)`)."""
+        return await (await self._service()).recall(*request, ctx=self._ctx(ctx), **fields)
 
     async def get(self, memory_id: str) -> Memory:
         return await (await self._service()).get(memory_id)
@@ -165,13 +169,15 @@ class MemoryOperations:
                        ctx: CallContext | None = None) -> Memory:
         return await (await self._service()).annotate(memory_id, metadata, ctx=self._ctx(ctx))
 
-    async def forget(self, ids: Sequence[str], *, ctx: CallContext | None = None) -> Any:
-        return await (await self._service()).forget(list(ids), ctx=self._ctx(ctx))
+    async def forget(self, *request: Any, ctx: CallContext | None = None,
+                     **fields: Any) -> ForgetResult:
+        """Forget: a `ForgetRequest`, or its fields (`forget([id])`)."""
+        return await (await self._service()).forget(*request, ctx=self._ctx(ctx), **fields)
 
-    async def link(self, source: str, target: str, relation: str = "related_to",
-                   note: str = "", *, ctx: CallContext | None = None) -> Any:
-        return await (await self._service()).link(source, target, relation, note,
-                                                  ctx=self._ctx(ctx))
+    async def link(self, *request: Any, ctx: CallContext | None = None,
+                   **fields: Any) -> LinkResult:
+        """Link: a `LinkRequest`, or its fields (`link(source, target, "depends_on")`)."""
+        return await (await self._service()).link(*request, ctx=self._ctx(ctx), **fields)
 
 
 @dataclass

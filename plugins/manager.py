@@ -31,6 +31,7 @@ from typing import Any
 
 import pluggy
 
+from habitus.base.dirs import plugins_dir
 from habitus.base.errors import HabitusError
 from habitus.core.models import CallContext, NewMemory, RecallResult, ReflectBundle
 from habitus.core.reflection.llm import ChatModel
@@ -50,7 +51,6 @@ __all__ = [
     "PluginInfo",
     "PluginManager",
     "ToolSpec",
-    "user_plugin_dir",
 ]
 
 log = logging.getLogger("habitus.plugins")
@@ -62,15 +62,6 @@ BUILTIN_PLUGINS: tuple[tuple[str, str], ...] = (
 _FOLDER_MODULE_PREFIX = "habitus_folder_plugin_"
 MAX_FAILURES = 100
 
-
-def user_plugin_dir() -> Path:
-    """`HABITUS_PLUGINS_DIR`, else `plugins` in the user's habitus configuration folder."""
-    env = os.environ.get("HABITUS_PLUGINS_DIR")
-    if env:
-        return Path(env).expanduser()
-    from habitus.base.dirs import config_dir
-
-    return config_dir() / "plugins"
 
 
 @dataclass
@@ -146,7 +137,7 @@ class PluginManager:
         `HABITUS_PLUGINS=builtin`."""
         if os.environ.get("HABITUS_PLUGINS", "").strip().lower() in ("builtin", "none", "off"):
             return cls(entry_points=())
-        folders = [user_plugin_dir()]
+        folders = [plugins_dir()]
         if project_root:
             folders.append(Path(project_root) / ".habitus" / "plugins")
         return cls(entry_points=None, folders=folders)

@@ -3,8 +3,10 @@ service for a `habitus` command, so a shell command answers in milliseconds whil
 for its store instead of opening the store itself.
 
 Only this machine's user may call: the request must name this machine as its Host and carry the
-user's access token (the file only the user can read). The caller sends its own context (the
-project of its working directory), and the answer is the operation's result as JSON.
+user's access token (the file only the user can read). The body's `args` are the operation's
+request (validated against its model: an unknown or malformed option is refused), `ctx` the
+caller's own context (the project of its working directory); the answer is the operation's
+result as JSON.
 """
 
 from __future__ import annotations
@@ -12,7 +14,6 @@ from __future__ import annotations
 import hmac
 import json
 import logging
-from datetime import datetime
 from typing import Any
 
 from mcp.server import MCPServer
@@ -21,6 +22,8 @@ from starlette.responses import JSONResponse, Response
 
 from habitus.base.errors import HabitusError
 from habitus.core.models import CallContext
+from habitus.core.requests import REQUESTS
+from habitus.core.requests import Request as OperationRequest
 
 from .hook_route import bounded_body, local_only
 from .runtime import Runtime
@@ -29,15 +32,12 @@ __all__ = ["add_api_route", "OPERATIONS"]
 
 log = logging.getLogger("habitus.server")
 
-# Operation → the arguments it takes (those holding times are parsed from ISO text).
-OPERATIONS: dict[str, frozenset[str]] = {
-    "recall": frozenset({"query", "kinds", "tags", "scope", "since", "until", "limit",
-                         "token_budget", "as_of", "include_history", "follow_links", "now"}),
-    "remember": frozenset({"content", "kind", "tags", "scope", "importance", "derived_from",
-                           "supersedes", "anchors", "dedup"}),
-    "stats": frozenset(),
+# The operations the command line sends here → their request (None: it takes none).
+OPERATIONS: dict[str, type[OperationRequest] | None] = {
+    "recall": REQUESTS["recall"],
+    "remember": REQUESTS["remember"],
+    "stats": None,
 }
-TIMES = ("since", "until", "as_of", "now")
 MAX_BODY = 1024 * 1024
 
 
@@ -62,17 +62,16 @@ def add_api_route(server: MCPServer[Any], runtime: Runtime, token: str) -> None:
         body = await bounded_body(request, MAX_BODY)
         if body is None:
             return JSONResponse({"error": "request too large"}, status_code=413)
+        request_type = OPERATIONS[operation]
         try:
             data = json.loads(body) if body else {}
-            args = {k: v for k, v in (data.get("args") or {}).items()
-                    if k in OPERATIONS[operation]}
-            for key in TIMES:
-                if isinstance(args.get(key), str):
-                    args[key] = datetime.fromisoformat(args[key])
-            if operation != "stats":
-                args["ctx"] = CallContext(**(data.get("ctx") or {}))
             service = await runtime.service()
-            result = await getattr(service, operation)(**args)
+            if request_type is None:
+                result = await getattr(service, operation)()
+            else:
+                options = request_type(**(data.get("args") or {}))
+                ctx = CallContext(**(data.get("ctx") or {}))
+                result = await getattr(service, operation)(options, ctx=ctx)
         except HabitusError as exc:
             return JSONResponse({"error": str(exc)}, status_code=400)
         except (ValueError, TypeError, AttributeError) as exc:

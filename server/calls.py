@@ -34,18 +34,11 @@ def call_context(
     uris = [str(r.uri) for r in roots.roots] if roots is not None else None
     params = getattr(session, "client_params", None)
     client = params.client_info.name if params is not None and params.client_info else "mcp"
-    if uris:
-        from habitus.core.project.scope import scope_from_roots
-
-        found = scope_from_roots(uris)
-        if found is not None and found.root is not None:
-            _WORKDIRS[id(connection)] = str(found.root)
     from habitus.core.project.git import current_branch
 
-    default_root = runtime.default_scope.root
-    workdir = _WORKDIRS.get(id(connection), str(default_root) if default_root else "")
+    scope, workdir = runtime.project_for(connection, uris)
     return CallContext(
-        project_scope=runtime.scope_for(connection, uris),
+        project_scope=scope,
         client=client,
         session=f"{id(connection):x}",
         tool=tool,
@@ -53,10 +46,6 @@ def call_context(
         branch=current_branch(workdir) or "",
         source="assistant",
     )
-
-
-# Working tree of each client connection (from its MCP roots): code anchors resolve there.
-_WORKDIRS: dict[int, str] = {}
 
 
 def connection_key(ctx: Context) -> object:

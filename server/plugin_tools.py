@@ -9,6 +9,7 @@ import logging
 import types
 import typing
 import warnings
+from collections.abc import Callable
 from typing import Annotated, Any
 
 from mcp.server.mcpserver import Context, MCPServer
@@ -126,11 +127,15 @@ def reload_plugin_tools(server: MCPServer[Any], runtime: Runtime) -> list[str]:
     return install_plugin_tools(server, runtime)
 
 
-async def watch_plugins(server: MCPServer[Any], runtime: Runtime, stop_event: Any = None) -> None:
-    """Reload folder plugins as their files change, replacing their tools (runs while serving)."""
+async def watch_plugins(server: MCPServer[Any], runtime: Runtime, stop_event: Any = None,
+                        notify: Callable[[], None] | None = None) -> None:
+    """Reload folder plugins as their files change, replacing their tools (runs while serving);
+    `notify` then tells the client its tool list changed."""
 
     async def changed(names: list[str]) -> None:
         tools = reload_plugin_tools(server, runtime)
         log.warning("plugins reloaded (%s); tools: %s", ", ".join(names), ", ".join(tools))
+        if notify is not None:
+            notify()
 
     await runtime.plugins.watch(changed, stop_event=stop_event)

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 import anyio
 
 from habitus.core.config import Settings
-from habitus.core.project.scope import Scope, detect_scope, resolve_scope
+from habitus.core.project.scope import Scope, detect_scope, resolve_scope, scope_from_roots
 
 if TYPE_CHECKING:
     from habitus.core.service import MemoryService
@@ -47,7 +47,7 @@ class Runtime:
         self._lifecycle: Lifecycle | None = None
         self._lock = anyio.Lock()
         # Keyed by the client connection; an entry goes when its connection is collected.
-        self._connection_scopes: weakref.WeakKeyDictionary[object, str] = (
+        self._projects: weakref.WeakKeyDictionary[object, tuple[str, str]] = (
             weakref.WeakKeyDictionary()
         )
 
@@ -87,11 +87,17 @@ class Runtime:
             await self._service.close()
             self._service = None
 
-    def scope_for(self, connection: object, roots: list[str] | None) -> str:
-        """The project scope of a client connection: from its roots once known, else the default."""
-        if roots is not None and connection not in self._connection_scopes:
-            self._connection_scopes[connection] = resolve_scope(roots, self.default_scope.root).id
-        return self._connection_scopes.get(connection, self.default_scope.id)
+    def project_for(self, connection: object, roots: list[str] | None) -> tuple[str, str]:
+        """The project scope and working tree of a client connection: from its roots once
+        known, else the server's own. Kept as long as the connection lives, never longer."""
+        if roots is not None and connection not in self._projects:
+            found = scope_from_roots(roots)
+            root = found.root if found is not None and found.root is not None else None
+            self._projects[connection] = (
+                resolve_scope(roots, self.default_scope.root).id, str(root) if root else "")
+        scope, workdir = self._projects.get(connection, (self.default_scope.id, ""))
+        default_root = self.default_scope.root
+        return scope, workdir or (str(default_root) if default_root else "")
 
     def knows_roots(self, connection: object) -> bool:
-        return connection in self._connection_scopes
+        return connection in self._projects

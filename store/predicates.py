@@ -2,7 +2,8 @@
 
 LanceDB has no bind parameters, so a predicate is SQL text. Values are rendered with
 `lancedb.util.value_to_sql` (which doubles quotes) and column names must belong to the table's
-schema; anything else raises `ValueError` before it reaches LanceDB.
+schema; anything else raises `InvalidInput` (a `ValueError`) before it reaches LanceDB. Each
+table's builder is one of `WHERE`'s (`store.where.memories.eq("id", x)`).
 
 A predicate can also be evaluated on a row held in memory (`test`), with SQL's three-valued
 logic (a comparison with NULL is unknown, and a row is kept only when the whole predicate is
@@ -12,13 +13,18 @@ true), so that a cache can answer a filtered read without reading.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 import pyarrow as pa
 from lancedb.util import value_to_sql
 
-__all__ = ["Predicate", "Where"]
+from habitus.base.errors import InvalidInput
+
+from .schema import journal_schema, links_schema, memories_schema, passages_schema, uses_schema
+
+__all__ = ["Predicate", "Where", "TablePredicates", "WHERE"]
 
 
 # A predicate evaluated on one row: True, False, or None (unknown: it met a NULL).
@@ -111,7 +117,7 @@ def _literal(value: Any) -> str:
         return f"arrow_cast({value_to_sql(iso)}, 'Timestamp(Microsecond, Some(\"UTC\"))')"
     if isinstance(value, bool | int | float | str):
         return value_to_sql(value)
-    raise ValueError(f"unsupported literal type {type(value).__name__}")
+    raise InvalidInput(f"unsupported literal type {type(value).__name__}")
 
 
 class Where:
@@ -127,7 +133,7 @@ class Where:
 
     def col(self, name: str) -> str:
         if name not in self._columns:
-            raise ValueError(f"unknown column {name!r}")
+            raise InvalidInput(f"unknown column {name!r}")
         return name
 
     def eq(self, column: str, value: Any) -> Predicate:
@@ -192,3 +198,24 @@ class Where:
         for p in parts[1:]:
             result = result & p
         return result
+
+
+@dataclass(frozen=True)
+class TablePredicates:
+    """The predicate builder of each table of a store."""
+
+    memories: Where
+    links: Where
+    journal: Where
+    uses: Where
+    passages: Where
+
+
+# The columns are the same whatever the vectors' model and dimension.
+WHERE = TablePredicates(
+    memories=Where(memories_schema(384, "")),
+    links=Where(links_schema()),
+    journal=Where(journal_schema()),
+    uses=Where(uses_schema()),
+    passages=Where(passages_schema(384, "")),
+)

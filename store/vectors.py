@@ -15,7 +15,6 @@ columns and the vectors of the rows that are new. A change of embedding model re
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Sequence
 from typing import Any
 
@@ -27,8 +26,6 @@ from threadpoolctl import threadpool_limits
 from .sketch import Sketch
 
 __all__ = ["VectorCache"]
-
-log = logging.getLogger("habitus.store")
 
 _CHUNK = 2000
 # A search for the rows at least as similar as a threshold, over more rows than this, scores in

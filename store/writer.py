@@ -24,6 +24,8 @@ from typing import Any
 
 from lancedb.table import AsyncTable
 
+from habitus.base.errors import StoreError
+
 from .deferred_log import DeferredLog
 
 __all__ = ["Writer", "is_conflict"]
@@ -47,6 +49,7 @@ MAX_BATCH = 1024
 DEFER_IDLE = 0.25
 DEFER_ROWS = 256
 DEFER_AGE = 1.0
+CLOSED = "the store is closed (its writer has stopped); open it again to write"
 
 
 def is_conflict(exc: BaseException) -> bool:
@@ -106,7 +109,7 @@ class Writer:
     def defer(self, table: AsyncTable, rows: list[dict[str, Any]]) -> None:
         """Append rows soon, in one commit with other deferred rows; returns at once."""
         if self._task is None or self._task.done():
-            raise RuntimeError("the store's writer is not running")
+            raise StoreError(CLOSED)
         if self.log is not None:
             self.log.record(table.name, rows)
         if not self._deferred:
@@ -127,7 +130,7 @@ class Writer:
 
     async def _submit(self, request: _Request) -> Any:
         if self._task is None or self._task.done():
-            raise RuntimeError("the store's writer is not running")
+            raise StoreError(CLOSED)
         self.stats["requests"] += 1
         await self._queue.put(request)
         return await request.done

@@ -182,6 +182,87 @@ def test_nothing_outside_core_imports_a_private_name_of_it() -> None:
     assert not offences, "\n".join(offences)
 
 
+# What the store once handed out: its tables, writer, caches and one-letter predicate builders.
+FORMER_STORE_INTERNALS = frozenset(
+    {"memories", "links", "journal", "uses", "writer", "vectors", "rows", "m", "l", "j", "u"})
+# The store's own unit tests look inside it (its caches' hits and misses, the writer's
+# compaction threshold), as its modules do.
+STORE_UNIT_TESTS = ("tests/test_store.py", "tests/test_rows.py", "tests/test_vectors.py")
+
+
+def _names_a_store(node: ast.expr) -> bool:
+    """Whether an expression ends in a store's name: `store`, `self.store`, `service._store`."""
+    name = node.id if isinstance(node, ast.Name) else getattr(node, "attr", "")
+    return name.lower().endswith("store")
+
+
+def store_internals_read(source: str) -> list[tuple[int, str]]:
+    """(line, expression) of each attribute of a store that `source` reaches which is private
+    (`_…`, not a dunder such as a module's `__all__`) or one of the store's former public
+    internals."""
+    return sorted(
+        (node.lineno, ast.unparse(node))
+        for node in ast.walk(ast.parse(source))
+        if isinstance(node, ast.Attribute) and _names_a_store(node.value)
+        and (node.attr.startswith("_") and not node.attr.endswith("__")
+             or node.attr in FORMER_STORE_INTERNALS)
+    )
+
+
+def test_nothing_outside_the_store_reaches_inside_it() -> None:
+    """The store is closed: outside `store/` its tables, writer and caches are never touched,
+    whatever the annotations say (`Any` hides nothing from this check)."""
+    assert store_internals_read(
+        "service.store.writer.flush()\nstore._rows.clear()\nx = self._store.m\n"
+        "store.where.memories.eq('id', 1)\nhits.memories\n"
+    ) == [(1, "service.store.writer"), (2, "store._rows"), (3, "self._store.m")], (
+        "the check can fail")
+    paths = [p for folder in (*PACKAGE_FOLDERS, "bench", "tests") if folder != "store"
+             for p in sorted((ROOT / folder).rglob("*.py"))
+             if "node_modules" not in p.parts
+             and str(p.relative_to(ROOT)) not in STORE_UNIT_TESTS]
+    assert len(paths) > 100, "the walk found the modules"
+    offences = [f"{path.relative_to(ROOT)}:{line}: {expression}"
+                for path in paths
+                for line, expression in store_internals_read(path.read_text(encoding="utf-8"))]
+    assert not offences, "\n".join(offences)
+
+
+def test_the_store_exports_its_public_surface() -> None:
+    """`habitus.store` exports the store, its predicates and the shapes its operations take and
+    return; the store's attributes are its operations, nothing of its insides."""
+    import habitus.store
+    from habitus.store import Store
+
+    assert habitus.store.__all__ == ["Store", "Predicate", "Where", "TablePredicates", "Rewrite",
+                                     "EmbeddingColumns", "SCHEMA_VERSION"]
+    assert all(hasattr(habitus.store, name) for name in habitus.store.__all__)
+    public = {name for name in dir(Store) if not name.startswith("_")}
+    assert public == {
+        # opening and the vectors' model
+        "open", "close", "uri", "dimension", "embedding_model", "refresh_embedding",
+        "where", "flush", "table_versions", "cache_bytes", "commit_stats",
+        # reading
+        "scan", "get_memories", "count", "fetch", "warm_rows", "forget_cached_rows",
+        "lexical_search", "vector_search", "known_hashes", "nearest_ids", "similarities",
+        "ann_worthwhile",
+        # writing
+        "add_memories", "update_memories", "replace_memories", "delete_memories",
+        # passages
+        "add_passages", "passage_ids", "reset_passages", "memory_texts",
+        # links, journal and uses
+        "add_links", "update_link", "find_links", "delete_links",
+        "append_journal", "read_journal", "append_uses", "uses_of",
+        # indexes and maintenance
+        "has_vector_index", "maybe_index_vectors", "compact", "fragments", "table_counts",
+        "rewrite_tables", "vacuum_journal",
+        # re-embedding
+        "embedding_columns", "finish_swap", "discard_staged", "stage_vectors", "unstaged",
+        "put_staged", "swap_staged", "lacking_vectors", "put_vectors", "unlabel_vectors",
+        "memory_ids", "adopt_embedding",
+    }
+
+
 def test_the_command_line_starts_without_heavy_imports() -> None:
     """`habitus --help` (and every command until it runs) loads no storage, model or protocol
     library: a shell command starts in tens of milliseconds."""
@@ -194,6 +275,23 @@ def test_the_command_line_starts_without_heavy_imports() -> None:
         "assert CliRunner().invoke(habitus.cli.cli, ['--help']).exit_code == 0\n"
         "heavy = ('lancedb', 'pyarrow', 'numpy', 'onnxruntime', 'pydantic', 'mcp', 'tiktoken',\n"
         "         'habitus.store', 'habitus.core.service', 'habitus.core.models')\n"
+        "print([m for m in heavy if m in sys.modules])\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
+def test_the_stdio_front_starts_without_heavy_imports() -> None:
+    """`habitus serve` over stdio answers the handshake from its front, which loads neither the
+    MCP SDK nor anything else heavy: they load behind it, in a background thread."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, habitus.cli.app, habitus.server.front\n"
+        "heavy = ('mcp', 'mcp_types', 'pydantic', 'anyio', 'asyncio', 'lancedb', 'numpy',\n"
+        "         'importlib.metadata', 'habitus.server.serve',\n"
+        "         'habitus.server.app', 'habitus.core.service', 'habitus.plugins.manager')\n"
         "print([m for m in heavy if m in sys.modules])\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

@@ -166,7 +166,8 @@ async def test_current_version_wins(tmp_path: Path, explicit: bool) -> None:
             + ", ".join(f"{k} {v:.1%}" for k, v in figures.items())
         )
         # Nothing unrelated was superseded, and every old version is still there.
-        rows = await service.store.scan(service.store.m.not_null("valid_until"), columns=["id"])
+        rows = await service.store.scan(service.store.where.memories.not_null("valid_until"),
+                                        columns=["id"])
         assert len(rows) == superseded, "a false or missing supersession"
         assert stats.memories == sum(map(len, chains)) + len(unrelated)
         assert figures["current_first"] >= 0.95

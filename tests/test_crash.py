@@ -101,7 +101,7 @@ def test_deferred_edges_of_a_process_that_died_are_committed_by_the_next(
 
         store = await Store.open(str(db), dimension=4)
         try:
-            return await store.find_links(store.l.eq("source", "a"))
+            return await store.find_links(store.where.links.eq("source", "a"))
         finally:
             await store.close()
 

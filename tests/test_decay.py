@@ -45,7 +45,7 @@ async def test_decayed_memories_are_previewed_then_archived(tmp_path: Path) -> N
         old = await service.remember(
             "The legacy FTP importer runs on Sundays", occurred_at=long_ago, ctx=ctx
         )
-        m = service.store.m
+        m = service.store.where.memories
         await service.store.update_memories(m.eq("id", old.id), {"updated_at": long_ago})
         fresh = await service.remember("The FTP importer was replaced by an S3 sync", ctx=ctx)
         preview = await service.forget(decayed=True, ctx=ctx)

@@ -10,6 +10,7 @@ import pytest
 
 from habitus.base.errors import InvalidInput
 from habitus.core.models import CallContext
+from habitus.core.requests import LinkSpec
 
 from .memtools import open_service
 
@@ -82,7 +83,8 @@ async def test_links_are_automatic_merged_and_followed(tmp_path: Path) -> None:
         assert (await service.link(a.id, b.id, "related_to", ctx=ctx)).created is False  # merged
         assert len(await service.links_of(a.id)) == 1
         c = await service.remember(
-            "Backoff doubles up to one hour", links=[(b.id, "part_of")], ctx=ctx
+            "Backoff doubles up to one hour", links=[LinkSpec(target=b.id, relation="part_of")],
+            ctx=ctx,
         )
         plain = (await service.recall("payment webhook", limit=2, ctx=ctx)).memories
         assert c.id not in {h.id for h in plain}

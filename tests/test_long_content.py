@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from habitus.base.errors import InvalidInput
-from habitus.core.models import CallContext, NewMemory
+from habitus.core.models import BatchMemory, CallContext, NewMemory
 from habitus.core.remember.parts import longest, plan_parts, split_text
 from habitus.core.validation import LIMITS
 
@@ -43,8 +43,8 @@ def test_split_text_cuts_at_the_best_boundary() -> None:
 
 @pytest.mark.fast
 def test_plan_splits_or_refuses_alone() -> None:
-    items = [NewMemory(content="short"), NewMemory(content=_document(70_000)),
-             NewMemory(content="y " * (longest() // 2 + 1)), NewMemory(content="last")]
+    items = [NewMemory(content="short"), BatchMemory(content=_document(70_000)),
+             BatchMemory(content="y " * (longest() // 2 + 1)), NewMemory(content="last")]
     plan = plan_parts(items)
     assert plan.positions[0] == [0] and len(plan.positions[1]) == 3
     assert plan.positions[2] == [] and "16 memories" in plan.refused[2]
@@ -59,7 +59,7 @@ async def test_a_long_item_is_stored_in_linked_parts_with_the_rest(service: Any)
     at = document.index("\n\n", SIZE - 60)
     document = document[:at] + " " + secret + document[at:]  # across the first cut
     items = [NewMemory(content=f"turn {i} about the garden", kind="episodic") for i in range(4)]
-    items.insert(2, NewMemory(content=document, kind="episodic"))
+    items.insert(2, BatchMemory(content=document, kind="episodic"))
     results = await service.remember_many(items, ctx=ctx)
     assert [r.status for r in results] == ["created"] * 5
     long = results[2]
@@ -80,14 +80,14 @@ async def test_a_long_item_is_stored_in_linked_parts_with_the_rest(service: Any)
 async def test_content_too_long_even_in_parts_is_refused_alone(service: Any) -> None:
     ctx = CallContext(project_scope="repo:docs", client="pytest")
     huge = "z " * (longest() // 2 + 10)
-    items = [NewMemory(content="kept before"), NewMemory(content=huge),
+    items = [NewMemory(content="kept before"), BatchMemory(content=huge),
              NewMemory(content="kept after")]
     results = await service.remember_many(items, ctx=ctx)
     assert [r.status for r in results] == ["created", "refused", "created"]
     assert results[1].id == "" and "characters" in (results[1].error or "")
     assert len(await service.store.scan(None)) == 2
     # One memory asked for is refused whole, with the reason, when over the bound.
-    with pytest.raises(InvalidInput, match="store the essentials"):
+    with pytest.raises(InvalidInput, match="more than 32000"):
         await service.remember(_document(40_000), ctx=ctx)
 
 
@@ -98,7 +98,7 @@ def test_a_failed_batch_leaves_the_process_able_to_exit(tmp_path: Path) -> None:
     script = textwrap.dedent(f"""
         import asyncio
         from habitus.core.config import Settings
-        from habitus.core.models import CallContext, NewMemory
+        from habitus.core.models import BatchMemory, CallContext, NewMemory
         from habitus.core.service import MemoryService
 
         async def main():
@@ -106,12 +106,14 @@ def test_a_failed_batch_leaves_the_process_able_to_exit(tmp_path: Path) -> None:
             ctx = CallContext(project_scope="repo:x", session="s1")
             items = [NewMemory(content=f"turn {{i}} about plants", kind="episodic")
                      for i in range(9)]
-            items.insert(4, NewMemory(content="a pasted log line\\n" * 4_500, kind="episodic"))
+            items.insert(4, BatchMemory(content="a pasted log line\\n" * 4_500, kind="episodic"))
             results = await service.remember_many(items, ctx=ctx)
             print("stored", sum(len(r.parts) or 1 for r in results), flush=True)
             # Journal rows waiting to be committed when the next batch fails.
             await service.remember_many([NewMemory(content="a note on soil")], ctx=ctx)
-            await service.remember_many([NewMemory(content="x", kind="dream")], ctx=ctx)
+            # Built unchecked, so that the batch itself fails.
+            await service.remember_many([NewMemory.model_construct(content="x", kind="dream")],
+                                        ctx=ctx)
 
         asyncio.run(main())
     """)
@@ -160,7 +162,7 @@ async def test_the_vector_leg_sees_a_long_memory_past_its_first_window(service: 
     tail = ("The cellar dehumidifier has to be emptied every Tuesday evening, or its float "
             "switch trips and the pump stops.")
     long = f"{_gardening(400)} {tail}"
-    items = [NewMemory(content=long), NewMemory(content="The attic fan is dusted each spring."),
+    items = [BatchMemory(content=long), NewMemory(content="The attic fan is dusted each spring."),
              NewMemory(content="The front door lock sticks when it is cold.")]
     stored, attic, door = await service.remember_many(items, ctx=ctx)
     assert await service.store.passage_ids([attic.id, door.id]) == []

@@ -54,7 +54,7 @@ def table(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Any, list[
         store = await Store.open(str(path), dimension=4, embedding_model="t")
         try:
             await store.add_memories(stored_rows())
-            return store.m
+            return store.where.memories
         finally:
             await store.close()
 

@@ -57,8 +57,7 @@ async def _shown(service: Any, ctx: CallContext, prompt: str, gate: Gate = PROMP
                  ) -> list[str]:
     hits = (await service.recall(prompt, limit=8, ctx=ctx)).memories
     state = SessionState("s", scope=ctx.project_scope)
-    return (await prompt_context(hits, service.store, service.encoder, state, prompt,
-                                 gate=gate)).ids
+    return (await prompt_context(hits, service.encoder, state, prompt, gate=gate)).ids
 
 
 @pytest.mark.anyio

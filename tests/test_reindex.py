@@ -136,7 +136,7 @@ async def test_none_store_reindexed_to_minilm_gets_hybrid_recall(tmp_path: Path)
     path = tmp_path / "store"
     service, ids = await _build(path, None)
     before = await _ids(service.store)
-    assert await service.store.count(service.store.m.not_null("vector")) == 0
+    assert await service.store.count(service.store.where.memories.not_null("vector")) == 0
     result = await reindex(service.store, minilm(), batch_size=16)
     await service.close()
     assert (result.from_model, result.to_model, result.dimension) == ("", minilm().model_id, 384)
@@ -149,10 +149,11 @@ async def test_none_store_reindexed_to_minilm_gets_hybrid_recall(tmp_path: Path)
     try:
         assert (service.store.embedding_model, service.store.dimension) == (minilm().model_id, 384)
         assert await _ids(service.store) == before
-        assert await service.store.count(service.store.m.not_null("vector")) == len(before)
+        with_vector = service.store.where.memories.not_null("vector")
+        assert await service.store.count(with_vector) == len(before)
         assert await _finds_by_meaning(service, ids) == "hybrid"
         assert await _finds_by_meaning(service, ids, legs=["vector"]) == "vector"
-        journal = await service.store.read_journal(service.store.j.eq("op", "reindex"))
+        journal = await service.store.read_journal(service.store.where.journal.eq("op", "reindex"))
         assert len(journal) == 1
         detail = json.loads(journal[0]["detail"])
         assert detail["to_model"] == minilm().model_id and detail["embedded"] == len(before)
@@ -222,7 +223,7 @@ async def test_minilm_store_reindexed_to_http_embedder_online(
         assert written[0] in {r["id"] for r in rows}
         assert await service.store.has_vector_index()
         assert await _finds_by_meaning(service, ids) == "hybrid"
-        journal = await service.store.read_journal(service.store.j.eq("op", "reindex"))
+        journal = await service.store.read_journal(service.store.where.journal.eq("op", "reindex"))
         assert len(journal) == 2
     finally:
         await service.close()
@@ -258,9 +259,10 @@ async def test_interrupted_reindex_resumes(tmp_path: Path) -> None:
         result = await reindex(service.store, minilm(), batch_size=10)
         assert result.resumed and result.embedded == len(before) - 20 and result.swapped
         assert await _ids(service.store) == before
-        assert await service.store.count(service.store.m.not_null("vector")) == len(before)
-        schema = await service.store.memories.schema()
-        assert "vector_next" not in schema.names and "vector_old" not in schema.names
+        with_vector = service.store.where.memories.not_null("vector")
+        assert await service.store.count(with_vector) == len(before)
+        columns = await service.store.embedding_columns()
+        assert columns.staged is None and not columns.unfinished_swap
     finally:
         await service.close()
 

@@ -11,6 +11,7 @@ import pytest
 from habitus.base.errors import InvalidInput, NotFound
 from habitus.core.maintenance.transfer import export_jsonl, import_jsonl
 from habitus.core.models import CallContext, NewMemory
+from habitus.core.requests import LinkSpec
 from habitus.core.service import MemoryService
 
 pytestmark = pytest.mark.anyio
@@ -176,7 +177,7 @@ async def test_remember_with_links_and_sources(service: MemoryService, ctx: Call
     b = await service.remember(
         "Delete the lockfile when E1234 appears",
         derived_from=[a.id],
-        links=[(a.id, "example_of")],
+        links=[LinkSpec(target=a.id, relation="example_of")],
         ctx=ctx,
     )
     assert b.links == [a.id, a.id]
@@ -221,7 +222,7 @@ async def test_export_import_round_trip(
     b = await service.remember("Flags are read once at start-up", ctx=ctx)
     await service.link(b.id, a.id, "depends_on", ctx=ctx)
     out = tmp_path / "export.jsonl"
-    assert await export_jsonl(service, out) == {"memories": 2, "links": 1}
+    assert await export_jsonl(service.store, out) == {"memories": 2, "links": 1}
     lines = [json.loads(line) for line in out.read_text().splitlines()]
     assert {line["type"] for line in lines} == {"memory", "link"}
 

@@ -53,7 +53,7 @@ async def test_hostile_values_are_escaped(db_path: Path) -> None:
     store = await open_store(db_path)
     try:
         await store.add_memories([row("a'b", tags=["x' OR '1'='1"]), row("c")])
-        m = store.m
+        m = store.where.memories
         assert [r["id"] for r in await store.scan(m.eq("id", "a'b"))] == ["a'b"]
         assert await store.scan(m.eq("id", "x' OR '1'='1")) == []
         assert len(await store.scan(m.has_any("tags", ["x' OR '1'='1"]))) == 1
@@ -67,9 +67,9 @@ async def test_unknown_columns_are_refused(db_path: Path) -> None:
     store = await open_store(db_path)
     try:
         with pytest.raises(ValueError, match="unknown column"):
-            store.m.eq("id = id OR 1", "x")
+            store.where.memories.eq("id = id OR 1", "x")
         with pytest.raises(ValueError, match="unknown column"):
-            await store.update_memories(store.m.eq("id", "x"), {"evil; DROP": 1})
+            await store.update_memories(store.where.memories.eq("id", "x"), {"evil; DROP": 1})
     finally:
         await store.close()
 
@@ -79,21 +79,21 @@ async def test_concurrent_writes_are_batched_into_few_commits(db_path: Path) -> 
     try:
         await asyncio.gather(*(store.add_memories([row(i)]) for i in range(200)))
         assert await store.count() == 200
-        assert store.writer.stats["requests"] == 200
-        assert store.writer.stats["commits"] < 20
+        assert store.commit_stats()["requests"] == 200
+        assert store.commit_stats()["commits"] < 20
     finally:
         await store.close()
 
 
 async def test_compaction_keeps_fragments_bounded(db_path: Path) -> None:
     store = await open_store(db_path)
-    store.writer._compact_after = 16
+    store._writer._compact_after = 16
     try:
         for i in range(100):  # sequential single writes: the worst case for LanceDB
             await store.add_memories([row(i, f"memory number {i}")])
         # At most the commits between two compactions and those made while one ran.
         assert await store.fragments() <= 2 * 16
-        assert store.writer.stats["compactions"] >= 2
+        assert store.commit_stats()["compactions"] >= 2
         assert len(await store.lexical_search("number", None, 200)) == 100
     finally:
         await store.close()
@@ -102,16 +102,16 @@ async def test_compaction_keeps_fragments_bounded(db_path: Path) -> None:
 async def test_the_store_reports_what_its_bounded_caches_hold(db_path: Path) -> None:
     """Every write makes a table version whose metadata LanceDB caches; the store bounds those
     caches (`bench/bench_fuzz.py` shows them level off) and reports their size."""
-    from habitus.store.database import INDEX_CACHE_BYTES, METADATA_CACHE_BYTES
+    from habitus.store.opening import INDEX_CACHE_BYTES, METADATA_CACHE_BYTES
 
     store = await open_store(db_path)
-    store.writer._compact_after = 16
+    store._writer._compact_after = 16
     try:
         for i in range(150):
             await store.add_memories([row(i, f"memory number {i}")])
             await store.lexical_search(f"number {i}", None, 5)
         used = store.cache_bytes()
-        assert 0 < used <= INDEX_CACHE_BYTES + METADATA_CACHE_BYTES + store.vectors.nbytes
+        assert 0 < used <= INDEX_CACHE_BYTES + METADATA_CACHE_BYTES + store._vectors.nbytes
     finally:
         await store.close()
 
@@ -154,10 +154,10 @@ async def test_search_legs_and_filters(db_path: Path) -> None:
         near = await store.vector_search(np.array([0.0, 1.0, 0.0, 0.0]), None, 10)
         assert [h["id"] for h in near][0] == "q" and "r" not in {h["id"] for h in near}
         only_a = await store.vector_search(
-            np.array([0.0, 1.0, 0.0, 0.0]), store.m.eq("scope", "repo:a"), 10
+            np.array([0.0, 1.0, 0.0, 0.0]), store.where.memories.eq("scope", "repo:a"), 10
         )
         assert [h["id"] for h in only_a] == ["p"]
-        old = await store.scan(store.m.lt("created_at", NOW + timedelta(seconds=1)))
+        old = await store.scan(store.where.memories.lt("created_at", NOW + timedelta(seconds=1)))
         assert len(old) == 3
     finally:
         await store.close()

@@ -64,7 +64,7 @@ async def test_session_start_and_prompts_never_inject_planted_text_whoever_wrote
     for text in PLANTED:
         hits = (await service.recall(text, limit=8, ctx=assistant)).memories
         assert any(h.suspicious and h.trust == "untrusted" for h in hits)  # recall marks them
-        shown = await prompt_context(hits, service.store, service.encoder,
+        shown = await prompt_context(hits, service.encoder,
                                      SessionState("p", scope=SCOPE), text)
         assert all(text[:40] not in shown.text for text in PLANTED), shown.text
 

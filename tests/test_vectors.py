@@ -36,7 +36,7 @@ async def open_store(path: Path) -> Store:
 
 
 async def lance_exact(store: Store, query: np.ndarray, where: Any, k: int) -> list[str]:
-    q = store.memories.query().nearest_to(query).distance_type("cosine").where(where.sql)
+    q = store._memories.query().nearest_to(query).distance_type("cosine").where(where.sql)
     return [r["id"] for r in await q.limit(k).bypass_vector_index().select(["id"]).to_list()]
 
 
@@ -46,7 +46,7 @@ async def test_same_answers_as_lancedb_exact_search(db_path: Path) -> None:
     try:
         await store.add_memories(rows(unit(rng, 300), 0, "repo:a"))
         await store.add_memories(rows(unit(rng, 200), 300, "repo:b"))
-        m = store.m
+        m = store.where.memories
         dead = [f"m{i:05d}" for i in range(0, 300, 3)]
         await store.update_memories(m.isin("id", dead), {"deleted_at": row(0)["created_at"]})
         where = m.is_null("deleted_at") & m.eq("scope", "repo:a")
@@ -84,7 +84,7 @@ async def test_own_writes_need_no_reload_and_other_handles_are_seen(db_path: Pat
     other = await open_store(db_path)
     reloads: list[int] = []
     partial: list[int] = []
-    catch_up, catch_up_rows = store.vectors._catch_up, store.vectors._catch_up_rows
+    catch_up, catch_up_rows = store._vectors._catch_up, store._vectors._catch_up_rows
 
     async def counted(version: int) -> None:
         reloads.append(version)
@@ -94,32 +94,33 @@ async def test_own_writes_need_no_reload_and_other_handles_are_seen(db_path: Pat
         partial.append(version)
         return await catch_up_rows(version)
 
-    store.vectors._catch_up = counted  # type: ignore[method-assign]
-    store.vectors._catch_up_rows = counted_rows  # type: ignore[method-assign]
+    store._vectors._catch_up = counted  # type: ignore[method-assign]
+    store._vectors._catch_up_rows = counted_rows  # type: ignore[method-assign]
+    live = store.where.memories.is_null("deleted_at")
     try:
-        assert store.vectors.row_versions
+        assert store._vectors.row_versions
         await store.add_memories(rows(unit(rng, 50), 0, "global"))
-        await store.vector_search(unit(rng, 1)[0], store.m.is_null("deleted_at"), 5)
+        await store.vector_search(unit(rng, 1)[0], live, 5)
         first = len(reloads)
         for i in range(5):  # single writes and updates of this process
             await store.add_memories(rows(unit(rng, 1), 100 + i, "global"))
-            await store.vector_search(unit(rng, 1)[0], store.m.is_null("deleted_at"), 5)
+            await store.vector_search(unit(rng, 1)[0], live, 5)
         assert not partial, "own appends are applied without reading the table"
-        await store.update_memories(store.m.eq("id", "m00001"), {"importance": 0.9})
-        await store.vector_search(unit(rng, 1)[0], store.m.is_null("deleted_at"), 5)
+        await store.update_memories(store.where.memories.eq("id", "m00001"), {"importance": 0.9})
+        await store.vector_search(unit(rng, 1)[0], live, 5)
         assert len(partial) == 1 and len(reloads) == first
-        assert len(store.vectors) == 55
+        assert len(store._vectors) == 55
 
         target = unit(rng, 1)[0]
         await other.add_memories(rows(target[None, :], 900, "global"))
-        found = await store.vector_search(target, store.m.is_null("deleted_at"), 1)
+        found = await store.vector_search(target, live, 1)
         assert found[0]["id"] == "m00900", "another process's memory is found on the next call"
         assert len(partial) == 2 and len(reloads) == first
 
-        await other.delete_memories(other.m.eq("id", "m00900"))
-        found = await store.vector_search(target, store.m.is_null("deleted_at"), 1)
+        await other.delete_memories(other.where.memories.eq("id", "m00900"))
+        found = await store.vector_search(target, live, 1)
         assert found[0]["id"] != "m00900"
-        assert store.vectors.vector_of("m00900") is None
+        assert store._vectors.vector_of("m00900") is None
         assert len(reloads) == first + 1, "rows deleted elsewhere: the ids are read again"
     finally:
         await other.close()

@@ -36,6 +36,16 @@ from habitus.core import decay
 from habitus.core.models import CallContext, Memory
 from habitus.core.project.anchors import check_anchor
 from habitus.core.recall.timeparse import parse_time
+from habitus.core.requests import (
+    ConfirmRequest,
+    ForgetRequest,
+    HistoryRequest,
+    LinkRequest,
+    NewMemory,
+    RecallRequest,
+    ReflectRequest,
+    UndoRequest,
+)
 
 from . import charts
 from .guard import COOKIE, Guard
@@ -162,8 +172,9 @@ class WebView:
         result, period = None, None
         if query:
             service = await self.service()
-            result = await service.recall(query, scope=scope, kinds=[kind] if kind else None,
-                                          tags=[tag] if tag else None, limit=20, ctx=self.ctx)
+            result = await service.recall(RecallRequest(
+                query=query, scope=scope, kinds=[kind] if kind else None,
+                tags=[tag] if tag else None, limit=20), ctx=self.ctx)
             period = parse_time(query)
         return self._render(request, "search.html", query=query, scope=scope, kind=kind,
                             tag=tag, kinds=KINDS, scopes=await self._scopes(), result=result,
@@ -194,7 +205,7 @@ class WebView:
     async def memory(self, request: Request) -> Response:
         service = await self.service()
         memory = await service.get(request.path_params["id"])
-        history = await service.history(memory.id)
+        history = await service.history(HistoryRequest(memory_id=memory.id))
         links = await service.links_of(memory.id)
         section = memory.metadata.get("habitus") or {}
         anchors = [{"spec": a.get("path", "") + (f"::{a['symbol']}" if a.get("symbol") else ""),
@@ -245,8 +256,8 @@ class WebView:
         service = await self.service()
         scopes = await self._scopes()
         scope = request.query_params.get("scope") or (scopes[0] if scopes else "global")
-        bundle = await service.reflect(scope=scope, consolidate=True, dry_run=True,
-                                       use_model=False, ctx=self.ctx)
+        bundle = await service.reflect(ReflectRequest(
+            scope=scope, consolidate=True, dry_run=True, use_model=False), ctx=self.ctx)
         return self._render(request, "review.html", bundle=bundle, scope=scope, scopes=scopes)
 
     async def store(self, request: Request) -> Response:
@@ -306,13 +317,13 @@ class WebView:
         service = await self.service()
         done = action
         if action == "forget":
-            await service.forget([memory_id], ctx=self.ctx)
+            await service.forget(ForgetRequest(ids=[memory_id]), ctx=self.ctx)
         elif action == "restore":
-            await service.forget([memory_id], restore=True, ctx=self.ctx)
+            await service.forget(ForgetRequest(ids=[memory_id], restore=True), ctx=self.ctx)
         elif action == "purge":
             if str(form.get("confirm_id", "")).strip() != memory_id:
                 raise HabitusError("to erase a memory for good, type its id into the box")
-            await service.forget([memory_id], purge=True, ctx=self.ctx)
+            await service.forget(ForgetRequest(ids=[memory_id], purge=True), ctx=self.ctx)
             return RedirectResponse("/journal?done=erased", 303)
         elif action == "edit":
             tags = [t.strip() for t in str(form.get("tags", "")).split(",") if t.strip()]
@@ -320,17 +331,19 @@ class WebView:
                                importance=float(str(form.get("importance", "0.5"))), ctx=self.ctx)
         elif action == "supersede":
             old = await service.get(memory_id)
-            new = await service.remember(str(form.get("content", "")), kind=old.kind,
-                                         tags=old.tags, scope=old.scope,
-                                         supersedes=[memory_id], ctx=self.ctx)
+            new = await service.remember(NewMemory(
+                content=str(form.get("content", "")), kind=old.kind, tags=old.tags,
+                scope=old.scope, supersedes=[memory_id]), ctx=self.ctx)
             return RedirectResponse(f"/memory/{new.id}?done=superseded", 303)
         elif action == "link":
-            await service.link(memory_id, str(form.get("target", "")).strip(),
-                               str(form.get("relation", "related_to")), ctx=self.ctx)
+            await service.link(LinkRequest(
+                source=memory_id, target=str(form.get("target", "")).strip(),
+                relation=str(form.get("relation", "related_to"))), ctx=self.ctx)
         elif action == "confirm":
-            await service.confirm([memory_id], ctx=self.ctx)
+            await service.confirm(ConfirmRequest(ids=[memory_id]), ctx=self.ctx)
         return RedirectResponse(f"/memory/{memory_id}?done={done}", 303)
 
     async def undo(self, request: Request) -> Response:
-        result = await (await self.service()).undo(request.path_params["op"], ctx=self.ctx)
+        result = await (await self.service()).undo(
+            UndoRequest(operation=request.path_params["op"]), ctx=self.ctx)
         return RedirectResponse(f"/journal?done=undid+{result.operation}", 303)

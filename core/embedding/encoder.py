@@ -119,6 +119,15 @@ class Encoder:
             at += len(found)
         return vectors[:len(texts)], passages
 
+    async def similarities(self, text: str, ids: list[str]) -> dict[str, float]:
+        """The cosine similarity of `text` to each memory of `ids` whose vector the store holds
+        in memory (none when vector search is off): a measure on an absolute scale, unlike a
+        search's scores, read from the store's caches only."""
+        query = await self.embed([text])
+        if query is None:
+            return {}
+        return self.store.similarities(query[0], ids)
+
     async def reembedded(self) -> bool:
         """After a failure: was the store re-embedded by another process (`habitus reindex`)?
         If so vector search turns off here, so the caller can retry lexically."""

@@ -63,10 +63,7 @@ class Journal:
         detail = dict(detail or {})
         detail["operation"] = current_operation() or entry
         try:  # the table versions this operation produced, for audit and time travel
-            detail["versions"] = {
-                "memories": await self.store.version(self.store.memories),
-                "links": await self.store.version(self.store.links),
-            }
+            detail["versions"] = await self.store.table_versions()
         except Exception:  # a closed or remote table: the journal row matters more
             log.debug("table versions unavailable", exc_info=True)
         self.store.append_journal([{

@@ -73,7 +73,7 @@ def _ts(value: str | None) -> datetime | None:
 
 async def _revert(store: Store, entry: dict[str, Any]) -> list[str]:
     """Apply the inverse of one journal row; returns the memory ids it touched."""
-    m = store.m
+    m = store.where.memories
     op, ids, detail = entry["op"], list(entry["ids"] or []), entry["_detail"]
     before: dict[str, Any] = detail.get("before", {})
     present = {r["id"]: r for r in await store.get_memories(ids)} if ids else {}
@@ -118,12 +118,12 @@ async def _revert(store: Store, entry: dict[str, Any]) -> list[str]:
         return ids
     if op == "link":
         if detail.get("links") and detail.get("created"):
-            await store.delete_links(store.l.isin("id", detail["links"]))
+            await store.delete_links(store.where.links.isin("id", detail["links"]))
             return []
         link_id = detail.get("link")
         if link_id:
             if detail.get("created"):
-                await store.delete_links(store.l.eq("id", link_id))
+                await store.delete_links(store.where.links.eq("id", link_id))
             elif detail.get("before"):
                 await store.update_link(link_id, detail["before"])
         return []

@@ -60,8 +60,6 @@ async def supersede_many(
     add_links: bool = True,
 ) -> dict[str, list[str]]:
     """Several supersessions (new id, old ids, detected?) in one commit and one journal row."""
-    import pyarrow as pa
-
     when = when or utc_now()
     wanted = {i for new, olds, _ in pairs for i in (new, *olds)}
     rows = {r["id"]: r for r in await store.get_memories(sorted(wanted))}
@@ -108,11 +106,7 @@ async def supersede_many(
     if not done:
         return {}
     if changed:
-        schema = await store.memories.schema()
-        table = pa.Table.from_pylist(
-            [{k: r.get(k) for k in schema.names} for r in changed.values()], schema=schema
-        )
-        await store.merge_memories(table)  # type: ignore[arg-type]
+        await store.replace_memories(list(changed.values()))
     ids = list(dict.fromkeys(i for new, olds in done.items() for i in (new, *olds)))
     await journal.append(
         "supersede",
@@ -132,8 +126,9 @@ async def reinstate(
     store: Store, journal: Journal, forgotten: Sequence[str], ctx: CallContext
 ) -> list[str]:
     """Make the versions that `forgotten` memories had superseded current again."""
+    links = store.where.links
     edges = await store.find_links(
-        store.l.eq("relation", "supersedes") & store.l.isin("source", list(forgotten)), limit=10_000
+        links.eq("relation", "supersedes") & links.isin("source", list(forgotten)), limit=10_000
     )
     targets = list({e["target"] for e in edges} - set(forgotten))
     if not targets:
@@ -151,7 +146,8 @@ async def reinstate(
         section.pop("superseded_by", None)
         section.pop("superseded_detected", None)
         await store.update_memories(
-            store.m.eq("id", row["id"]), {"valid_until": None, "metadata": with_meta(meta)}
+            store.where.memories.eq("id", row["id"]),
+            {"valid_until": None, "metadata": with_meta(meta)},
         )
         back.append(row["id"])
     if back:
@@ -161,7 +157,7 @@ async def reinstate(
 
 async def timeline(store: Store, memory_id: str) -> History:
     """Every version of the fact `memory_id` belongs to, oldest first."""
-    l_ = store.l
+    l_ = store.where.links
     seen: set[str] = {memory_id}
     frontier = [memory_id]
     while frontier:

@@ -47,7 +47,7 @@ async def add_link(
 ) -> LinkResult:
     """Add one edge, or merge it into the same edge (the higher weight, the newer note)."""
     link_id = link_key(source, target, relation)
-    existing = await store.find_links(store.l.eq("id", link_id), limit=1)
+    existing = await store.find_links(store.where.links.eq("id", link_id), limit=1)
     before: dict[str, Any] = {}
     if existing:
         values: dict[str, Any] = {"weight": max(weight, float(existing[0]["weight"] or 0))}
@@ -93,7 +93,8 @@ async def add_links_bulk(
     if not wanted:
         return []
     existing = set() if from_new else {
-        r["id"] for r in await store.find_links(store.l.isin("id", list(wanted)), limit=len(wanted))
+        r["id"] for r in await store.find_links(store.where.links.isin("id", list(wanted)),
+                                                limit=len(wanted))
     }
     now = utc_now()
     rows = [
@@ -123,7 +124,7 @@ async def add_links_bulk(
 
 async def links_of(store: Store, memory_id: str) -> list[LinkResult]:
     """Every edge that starts or ends at a memory."""
-    l_ = store.l
+    l_ = store.where.links
     rows = await store.find_links(l_.eq("source", memory_id) | l_.eq("target", memory_id))
     return [LinkResult(source=r["source"], target=r["target"], relation=r["relation"],
                        note=r["note"] or "", weight=float(r["weight"]), created=False)
@@ -140,7 +141,7 @@ async def follow(
     """
     if not ranked:
         return ranked, {}
-    l_ = store.l
+    l_ = store.where.links
     heads = {c.row["id"]: c for c in ranked[:top]}
     ids = list(heads)
     edges = await store.find_links(
@@ -157,7 +158,7 @@ async def follow(
                     reach[there] = (score, here)
     if not reach:
         return ranked, {}
-    rows = await store.scan(store.m.isin("id", list(reach)) & where, limit=len(reach))
+    rows = await store.scan(store.where.memories.isin("id", list(reach)) & where, limit=len(reach))
     added = []
     via: dict[str, str] = {}
     for row in rows:

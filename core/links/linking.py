@@ -11,8 +11,9 @@ from habitus.core.history.journal import Journal, operation
 from habitus.core.history.versions import supersede
 from habitus.core.links.edges import add_link
 from habitus.core.models import CallContext, LinkResult
+from habitus.core.requests import LinkRequest
 from habitus.core.trust import redaction
-from habitus.core.validation import LIMITS, check_ids, check_relation
+from habitus.core.validation import check_ids
 
 if TYPE_CHECKING:
     from habitus.store import Store
@@ -21,24 +22,20 @@ __all__ = ["link"]
 
 
 async def link(
-    store: Store, journal: Journal, source: str, target: str, relation: str, note: str,
-    weight: float, ctx: CallContext, *, redact_secrets: bool = True,
+    store: Store, journal: Journal, request: LinkRequest, ctx: CallContext, *,
+    redact_secrets: bool = True,
 ) -> LinkResult:
-    """A typed edge a caller asked for between two live memories, checked; `supersedes` also
+    """The typed edge `request` asks for between two live memories, checked; `supersedes` also
     makes the target an old version of the source."""
-    source, target = check_ids([source])[0], check_ids([target])[0]
+    source, target = check_ids([request.source])[0], check_ids([request.target])[0]
     if source == target:
         raise InvalidInput("a memory cannot be linked to itself")
-    check_relation(relation)
-    if len(note) > LIMITS["note_chars"]:
-        raise InvalidInput(f"note is longer than {LIMITS['note_chars']} characters")
+    relation, note = request.relation, request.note
     if redact_secrets:
         note, _ = redaction.redact(note)
-    if not 0.0 <= weight <= 1.0:
-        raise InvalidInput("weight must be between 0 and 1")
     await require_live(store, [source, target])
     with operation():
-        result = await add_link(store, journal, source, target, relation, note, weight, ctx)
+        result = await add_link(store, journal, source, target, relation, note, 1.0, ctx)
         if relation == "supersedes":
             await supersede(store, journal, source, [target], ctx, add_links=False)
     return result

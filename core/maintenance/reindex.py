@@ -21,8 +21,8 @@ memory again. This is done beside the live data, never in place:
 
 Re-running with the same embedder resumes (or, on a finished store, only repairs); re-running
 with another one discards the staged vectors and starts over. Row count and ids never change.
-LanceDB 0.40 cannot rewrite a table's schema metadata, so the model and dimension of the
-vectors live on the `vector` field's metadata (`store.schema.vector_model` reads both).
+The columns and their commits are the store's (`habitus.store.reembedding`); this module
+embeds, counts and journals.
 """
 
 from __future__ import annotations
@@ -38,24 +38,18 @@ from typing import Any
 
 import anyio
 import numpy as np
-import pyarrow as pa
 
 from habitus.base.errors import InvalidInput, StoreError
 from habitus.core.embedding.embedders import Embedder
 from habitus.core.ids import new_id
 from habitus.core.text.terms import embedding_text
 from habitus.store import Store
-from habitus.store.schema import VECTOR_DIM_KEY, VECTOR_MODEL_KEY, vector_model
 
 __all__ = ["ReindexResult", "reindex", "DEFAULT_BATCH"]
 
 log = logging.getLogger("habitus.reindex")
 
 DEFAULT_BATCH = 256
-STAGE_VECTOR = "vector_next"
-STAGE_MODEL = "embedding_model_next"
-OLD_VECTOR = "vector_old"
-OLD_MODEL = "embedding_model_old"
 
 Progress = Callable[[int, int], Awaitable[None] | None]
 
@@ -100,92 +94,56 @@ async def reindex(
     if batch_size < 1:
         raise InvalidInput(f"batch size must be at least 1, got {batch_size}")
     started = time.perf_counter()
-    await store.writer.flush()
-    table = store.memories
+    await store.flush()
     target = embedder.model_id if embedder is not None else ""
     dimension = await anyio.to_thread.run_sync(lambda: embedder.dimension) if embedder else 0
-    schema = await table.schema()
-    current_model, current_dim = vector_model(schema, store.dimension)
-    dimension = dimension or current_dim
-    result = ReindexResult(from_model=current_model, to_model=target, dimension=dimension)
-    result.rows_before = await table.count_rows()
-    ids_before = await _ids(table)
-
-    async def write(fn: Callable[[], Awaitable[Any]]) -> Any:
-        return await store.writer.call(table, fn)
+    columns = await store.embedding_columns()
+    dimension = dimension or columns.dimension
+    result = ReindexResult(from_model=columns.model, to_model=target, dimension=dimension)
+    result.rows_before = await store.count()
+    ids_before = await store.memory_ids()
 
     # A previous run swapped but stopped before cleaning up: finish its swap first.
-    if OLD_VECTOR in schema.names or OLD_MODEL in schema.names:
+    if columns.unfinished_swap:
         log.info("finishing the swap of an interrupted reindex")
-        if current_dim == dimension:
-            await _label(write, table, target, dimension)
-        await _drop(write, table, [c for c in (OLD_VECTOR, OLD_MODEL) if c in schema.names])
-        schema = await table.schema()
-        current_model, current_dim = vector_model(schema, store.dimension)
+        await store.finish_swap((target, dimension) if columns.dimension == dimension else None)
+        columns = await store.embedding_columns()
 
-    had_index = any(tuple(i.columns) == ("vector",) for i in await table.list_indices())
-    staged = STAGE_VECTOR in schema.names
+    staged = columns.staged is not None
     if staged:
-        meta = schema.field(STAGE_VECTOR).metadata or {}
-        same = (meta.get(VECTOR_MODEL_KEY.encode(), b"").decode(), meta.get(
-            VECTOR_DIM_KEY.encode(), b"").decode()) == (target, str(dimension))
-        if same:
+        if columns.staged == (target, str(dimension)):
             result.resumed = True
             log.info("resuming the reindex to %s", target or "no model")
         else:
             log.warning("discarding the vectors staged for another model")
-            await _drop(write, table, [c for c in (STAGE_VECTOR, STAGE_MODEL) if c in schema.names])
+            await store.discard_staged()
             staged = False
 
-    already = (current_model, current_dim) == (target, dimension) and not result.resumed
+    already = (columns.model, columns.dimension) == (target, dimension) and not result.resumed
     mark = time.perf_counter()
     if not already:
         if not staged:
-            fields = [
-                pa.field(STAGE_VECTOR, pa.list_(pa.float32()),
-                         metadata={VECTOR_MODEL_KEY: target, VECTOR_DIM_KEY: str(dimension)}),
-                pa.field(STAGE_MODEL, pa.string()),
-            ]
-            await write(lambda: table.add_columns(fields))
+            await store.stage_vectors(target, dimension)
         # Fill (and catch up with rows written meanwhile) until no staged vector is missing.
         total = result.rows_before
         while embedder is not None:
-            rows = await (
-                table.query().where(f"{STAGE_VECTOR} IS NULL")
-                .select(["id", "content", "metadata"]).limit(batch_size).to_list()
-            )
+            rows = await store.unstaged(batch_size)
             if not rows:
                 break
             vectors = await _embed(embedder, rows, dimension)
-            data = pa.table({
-                "id": pa.array([r["id"] for r in rows], pa.string()),
-                STAGE_VECTOR: pa.array(list(vectors), pa.list_(pa.float32())),
-                STAGE_MODEL: pa.array([target] * len(rows), pa.string()),
-            })
-            await write(lambda data=data: _merge(table, data))
+            await store.put_staged([r["id"] for r in rows], vectors, target)
             result.embedded += len(rows)
             result.batches += 1
-            total = max(total, await table.count_rows()) if result.batches % 16 == 0 else total
+            total = max(total, await store.count()) if result.batches % 16 == 0 else total
             if on_batch is not None:
                 outcome = on_batch(min(result.embedded, total), total)
                 if inspect.isawaitable(outcome):
                     await outcome
         result.phases["fill"] = round(time.perf_counter() - mark, 3)
 
-        # Swap, in one commit; the ANN index (if any) must go first: LanceDB cannot cast it.
+        # Swap, in one commit (the ANN index, if any, dropped first).
         mark = time.perf_counter()
-        for index in await table.list_indices():
-            if tuple(index.columns) == ("vector",):
-                await write(lambda name=index.name: table.drop_index(name))
-        await write(lambda: table.alter_columns(
-            {"path": "vector", "rename": OLD_VECTOR, "data_type": pa.list_(pa.float32())},
-            {"path": STAGE_VECTOR, "rename": "vector",
-             "data_type": pa.list_(pa.float32(), dimension)},
-            {"path": "embedding_model", "rename": OLD_MODEL},
-            {"path": STAGE_MODEL, "rename": "embedding_model"},
-        ))
-        await _label(write, table, target, dimension)
-        await _drop(write, table, [OLD_VECTOR, OLD_MODEL])
+        await store.swap_staged(target, dimension)
         result.swapped = True
         result.phases["swap"] = round(time.perf_counter() - mark, 3)
 
@@ -193,42 +151,32 @@ async def reindex(
     # without one by an earlier failure) are embedded straight into `vector`.
     mark = time.perf_counter()
     if embedder is not None:
-        stale = f"vector IS NULL OR embedding_model IS NULL OR embedding_model != '{_sql(target)}'"
         seen: set[str] = set()
         while True:
-            rows = [r for r in await (
-                table.query().where(stale).select(["id", "content", "metadata"])
-                .limit(batch_size + len(seen)).to_list()
-            ) if r["id"] not in seen]
+            rows = [r for r in await store.lacking_vectors(target, batch_size + len(seen))
+                    if r["id"] not in seen]
             if not rows:
                 break
             seen.update(r["id"] for r in rows)
             vectors = await _embed(embedder, rows, dimension)
-            data = pa.table({
-                "id": pa.array([r["id"] for r in rows], pa.string()),
-                "vector": pa.array(list(vectors), pa.list_(pa.float32(), dimension)),
-                "embedding_model": pa.array([target] * len(rows), pa.string()),
-            })
-            await write(lambda data=data: _merge(table, data))
+            await store.put_vectors([r["id"] for r in rows], vectors, target, dimension)
             result.repaired += len(rows)
     else:
-        await write(lambda: table.update({"embedding_model": ""}))
+        await store.unlabel_vectors()
     result.phases["repair"] = round(time.perf_counter() - mark, 3)
 
-    await store.refresh_embedding()
-    store.embedding_model, store.dimension = target, dimension
+    await store.adopt_embedding(target, dimension)
     if not already:
         mark = time.perf_counter()
         result.passages = await _passages(store, embedder, batch_size)
         result.phases["passages"] = round(time.perf_counter() - mark, 3)
-    await store.has_vector_index()
-    if had_index and embedder is not None:
+    if columns.vector_index and embedder is not None:
         mark = time.perf_counter()
         result.vector_index = await store.maybe_index_vectors(min_rows=0)
         result.phases["index"] = round(time.perf_counter() - mark, 3)
 
-    result.rows_after = await table.count_rows()
-    ids_after = await _ids(table)
+    result.rows_after = await store.count()
+    ids_after = await store.memory_ids()
     # A reindex never inserts nor deletes; other processes may have meanwhile.
     result.ids_unchanged = ids_after == ids_before
     lost = ids_before - ids_after
@@ -236,7 +184,7 @@ async def reindex(
         log.warning("%d memories were deleted by another process during the reindex", len(lost))
     result.seconds = round(time.perf_counter() - started, 3)
     _journal(store, result, client)
-    await store.writer.flush()
+    await store.flush()
     log.info("reindexed %d memories to %s (%d-d) in %.1fs", result.rows_after,
              target or "no model", dimension, result.seconds)
     return result
@@ -263,9 +211,7 @@ async def _passages(store: Store, embedder: Embedder | None, batch_size: int) ->
         return 0
     done, offset = 0, 0
     while True:
-        rows = await store.memories.query().select(
-            ["id", "scope", "content", "metadata", "content_hash"]
-        ).offset(offset).limit(batch_size).to_list()
+        rows = await store.memory_texts(offset, batch_size)
         if not rows:
             return done
         offset += len(rows)
@@ -275,11 +221,8 @@ async def _passages(store: Store, embedder: Embedder | None, batch_size: int) ->
         if not flat:
             continue
         vectors = iter(await anyio.to_thread.run_sync(embedder.embed, flat))
-        await store.add_passages([
-            {"id": f"{r['id']}:{n}", "memory": r["id"], "scope": r["scope"],
-             "content_hash": r["content_hash"], "embedding_model": embedder.model_id,
-             "vector": next(vectors).tolist()}
-            for r, found in zip(rows, pieces, strict=True) for n in range(1, len(found) + 1)
+        await store.add_passages(embedder.model_id, [
+            (r, [next(vectors) for _ in found]) for r, found in zip(rows, pieces, strict=True)
         ])
         done += len(flat)
 
@@ -290,30 +233,6 @@ def _metadata(value: Any) -> dict[str, Any]:
     except (TypeError, ValueError):
         return {}
     return parsed if isinstance(parsed, dict) else {}
-
-
-async def _merge(table: Any, data: pa.Table) -> Any:
-    """Update the given columns of existing rows by id; never inserts."""
-    return await table.merge_insert("id").when_matched_update_all().execute(data)
-
-
-async def _label(write: Callable[..., Awaitable[Any]], table: Any, model: str, dim: int) -> None:
-    meta = {VECTOR_MODEL_KEY: model, VECTOR_DIM_KEY: str(dim)}
-    await write(lambda: table.update_field_metadata({"path": "vector", "metadata": meta}))
-
-
-async def _drop(write: Callable[..., Awaitable[Any]], table: Any, columns: list[str]) -> None:
-    if columns:
-        await write(lambda: table.drop_columns(columns))
-
-
-async def _ids(table: Any) -> set[str]:
-    rows = await table.query().select(["id"]).to_arrow()
-    return set(rows.column("id").to_pylist())
-
-
-def _sql(text: str) -> str:
-    return text.replace("'", "''")
 
 
 def _journal(store: Store, result: ReindexResult, client: str | None) -> None:

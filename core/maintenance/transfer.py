@@ -11,12 +11,15 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from habitus.base.errors import InvalidInput
-from habitus.core.models import CallContext, NewMemory
+from habitus.core.models import BatchMemory, CallContext, NewMemory
 from habitus.core.service import MemoryService
 from habitus.core.views import memory_of
+
+if TYPE_CHECKING:
+    from habitus.store import Store
 
 __all__ = ["export_jsonl", "import_jsonl"]
 
@@ -24,17 +27,17 @@ MAX_IMPORT_BYTES = 512 * 1024 * 1024
 
 
 async def export_jsonl(
-    service: MemoryService, path: Path, *, with_deleted: bool = False
+    store: Store, path: Path, *, with_deleted: bool = False
 ) -> dict[str, int]:
-    """Write memories and links to `path` ('-' = stdout); returns the counts written."""
-    store = service.store
-    where = None if with_deleted else store.m.is_null("deleted_at")
+    """Write the memories and links of `store` to `path` ('-' = stdout); returns the counts
+    written."""
+    where = None if with_deleted else store.where.memories.is_null("deleted_at")
     rows = await store.scan(where)
     rows.sort(key=lambda r: r["created_at"])
     ids = {r["id"] for r in rows}
     links = [
         link
-        for link in await store.find_links(store.l.not_null("id"), limit=10_000_000)
+        for link in await store.find_links(store.where.links.not_null("id"), limit=10_000_000)
         if link["source"] in ids and link["target"] in ids
     ]
     lines = []
@@ -87,7 +90,7 @@ async def import_jsonl(service: MemoryService, path: Path, *, ctx: CallContext) 
     for record in records:
         if record["type"] == "memory":
             items.append(
-                NewMemory(
+                BatchMemory(
                     content=record["content"],
                     kind=record.get("kind", "semantic"),
                     tags=record.get("tags", []),
@@ -102,7 +105,7 @@ async def import_jsonl(service: MemoryService, path: Path, *, ctx: CallContext) 
             observations = "; ".join(str(o) for o in record.get("observations", []))
             entity_type = str(record.get("entityType", "entity"))
             items.append(
-                NewMemory(
+                BatchMemory(
                     content=f"{record['name']} ({entity_type}): {observations}",
                     tags=[entity_type[:64]],
                     metadata={"entity": record["name"]},

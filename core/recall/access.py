@@ -35,7 +35,7 @@ class AccessLog:
 
     async def flush(self) -> None:
         """Commit the uses counted so far now."""
-        await self.store.writer.flush()
+        await self.store.flush()
 
 
 async def with_uses(store: Store, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -30,11 +30,11 @@ class Expanded:
 
 async def expand(store: Store, ranked: list[Candidate], query: RecallQuery) -> Expanded:
     """History and links added to `ranked` as `query` asks."""
-    if query.include_history and query.as_of is None:
+    if query.request.include_history and query.as_of is None:
         ranked = demote_superseded(ranked)
-    if not query.follow_links:
+    if not query.request.follow_links:
         return Expanded(ranked)
-    ranked, via = await follow(store, ranked, query.limit, query.where)
+    ranked, via = await follow(store, ranked, query.request.limit, query.where)
     return Expanded(ranked, via)
 
 

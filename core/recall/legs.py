@@ -138,7 +138,7 @@ def _contains_stem(target: str, text: str) -> bool:
 def _within(store: Store, query: RecallQuery) -> Predicate:
     """The query's filter, narrowed to the period it names."""
     assert query.period is not None
-    m = store.m
+    m = store.where.memories
     return query.where & m.ge("created_at", query.period.start) & m.lt(
         "created_at", query.period.end
     )

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from habitus.core.embedding.encoder import Encoder
-from habitus.core.models import RecallResult
+from habitus.core.models import CallContext, RecallResult
 from habitus.core.plugin_hooks import PluginHooks
 from habitus.core.project import anchors
 from habitus.core.recall.access import AccessLog
@@ -22,6 +22,7 @@ from habitus.core.recall.legs import Legs, run_legs
 from habitus.core.recall.pack import fit, pack
 from habitus.core.recall.query import RecallQuery, parse_query
 from habitus.core.recall.ranking import DEFAULT_WEIGHTS, Candidate, Weights, fuse
+from habitus.core.requests import RecallRequest
 
 if TYPE_CHECKING:
     from habitus.store import Store
@@ -47,10 +48,10 @@ class Recall:
         self.hooks = hooks
         self.weights = weights
 
-    async def __call__(self, text: str, **options: Any) -> RecallResult:
-        """Recall `text` with the options of `query.parse_query` (ctx, scope, kinds, limit…)."""
+    async def __call__(self, request: RecallRequest, ctx: CallContext) -> RecallResult:
+        """The memories `request` asks for, for the caller `ctx`."""
         started = time.perf_counter()
-        query = parse_query(self.store, text, **options)
+        query = parse_query(self.store, request, ctx)
         legs = await self.legs(query)
         ranked = self.fuse(query, legs)
         expanded = await expand(self.store, ranked, query)
@@ -79,15 +80,16 @@ class Recall:
     async def pack(self, query: RecallQuery, expanded: Expanded, mode: str) -> RecallResult:
         """The answer: the best whole memories within the limit and budget. Plugins that rerank
         see up to `RERANK_DEPTH` candidates first; the limit and budget apply after them."""
+        limit, budget = query.request.limit, query.request.token_budget
         if self.hooks.has("rerank_recall"):
-            depth = max(query.limit, RERANK_DEPTH)
+            depth = max(limit, RERANK_DEPTH)
             result = pack(query, expanded.ranked, depth, None, mode, query.now)
             result.warnings = self.encoder.warnings()
             result = await self.hooks.rerank(query.text, result, query.ctx)
-            result = fit(result, query.limit, query.token_budget)
+            result = fit(result, limit, budget)
         else:
-            limit = query.limit + len(expanded.via)
-            result = pack(query, expanded.ranked, limit, query.token_budget, mode, query.now)
+            result = pack(query, expanded.ranked, limit + len(expanded.via), budget, mode,
+                          query.now)
             result.warnings = self.encoder.warnings()
         for hit in result.memories:
             hit.via = expanded.via.get(hit.id)

@@ -380,7 +380,7 @@ async def _skip_done(store: Store, actions: list[ConsolidationAction]) -> None:
     wanted = list({i for a in actions if a.action != "skip" for i in a.sources})
     if not wanted:
         return
-    m = store.m
+    m = store.where.memories
     existing = await store.scan(
         m.is_null("deleted_at") & m.has_any("derived_from", wanted[:1_000]),
         columns=["id", "derived_from"],

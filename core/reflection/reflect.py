@@ -18,8 +18,9 @@ from habitus.core.recall.pipeline import Recall
 from habitus.core.reflection import consolidate as consolidation
 from habitus.core.reflection.consolidate import RememberFn
 from habitus.core.reflection.llm import ChatModel
+from habitus.core.requests import RecallRequest, ReflectRequest
 from habitus.core.text.tokens import count_many
-from habitus.core.validation import check_limit, check_time
+from habitus.core.validation import check_time
 from habitus.core.views import hit_of
 
 if TYPE_CHECKING:
@@ -56,21 +57,18 @@ class Reflect:
         self.llm = llm
         self.llm_error = llm_error
 
-    async def __call__(
-        self, *, scope: str | None, topic: str | None, since: datetime | None, limit: int,
-        consolidate: bool, dry_run: bool, draft: str | None, use_model: bool, ctx: CallContext,
-    ) -> ReflectBundle:
-        """The evidence and instructions (see `MemoryService.reflect`)."""
-        check_limit(limit)
-        scopes = read_scopes(scope, ctx)
+    async def __call__(self, request: ReflectRequest, ctx: CallContext) -> ReflectBundle:
+        """The evidence and instructions `request` asks for (see `MemoryService.reflect`)."""
+        limit, topic = request.limit, request.topic
+        scopes = read_scopes(request.scope, ctx)
         now = utc_now()
         groups: list[ReflectGroup] = []
         if topic:
-            groups.extend(await self.topic(topic, scope, limit, ctx))
+            groups.extend(await self.topic(topic, request.scope, limit, ctx))
         groups.extend(await self.near_duplicates(scopes, limit, now))
         groups.extend(await self.stale(scopes, limit, now, ctx))
         groups.extend(await self.suspicious(scopes, limit, now))
-        since = check_time(since, "since")
+        since = check_time(request.since, "since")
         groups.extend(await self.recent_episodes(scopes, since, limit, now))
         bundle = ReflectBundle(
             scope=", ".join(scopes or ["all"]),
@@ -81,14 +79,15 @@ class Reflect:
         bundle = await self.hooks.consolidate(bundle, ctx)
         return await consolidation.run(
             self.store, self.remember, bundle, llm=self.llm, llm_error=self.llm_error,
-            draft=draft, use_model=use_model, consolidate=consolidate, dry_run=dry_run, ctx=ctx,
+            draft=request.draft, use_model=request.use_model, consolidate=request.consolidate,
+            dry_run=request.dry_run, ctx=ctx,
         )
 
     async def topic(
         self, topic: str, scope: str | None, limit: int, ctx: CallContext
     ) -> list[ReflectGroup]:
         """The memories recall finds on `topic`."""
-        found = await self.recall(topic, scope=scope, limit=limit, ctx=ctx)
+        found = await self.recall(RecallRequest(query=topic, scope=scope, limit=limit), ctx)
         if not found.memories:
             return []
         return [ReflectGroup(
@@ -104,7 +103,8 @@ class Reflect:
         `NEAR_DUPLICATE`): a superseded version is history, never a duplicate of its
         successor to merge back."""
         rows = await self.store.scan(
-            live(self.store, scopes) & current(self.store) & self.store.m.not_null("vector"),
+            live(self.store, scopes) & current(self.store)
+            & self.store.where.memories.not_null("vector"),
             limit=2000,
         )
         if len(rows) < 2:
@@ -161,7 +161,8 @@ class Reflect:
     ) -> list[ReflectGroup]:
         """Memories whose content reads as instructions to the model, not yet confirmed."""
         rows = await self.store.scan(
-            live(self.store, scopes) & self.store.m.contains("metadata", '"suspicious"'),
+            live(self.store, scopes)
+            & self.store.where.memories.contains("metadata", '"suspicious"'),
         )
         hits = [hit_of(r, 1.0, 0, now) for r in rows]
         hits = [h for h in hits if h.suspicious and h.trust != "confirmed"]
@@ -180,7 +181,7 @@ class Reflect:
     ) -> list[ReflectGroup]:
         """The latest episodes since `since` (default: the last seven days)."""
         since = since or now - timedelta(days=7)
-        m = self.store.m
+        m = self.store.where.memories
         episodes = await self.store.scan(
             live(self.store, scopes) & m.eq("kind", "episodic") & m.ge("created_at", since),
             limit=500,

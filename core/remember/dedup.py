@@ -113,7 +113,7 @@ async def prepare(
 
 async def find_exact(store: Store, drafts: list[Draft]) -> dict[tuple[str, str], dict[str, Any]]:
     """Current memories with the same content as a draft, by (scope, content hash)."""
-    m = store.m
+    m = store.where.memories
     digests = await store.known_hashes(list({p["content_hash"] for p in drafts}))
     existing: dict[tuple[str, str], dict[str, Any]] = {}
     for start in range(0, len(digests), 500):
@@ -140,7 +140,7 @@ async def reinforce(
     tags = list(dict.fromkeys(list(row["tags"] or []) + draft["tags"]))
     if tags != list(row["tags"] or []):
         if "search_text" not in row:
-            row["search_text"] = (await store.scan(store.m.eq("id", row["id"]),
+            row["search_text"] = (await store.scan(store.where.memories.eq("id", row["id"]),
                                                    columns=["search_text"]))[0]["search_text"]
         values["tags"] = tags
         values["search_text"] = with_tags(
@@ -149,7 +149,7 @@ async def reinforce(
         values["metadata"] = add_variant(row, variant)
     before = {k: row.get(k) for k in values if k != "updated_at"}
     before["updated_at"] = row["updated_at"].isoformat() if row.get("updated_at") else None
-    await store.update_memories(store.m.eq("id", row["id"]), values)
+    await store.update_memories(store.where.memories.eq("id", row["id"]), values)
     await journal.append("reinforce", [row["id"]], ctx, {"before": {row["id"]: before}})
 
 
@@ -160,7 +160,7 @@ async def _neighbours(
     candidates from the in-memory vectors, and only those similar enough to matter (`CLOSE`)
     read back (those searches met before come from the store's row cache) — most new
     memories have none, and cost no read."""
-    m = store.m
+    m = store.where.memories
     base = m.is_null("deleted_at") & m.is_null("valid_until")
     candidates: list[list[tuple[str, float]]] = [[] for _ in fresh]
     for scope in {r["scope"] for r in fresh}:

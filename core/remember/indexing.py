@@ -91,7 +91,7 @@ async def _link_to_stored(
     window: list[str],
 ) -> None:
     """Join a batch to the episodes already stored for its session (the one just before it)."""
-    m = store.m
+    m = store.where.memories
     where = (
         m.is_null("deleted_at")
         & m.eq("scope", scope)

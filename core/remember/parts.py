@@ -14,8 +14,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from habitus.core.limits import LIMITS
 from habitus.core.models import NewMemory
-from habitus.core.validation import LIMITS
 
 __all__ = ["Plan", "plan_parts", "split_text", "longest"]
 

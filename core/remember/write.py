@@ -30,11 +30,9 @@ async def write_new(
     rows = [_row(d, v, model, ctx) for d, v in zip(drafts, vectors, strict=True)]
     await index_rows(store, rows)
     await store.add_memories(rows)
-    await store.add_passages([
-        {"id": f"{d['id']}:{n}", "memory": d["id"], "scope": d["scope"],
-         "content_hash": d["content_hash"], "embedding_model": model, "vector": vector.tolist()}
+    await store.add_passages(model, [
+        (d, (passages or {}).get(d["id"], ()))
         for d, v in zip(drafts, vectors, strict=True) if v is not None
-        for n, vector in enumerate((passages or {}).get(d["id"], ()), 1)
     ])
     redacted = {d["id"]: d["redacted"] for d in drafts if d["redacted"]}
     await journal.append("remember", [r["id"] for r in rows], ctx,
