@@ -7,7 +7,8 @@ look-alike). Printed per category and in total: planted flagged (recall) and ben
 (false positives), with the texts the rules got wrong when `--errors` is given.
 
 `injection_dev.jsonl` was written before the rules were tuned and the rules were tuned on it;
-`injection_heldout.jsonl` was written afterwards and never tuned on.
+each `injection_heldout*.jsonl` was written after a round of tuning, and measured before the
+next round (a held-out set stays held out only until its errors are read).
 
     python bench/bench_injection.py [--errors] [FILE ...]
 """
@@ -23,7 +24,7 @@ from pathlib import Path
 from habitus.core.trust.instructions import findings
 
 DATA = Path(__file__).resolve().parent / "data"
-SETS = [DATA / "injection_dev.jsonl", DATA / "injection_heldout.jsonl"]
+SETS = sorted(DATA.glob("injection_*.jsonl"))
 
 
 def measure(path: Path, errors: bool) -> tuple[int, int, int, int]:
@@ -61,7 +62,7 @@ def _share(hit: int, of: int) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("files", nargs="*", type=Path, default=[p for p in SETS if p.exists()])
+    parser.add_argument("files", nargs="*", type=Path, default=SETS)
     parser.add_argument("--errors", action="store_true", help="print the texts judged wrongly")
     args = parser.parse_args()
     for path in args.files:

@@ -75,6 +75,22 @@ def test_developer_notes_are_not(text: str) -> None:
     assert suspicion(text) is None
 
 
+DATA = Path(__file__).resolve().parents[1] / "bench" / "data"
+# The sets the rules were tuned on; bench/bench_injection.py also reads the newest, untuned one.
+LABELLED = [DATA / f"injection_{name}.jsonl" for name in ("dev", "heldout", "heldout2", "heldout3")]
+
+
+@pytest.mark.fast
+@pytest.mark.parametrize("path", LABELLED, ids=lambda p: p.stem)
+def test_labelled_sets_meet_the_detection_target(path: Path) -> None:
+    """At least 95% of planted instructions flagged, at most 5% of benign look-alikes."""
+    rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line]
+    planted = [bool(suspicion(r["text"])) for r in rows if r["label"] == "planted"]
+    benign = [bool(suspicion(r["text"])) for r in rows if r["label"] == "benign"]
+    assert sum(planted) >= 0.95 * len(planted)
+    assert sum(benign) <= 0.05 * len(benign)
+
+
 async def test_the_poisoned_memory_is_data_and_stays_out_of_instruction_files(
     tmp_path: Path,
 ) -> None:

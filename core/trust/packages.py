@@ -24,6 +24,12 @@ _NPM = r"(?:npm|pnpm|yarn|bun)"
 _COMMAND = re.compile(
     rf"\b(?:(?P<pip>{_PIP})|(?P<npm>{_NPM}))\s+(?:install|i|add)\s+(?P<rest>[^;&|\n)]+)", re.I)
 _FROM = re.compile(r"\binstall\s+`?(?P<name>[\w.@/-]+)`?\s+from\s+(?P<where>pypi|npm)\b", re.I)
+# A package declared as a dependency: "add `x` to requirements.txt", "… to package.json".
+_DECLARED = re.compile(
+    r"\badd\s+`?(?P<name>@?[\w.-]+(?:/[\w.-]+)?)(?:[=<>~!]=?[\w.*]+)?`?\s+(?:as\s+a\s+"
+    r"(?:dev\s+)?dependency\s+)?(?:to|in(?:to)?)\s+(?:the\s+|our\s+)?`?(?P<where>requirements"
+    r"[\w.-]*\.(?:txt|in)|pyproject(?:\.toml)?|setup\.(?:py|cfg)|pipfile|environment\.ya?ml"
+    r"|package\.json|(?:dev)?dependencies)\b", re.I)
 # Options whose value follows them: the value is no package.
 _VALUED = frozenset({"-r", "-c", "-e", "-i", "-t", "--requirement", "--constraint",
                      "--index-url", "--extra-index-url", "--target", "--editable", "-f"})
@@ -84,6 +90,8 @@ def installs(text: str) -> list[tuple[str, str]]:
         index = "pypi" if match["pip"] else "npm"
         skip = False
         for word in match["rest"].split():
+            if word.startswith(("#", "[", "...", "$", ">")):
+                break  # a comment, an elision or a prompt: the command has ended
             if skip:
                 skip = False
                 continue
@@ -95,14 +103,38 @@ def installs(text: str) -> list[tuple[str, str]]:
             name = _package(word, index)
             if name:
                 found.append((index, name))
-            if word.endswith((".", ",", ";", ":")):
+            if word.endswith((".", ",", ";", ":", "`")):
                 break
     for match in _FROM.finditer(text):
         index = "pypi" if match["where"].lower() == "pypi" else "npm"
         name = _package(match["name"], index)
         if name:
             found.append((index, name))
+    for match in _DECLARED.finditer(text):
+        where = match["where"].lower()
+        index = "npm" if where in ("package.json", "devdependencies") else "pypi"
+        name = _package(match["name"], index)
+        if name:
+            found.append((index, name))
     return found
+
+
+def _typo_at(name: str, target: str) -> int:
+    """Where `name` first departs from `target`, counted from the start."""
+    return next((i for i, (a, b) in enumerate(zip(name, target, strict=False)) if a != b),
+                min(len(name), len(target)))
+
+
+def _plausible_typo(name: str, target: str) -> bool:
+    """Whether `name` reads as `target` mistyped: slips rarely touch a word's first letter
+    ("range" is no typo of "drange"), and a four-letter name is only taken for a five-letter
+    one with a letter left out inside it ("flsk" for "flask", not "boto" for "boto3"); a digit
+    added at the end names a fork or a version, not a slip."""
+    at = _typo_at(name, target)
+    if at == 0 or (len(name) == len(target) + 1 and name.startswith(target)
+                   and name[-1].isdigit()):
+        return False  # the first letter, or a numbered fork ("httpx2")
+    return len(name) >= 5 or (len(target) == 5 and at < len(name))
 
 
 def squats(text: str) -> list[tuple[str, str]]:
@@ -110,10 +142,10 @@ def squats(text: str) -> list[tuple[str, str]]:
     out = []
     for index, name in installs(text):
         known = _names().get(index, {})
-        if len(name) < 5 or name in known:
+        if len(name) < 4 or name in known:
             continue
-        for target in neighbours(name) & known.keys():
-            if name not in known[target]:
+        for target in sorted(neighbours(name) & known.keys()):
+            if name not in known[target] and _plausible_typo(name, target):
                 out.append((name, target))
                 break
     return out
