@@ -1,4 +1,5 @@
-"""`habitus eval locomo`: the recall benchmark, run through the same `recall` the server uses."""
+"""`habitus eval locomo` and `habitus eval longmemeval`: recall benchmarks, run through the
+same `recall` the server uses."""
 
 from __future__ import annotations
 
@@ -31,7 +32,8 @@ def eval_group() -> None:
     "--store",
     "store",
     type=click.Path(file_okay=False),
-    help="Build the benchmark store here and keep it (default: a temporary directory).",
+    help="Build the benchmark store here and keep it (default: a temporary directory); a "
+    "folder kept by an earlier run over the same conversations is reused without ingesting.",
 )
 @click.option(
     "--limit", "conversations", type=click.IntRange(1), help="Only the first N conversations."
@@ -70,7 +72,14 @@ def locomo(
     from habitus.base.errors import HabitusError
     from habitus.core.config import Settings
     from habitus.core.service import MemoryService
-    from habitus.evaluation.locomo import DEFAULT_RUNS, evaluate, format_report, load_locomo
+    from habitus.evaluation.locomo import (
+        DEFAULT_RUNS,
+        evaluate,
+        format_report,
+        load_locomo,
+        load_mapping,
+        save_mapping,
+    )
 
     chosen: dict[str, tuple[str, ...] | None] = {}
     for name in (r.strip() for r in runs.split(",") if r.strip()):
@@ -85,11 +94,17 @@ def locomo(
         raise click.ClickException(str(exc)) from exc
     if conversations:
         convs = convs[:conversations]
-    folder = store or tempfile.mkdtemp(prefix="habitus-locomo-")
-    if store and os.path.exists(store) and os.listdir(store):
+    mapping = load_mapping(store) if store and os.path.isdir(store) else None
+    if mapping is not None and turn_by_turn:
+        raise click.ClickException("--turn-by-turn builds its own store; give a new folder")
+    if store and mapping is None and os.path.isdir(store) and os.listdir(store):
         raise click.ClickException(
-            f"{store} is not empty; give a new folder for the benchmark store"
+            f"{store} is not empty and holds no earlier run; give a new folder for the "
+            "benchmark store"
         )
+    if mapping is not None and any(c.scope not in mapping for c in convs):
+        raise click.ClickException(f"{store} holds another selection of conversations")
+    folder = store or tempfile.mkdtemp(prefix="habitus-locomo-")
 
     def progress(name: str, run: dict[str, Any]) -> None:
         o = run["overall"]
@@ -100,8 +115,11 @@ def locomo(
     async def main() -> dict[str, Any]:
         service = await MemoryService.open(Settings(db=folder, embedder=embedder_name))
         try:
-            return await evaluate(service, convs, runs=chosen, progress=progress,
-                                  turn_by_turn=turn_by_turn)
+            return await evaluate(
+                service, convs, runs=chosen, progress=progress, turn_by_turn=turn_by_turn,
+                mapping=mapping,
+                ingested=(lambda built: save_mapping(store, built)) if store else None,
+            )
         finally:
             await service.close()
 
@@ -119,10 +137,131 @@ def locomo(
     sys.stdout.flush()
 
 
+@eval_group.command(name="longmemeval")
+@click.option(
+    "--data",
+    "data",
+    required=True,
+    type=click.Path(dir_okay=False),
+    help="LongMemEval in LoCoMo's format, JSON or .json.gz "
+    "(e.g. ../shared/data/longmemeval/longmemeval_s_dev50.json.gz).",
+)
+@click.option(
+    "--store",
+    "store",
+    type=click.Path(file_okay=False),
+    help="Build the benchmark store here and keep it; a folder kept by an earlier run over "
+    "the same questions is reused without ingesting again.",
+)
+@click.option("--limit", type=click.IntRange(1), help="Only the first N questions chosen.")
+@click.option("--every", type=click.IntRange(1), default=1, show_default=True,
+              help="Every Nth question (2: the first, third, fifth…).")
+@click.option("--offset", type=click.IntRange(0), default=0, show_default=True,
+              help="Start at this question (with --every 2, 1 takes the other half).")
+@click.option(
+    "--runs",
+    default="full,bm25",
+    show_default=True,
+    help="Comma-separated configurations: full, lexical, vector (habitus) and bm25 (a plain "
+    "BM25 over the same turns).",
+)
+@click.option("--wall-clock", is_flag=True,
+              help="Ask every question at the current time instead of at its own date.")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@click.pass_context
+def longmemeval(
+    ctx: click.Context,
+    data: str,
+    store: str | None,
+    limit: int | None,
+    every: int,
+    offset: int,
+    runs: str,
+    wall_clock: bool,
+    as_json: bool,
+) -> None:
+    """Turn-level recall@k and session-level recall_any@k / recall_all@k on LongMemEval,
+    per question type, beside BM25 over the same turns.
+
+    Each question's haystack is stored in its own scope (episodic memories dated by their
+    session, one remember_many per session), and the question is asked with recall at its own
+    date (time expressions and recency count from it). The store
+    is separate from your memories; it is deleted afterwards unless --store is given.
+    """
+    import anyio
+
+    from habitus.base.errors import HabitusError
+    from habitus.core.config import Settings
+    from habitus.core.service import MemoryService
+    from habitus.evaluation.longmemeval import (
+        RUNS,
+        evaluate,
+        format_report,
+        load_longmemeval,
+        load_mapping,
+        save_mapping,
+    )
+
+    chosen = [r.strip() for r in runs.split(",") if r.strip()]
+    for name in chosen:
+        if name not in RUNS:
+            raise click.BadParameter(f"unknown run {name!r}; use {', '.join(RUNS)}")
+    settings = getattr(ctx.obj, "settings", None)
+    embedder_name = settings.embedder if settings is not None else "minilm"
+    try:
+        convs = load_longmemeval(data)[offset::every][:limit]
+    except HabitusError as exc:
+        raise click.ClickException(str(exc)) from exc
+    mapping = load_mapping(store) if store and os.path.isdir(store) else None
+    if store and mapping is None and os.path.isdir(store) and os.listdir(store):
+        raise click.ClickException(
+            f"{store} is not empty and holds no earlier run; give a new folder for the "
+            "benchmark store"
+        )
+    folder = store or tempfile.mkdtemp(prefix="habitus-longmemeval-")
+
+    def ingest_progress(done: int, turns: int, seconds: float) -> None:
+        click.echo(f"ingest: {done}/{len(convs)} haystacks, {turns} turns, {seconds:.0f} s "
+                   f"({turns / max(seconds, 1e-9):.1f} turns/s)", err=True)
+
+    def progress(name: str, run: dict[str, Any]) -> None:
+        o = run["overall"]
+        click.echo(f"{name}: R@10 {o['turn@10']:.1f}  any@5 {o['any@5']:.1f}  "
+                   f"all@5 {o['all@5']:.1f}", err=True)
+
+    async def main() -> dict[str, Any]:
+        service = await MemoryService.open(Settings(db=folder, embedder=embedder_name))
+        try:
+            report = await evaluate(
+                service, convs, runs=chosen, mapping=mapping, progress=progress,
+                ingest_progress=ingest_progress,
+                ingested=(lambda built: save_mapping(store, built)) if store else None,
+                dated=not wall_clock,
+            )
+        finally:
+            await service.close()
+        return report
+
+    try:
+        report = anyio.run(main, backend="asyncio")
+    except HabitusError as exc:
+        raise click.ClickException(str(exc)) from exc
+    finally:
+        if not store:
+            shutil.rmtree(folder, ignore_errors=True)
+    if as_json:
+        click.echo(json.dumps(report, indent=2))
+    else:
+        click.echo(format_report(report))
+    sys.stdout.flush()
+
+
 def register(cli: click.Group) -> None:
-    """Add `eval locomo` to the `habitus` group's `eval` group (shared with other benchmarks)."""
+    """Add `eval locomo` and `eval longmemeval` to the `habitus` group's `eval` group (shared
+    with other benchmarks)."""
     group = cli.commands.get("eval")
     if isinstance(group, click.Group):
         group.add_command(locomo)
+        group.add_command(longmemeval)
     else:
         cli.add_command(eval_group)

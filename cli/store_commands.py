@@ -141,9 +141,9 @@ def register(group: click.Group) -> None:
         emit(
             result,
             as_json,
-            lambda r: (
+            lambda r: "\n".join([
                 f"imported {r['created']} new, {r['reinforced']} reinforced, {r['links']} links"
-            ),
+                + (f", {r['refused']} refused:" if r["refused"] else ""), *r["errors"]]),
         )
 
     @group.command()

@@ -7,6 +7,7 @@ __all__ = ["LIMITS"]
 
 LIMITS = {
     "content_chars": 32_000,
+    "parts": 16,  # longer content in a batch is stored in parts of content_chars, this many at most
     "query_chars": 2_000,
     "tags": 32,
     "tag_chars": 64,

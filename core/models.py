@@ -12,7 +12,10 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, Field, PrivateAttr
 
 from habitus.core.kinds import KINDS, RELATIONS, Kind, Relation
-from habitus.core.requests import NewMemory  # the remember request, which plugins build too
+from habitus.core.requests import (  # the remember request, which plugins build too
+    BatchMemory,
+    NewMemory,
+)
 from habitus.core.trust.provenance import Source
 
 __all__ = [
@@ -23,6 +26,7 @@ __all__ = [
     "CallContext",
     "Memory",
     "NewMemory",
+    "BatchMemory",
     "RememberResult",
     "RecallHit",
     "RecallResult",
@@ -101,10 +105,11 @@ class Memory(BaseModel):
 
 
 class RememberResult(BaseModel):
-    """What `remember` did: stored a new memory or reinforced an existing one."""
+    """What `remember` did: stored a new memory, reinforced an existing one, or (in a batch,
+    content too long even for parts) refused it alone."""
 
     id: str = Field(description="Id of the memory that now holds this content.")
-    status: Literal["created", "reinforced"]
+    status: Literal["created", "reinforced", "refused"]
     kind: Kind
     scope: str
     links: list[str] = Field(default_factory=list, description="Ids linked to this memory.")
@@ -130,6 +135,14 @@ class RememberResult(BaseModel):
         default_factory=list,
         description="Other values of this fact written on other branches: both stay current, "
         "linked 'contradicts'.",
+    )
+    parts: list[str] = Field(
+        default_factory=list,
+        description="Content longer than one memory holds is stored in parts: their ids, in "
+        "order (`id` is the first; the others are linked 'part_of' it).",
+    )
+    error: str | None = Field(
+        None, description="Why the content was refused (status 'refused'; nothing stored)."
     )
 
 

@@ -39,6 +39,7 @@ __all__ = [
     "LEGS",
     "LinkSpec",
     "NewMemory",
+    "BatchMemory",
     "RecallRequest",
     "ReflectRequest",
     "ForgetRequest",
@@ -232,6 +233,17 @@ class NewMemory(Request):
     _redacted: list[str] = PrivateAttr(default_factory=list)  # kinds of secret taken out
 
 
+class BatchMemory(NewMemory):
+    """An item of `remember_many` whose content may be longer than one memory holds (a
+    pasted document in an import or a conversation): it is stored in linked parts, or refused
+    alone when too long even for those (`remember.parts`)."""
+
+    content: Annotated[
+        str,
+        Field(min_length=1, description="The memory, of any length: parts when it is long."),
+    ]
+
+
 class RecallRequest(Request):
     """A search of memory: what to look for, where, and how much to return."""
 
@@ -273,6 +285,11 @@ class RecallRequest(Request):
     as_of: Annotated[
         datetime | None,
         Field(description="Answer from memory as it was at this time (ISO 8601)."),
+    ] = None
+    now: Annotated[
+        datetime | None,
+        Field(description="When the question is asked (ISO 8601; default: the clock): 'last "
+              "week', '3 days ago' and recency count from it. Unlike as_of, hides nothing."),
     ] = None
     include_history: Annotated[
         bool, Strict(),

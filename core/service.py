@@ -147,12 +147,17 @@ class MemoryService:
         A near-duplicate reinforces the memory it repeats (`absorbed_by`); a new version of a
         fact (given in `supersedes`, or detected) supersedes the old one, which stays as history.
         """
-        return (await self.remember_many([NewMemory.of(*memory, **fields)], ctx=ctx))[0]
+        # One memory asked for: content over the bound is refused, not stored in parts.
+        item = NewMemory.of(*memory, **fields)
+        return (await self._remember([item], ctx or CallContext(), in_parts=False))[0]
 
     async def remember_many(
         self, items: Sequence[NewMemory], *, ctx: CallContext | None = None
     ) -> list[RememberResult]:
-        """Store many memories with one embedding batch and one commit (imports, evaluations)."""
+        """Store many memories with one embedding batch and one commit (imports, evaluations).
+        Content longer than one memory holds (in a `BatchMemory`) is stored in linked parts
+        (`parts`), or, too long even for those, refused alone (status "refused"): the rest of
+        the batch is stored."""
         return await self._remember(items, ctx or CallContext())
 
     async def recall(
@@ -164,6 +169,8 @@ class MemoryService:
         Only current versions of facts are served unless `include_history` (old versions then
         rank lower and name their successor); `as_of` answers from the memory as it was at that
         time; `follow_links` adds the linked neighbours of the top results (one hop, discounted).
+        `now` is when the question is asked (default: the clock): time expressions ("last
+        week", "3 days ago") and recency count from it, every memory stays visible.
         Hits anchored to code are checked against the working tree and marked `stale`.
         """
         return await self._recall(RecallRequest.of(*request, **fields), ctx or CallContext())

@@ -18,20 +18,21 @@ with no evidence are skipped and counted.
 
 from __future__ import annotations
 
+import gzip
 import json
 import logging
 import math
 import re
 import statistics
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from habitus.base.errors import InvalidInput
-from habitus.core.models import CallContext, NewMemory
+from habitus.core.models import BatchMemory, CallContext, NewMemory
 from habitus.core.project.scope import validate_scope
 
 __all__ = [
@@ -39,7 +40,9 @@ __all__ = [
     "Conversation",
     "Question",
     "Turn",
+    "conversations_of",
     "load_locomo",
+    "read_samples",
     "evaluate",
     "format_report",
 ]
@@ -83,6 +86,9 @@ class Question:
     category: int
     evidence: list[str]
     answer: str = ""
+    asked_at: datetime | None = None  # when the question is asked (`question_date`), if given
+    sessions: list[int] = field(default_factory=list)  # the sessions holding the answer
+    kind: str = ""  # the data set's name for the question's type (`question_type`)
 
 
 @dataclass
@@ -92,11 +98,12 @@ class Conversation:
     questions: list[Question]
     dropped_evidence: list[str] = field(default_factory=list)
     skipped_questions: int = 0
+    prefix: str = "locomo"  # the data set, leading the scope's name
 
     @property
     def scope(self) -> str:
         slug = re.sub(r"[^a-z0-9._-]+", "-", self.sample_id.lower()).strip("-") or "conv"
-        return f"locomo-{slug}"
+        return f"{self.prefix}-{slug}"
 
 
 def parse_session_date(value: str) -> datetime | None:
@@ -133,27 +140,39 @@ def _turn_text(turn: dict[str, Any]) -> str:
     return text
 
 
-def load_locomo(path: str | Path) -> list[Conversation]:
-    """Read a LoCoMo-format file: a list of samples with `conversation` and `qa`."""
+def read_samples(path: str | Path, what: str, hint: str) -> list[dict[str, Any]]:
+    """The samples of a LoCoMo-format file (JSON, or gzipped JSON when it ends in .gz);
+    `what` names the data set in errors, `hint` says where to get it."""
     path = Path(path)
     if not path.is_file():
-        raise InvalidInput(
-            f"no LoCoMo file at {path}; download locomo10.json (github.com/snap-research/locomo) "
-            "and pass its path with --data"
-        )
+        raise InvalidInput(f"no {what} file at {path}; {hint} and pass its path with --data")
     try:
-        data = json.loads(path.read_text("utf-8"))
-    except (OSError, ValueError) as exc:
+        raw = gzip.decompress(path.read_bytes()) if path.suffix == ".gz" else path.read_bytes()
+        data = json.loads(raw.decode("utf-8"))
+    except (OSError, ValueError, EOFError) as exc:
         raise InvalidInput(f"cannot read {path} as JSON: {exc}") from exc
     if isinstance(data, dict):
         data = [data]
     if not isinstance(data, list) or not all(isinstance(s, dict) for s in data):
-        raise InvalidInput(f"{path} is not a LoCoMo file: expected a list of samples")
+        raise InvalidInput(f"{path} is not a {what} file: expected a list of samples")
+    for index, sample in enumerate(data):
+        if not isinstance(sample.get("conversation"), dict):
+            raise InvalidInput(f"sample {index} of {path} has no 'conversation' object")
+    return data
+
+
+def load_locomo(path: str | Path) -> list[Conversation]:
+    """Read a LoCoMo-format file: a list of samples with `conversation` and `qa`."""
+    hint = "download locomo10.json (github.com/snap-research/locomo)"
+    return conversations_of(read_samples(path, "LoCoMo", hint))
+
+
+def conversations_of(data: list[dict[str, Any]], prefix: str = "locomo") -> list[Conversation]:
+    """Samples in LoCoMo's format as conversations: dated turns, and the questions whose
+    evidence names some of them (their scopes named `prefix-<sample id>`)."""
     conversations = []
     for index, sample in enumerate(data):
-        conv = sample.get("conversation")
-        if not isinstance(conv, dict):
-            raise InvalidInput(f"sample {index} of {path} has no 'conversation' object")
+        conv = sample["conversation"]
         sample_id = str(sample.get("sample_id") or f"conv-{index}")
         turns: list[Turn] = []
         sessions = sorted(
@@ -186,7 +205,7 @@ def load_locomo(path: str | Path) -> list[Conversation]:
                     )
                 )
         known = {t.dia_id for t in turns}
-        item = Conversation(sample_id, turns, [])
+        item = Conversation(sample_id, turns, [], prefix=prefix)
         for qa in sample.get("qa") or []:
             evidence = repair_evidence(qa.get("evidence") or [])
             item.dropped_evidence += [e for e in evidence if e not in known]
@@ -194,12 +213,16 @@ def load_locomo(path: str | Path) -> list[Conversation]:
             if not evidence or not str(qa.get("question") or "").strip():
                 item.skipped_questions += 1
                 continue
+            asked = qa.get("question_date")
             item.questions.append(
                 Question(
                     str(qa["question"]).strip(),
                     int(qa.get("category") or 0),
                     evidence,
                     str(qa.get("answer", qa.get("adversarial_answer", ""))),
+                    asked_at=parse_session_date(asked) if asked else None,
+                    sessions=[int(n) for n in qa.get("answer_sessions") or []],
+                    kind=str(qa.get("question_type") or ""),
                 )
             )
         conversations.append(item)
@@ -211,7 +234,7 @@ def memories_of(conv: Conversation) -> list[tuple[str, list[NewMemory]]]:
     batches: dict[int, list[NewMemory]] = {}
     for turn in conv.turns:
         batches.setdefault(turn.session, []).append(
-            NewMemory(
+            BatchMemory(
                 content=turn.text,
                 kind="episodic",
                 scope=conv.scope,
@@ -220,6 +243,28 @@ def memories_of(conv: Conversation) -> list[tuple[str, list[NewMemory]]]:
             )
         )
     return [(f"{conv.sample_id}/session_{n}", items) for n, items in sorted(batches.items())]
+
+
+MAPPING_FILE = "locomo-turns.json"
+
+
+def save_mapping(
+    folder: str | Path, mapping: dict[str, dict[str, set[str]]], name: str = MAPPING_FILE
+) -> None:
+    """Keep, beside a benchmark store, which memory stands for which turns (to reuse it)."""
+    data = {scope: {i: sorted(t) for i, t in ids.items()} for scope, ids in mapping.items()}
+    Path(folder, name).write_text(json.dumps(data), "utf-8")
+
+
+def load_mapping(
+    folder: str | Path, name: str = MAPPING_FILE
+) -> dict[str, dict[str, set[str]]] | None:
+    """The mapping `save_mapping` kept in `folder`, or None when there is none."""
+    path = Path(folder, name)
+    if not path.is_file():
+        return None
+    data = json.loads(path.read_text("utf-8"))
+    return {scope: {i: set(t) for i, t in ids.items()} for scope, ids in data.items()}
 
 
 def _ndcg(relevant: list[bool], total: int, k: int) -> float:
@@ -272,7 +317,12 @@ async def ingest(
             )
             results = await service.remember_many(items, ctx=ctx)
             for result in results:
-                ids.setdefault(result.id, set()).add(next(turns).dia_id)
+                turn = next(turns).dia_id
+                if result.status == "refused":
+                    log.warning("%s: turn %s refused: %s", conv.sample_id, turn, result.error)
+                    continue
+                for memory_id in result.parts or [result.id]:
+                    ids.setdefault(memory_id, set()).add(turn)
     return mapping
 
 
@@ -305,17 +355,22 @@ async def evaluate(
     mapping: dict[str, dict[str, set[str]]] | None = None,
     progress: Any = None,
     turn_by_turn: bool = False,
+    ingested: Callable[[dict[str, dict[str, set[str]]]], None] | None = None,
 ) -> dict[str, Any]:
-    """Ingest (unless `mapping` is given) and ask every question under each configuration;
-    `turn_by_turn` stores one `remember` call per turn, as an assistant would."""
+    """Ingest (unless `mapping` is given: a store built before; `ingested` is handed the
+    mapping of a new one) and ask every question under each configuration; `turn_by_turn`
+    stores one `remember` call per turn, as an assistant would."""
     runs = runs if runs is not None else DEFAULT_RUNS
     depth = max(ks)
     started = time.perf_counter()
     superseded = None
+    built = mapping is None
     if mapping is None and turn_by_turn:
         mapping, superseded = await ingest_turn_by_turn(service, conversations)
     elif mapping is None:
         mapping = await ingest(service, conversations)
+    if built and ingested:
+        ingested(mapping)
     ingest_seconds = time.perf_counter() - started
     report: dict[str, Any] = {
         "data": {
@@ -327,8 +382,9 @@ async def evaluate(
             "dropped_evidence": sorted(
                 {f"{c.sample_id}:{e}" for c in conversations for e in c.dropped_evidence}
             ),
-            "ingest_seconds": round(ingest_seconds, 2),
-            "ingest": "turn by turn (remember)" if turn_by_turn else "batches (remember_many)",
+            "ingest_seconds": round(ingest_seconds, 2) if built else None,
+            "ingest": ("store reused" if not built else "turn by turn (remember)" if turn_by_turn
+                       else "batches (remember_many)"),
             "superseded_turns": superseded,
             "embedder": service.embedding_model or "none",
         },
@@ -388,7 +444,8 @@ def format_report(report: dict[str, Any], ks: Sequence[int] = DEFAULT_KS) -> str
         f"LoCoMo: {data['conversations']} conversations, {data['turns']} turns "
         f"({data['memories']} memories), {data['questions']} questions with evidence "
         f"({data['skipped_questions']} skipped), embedder {data['embedder']}, "
-        f"ingest {data['ingest_seconds']} s, {data['ingest']}",
+        + (f"ingest {data['ingest_seconds']} s, " if data["ingest_seconds"] is not None else "")
+        + data["ingest"],
     ]
     if data["superseded_turns"] is not None:
         lines.append(f"turns superseded by a later turn: {data['superseded_turns']} "

@@ -1,4 +1,4 @@
-"""The habitus store: four LanceDB tables behind one connection and one writer per process.
+"""The habitus store: LanceDB tables behind one connection and one writer per process.
 
 The store knows rows (plain dicts shaped by `schema`), predicates and vectors; it knows nothing
 of MCP, scopes or ranking. Reads always see the latest committed version, so several processes
@@ -23,6 +23,7 @@ from .failures import failure, operation
 from .lease import Lease
 from .maintenance import Maintenance
 from .opening import maintenance_connection, open_tables
+from .passages import Passages
 from .reading import Reading
 from .records import Records
 from .reembedding import Reembedding
@@ -35,7 +36,7 @@ __all__ = ["Store"]
 DEFERRED = "_deferred"  # the folder of deferred rows not yet committed (in a local store)
 
 
-class Store(Reading, Writing, Edges, Records, Maintenance, Erasure, Reembedding):
+class Store(Reading, Writing, Passages, Edges, Records, Maintenance, Erasure, Reembedding):
     """Opened with `await Store.open(uri, ...)`; closed with `await store.close()`."""
 
     @classmethod
@@ -67,13 +68,14 @@ class Store(Reading, Writing, Edges, Records, Maintenance, Erasure, Reembedding)
             writer.start()
             store = cls(
                 uri, tables.db, tables.memories, tables.links, tables.journal, tables.uses,
-                dimension=tables.dimension,
+                tables.passages, dimension=tables.dimension,
                 embedding_model=tables.embedding_model or embedding_model, writer=writer,
                 session=tables.session, row_versions=tables.row_versions,
             )
             if tables.leases is not None:
                 store._upkeep = Upkeep(
-                    [tables.memories, tables.links], Lease(tables.leases), store._catch_up,
+                    [tables.memories, tables.links, tables.passages], Lease(tables.leases),
+                    store._catch_up,
                     store.maybe_index_vectors,
                     lambda: maintenance_connection(uri, storage_options),
                     on_demand=[tables.journal, tables.uses],
@@ -95,7 +97,7 @@ class Store(Reading, Writing, Edges, Records, Maintenance, Erasure, Reembedding)
         if self._upkeep is not None:
             await self._upkeep.close()
         await self._writer.close()
-        for table in (self._memories, self._links, self._journal, self._uses):
+        for table in (self._memories, self._links, self._journal, self._uses, self._passages):
             table.close()
 
 

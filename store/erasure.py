@@ -44,17 +44,20 @@ class Erasure(Indexes):
     """Rewrites that leave no trace of the old rows."""
 
     @operation("rewrite its tables")
-    async def rewrite_tables(self, *, memories: Rewrite, links: Rewrite, journal: Rewrite) -> None:
-        """Drop and change rows of `memories`, `links` and `journal`, then drop every old
-        version and rebuild the memories' indexes: nothing of the old rows stays on disk.
-        Its cost grows with the store (every fragment is rewritten); undo and time travel
+    async def rewrite_tables(
+        self, *, memories: Rewrite, links: Rewrite, journal: Rewrite, passages: Rewrite
+    ) -> None:
+        """Drop and change rows of `memories`, `links`, `journal` and `passages`, then drop
+        every old version and rebuild the memories' indexes: nothing of the old rows stays on
+        disk. Its cost grows with the store (every fragment is rewritten); undo and time travel
         cannot reach versions older than it."""
 
         async def run() -> None:
             await _rewrite(self._memories, self.where.memories, memories)
             await _rewrite(self._links, self.where.links, links)
             await _rewrite(self._journal, self.where.journal, journal)
-            for table in (self._memories, self._links, self._journal):
+            await _rewrite(self._passages, self.where.passages, passages)
+            for table in (self._memories, self._links, self._journal, self._passages):
                 await _vacuum(table)
             await self._rebuild_text_indexes()
 

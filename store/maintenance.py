@@ -18,7 +18,7 @@ class Maintenance(StoreState):
     @operation("compact its tables")
     async def compact(self, *, cleanup_older_than: timedelta | None = None) -> None:
         """Fold every table's small fragments and new rows into its files and indexes."""
-        for table in (self._memories, self._links, self._journal):
+        for table in (self._memories, self._links, self._journal, self._passages):
             await self._writer.compact(table, cleanup_older_than=cleanup_older_than)
 
     @operation("read the table statistics")

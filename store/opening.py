@@ -1,4 +1,4 @@
-"""Opening a store's tables: one LanceDB connection with bounded caches, the four tables
+"""Opening a store's tables: one LanceDB connection with bounded caches, the five tables
 (created when absent, with stable row ids; refused when a newer habitus made them) and the
 vectors' model they were made with.
 """
@@ -19,18 +19,20 @@ from .schema import (
     JOURNAL,
     LINKS,
     MEMORIES,
+    PASSAGES,
     ROW_VERSIONS_KEY,
     SCHEMA_VERSION,
     USES,
     journal_schema,
     links_schema,
     memories_schema,
+    passages_schema,
     uses_schema,
     vector_model,
 )
 
-__all__ = ["OpenedTables", "open_tables", "on_object_storage", "maintenance_connection",
-           "INDEX_CACHE_BYTES", "METADATA_CACHE_BYTES"]
+__all__ = ["OpenedTables", "open_tables", "open_or_create", "on_object_storage",
+           "maintenance_connection", "INDEX_CACHE_BYTES", "METADATA_CACHE_BYTES"]
 
 # LanceDB caches opened indexes and table metadata (manifests, fragment footers) per process,
 # by default up to 6 GB and 1 GB. A store gets a new table version on every write, so under a
@@ -50,6 +52,7 @@ class OpenedTables:
     links: AsyncTable
     journal: AsyncTable
     uses: AsyncTable
+    passages: AsyncTable
     embedding_model: str  # as stored ("" when the store names none)
     dimension: int
     row_versions: bool  # the memories' rows carry the versions that changed them
@@ -70,7 +73,7 @@ async def open_tables(
     consistency: timedelta,
     embedding_model: str,
 ) -> OpenedTables:
-    """Connect to `uri` and open (creating if needed) the four tables; new tables' vectors
+    """Connect to `uri` and open (creating if needed) the five tables; new tables' vectors
     get `dimension` and `embedding_model`, existing ones keep theirs."""
     session = lancedb.Session(index_cache_size_bytes=INDEX_CACHE_BYTES,
                               metadata_cache_size_bytes=METADATA_CACHE_BYTES)
@@ -85,16 +88,19 @@ async def open_tables(
         uri, read_consistency_interval=None if shared else consistency,
         storage_options=options or None, session=session, **cloud,
     )
-    memories = await _open_or_create(
+    memories = await open_or_create(
         db, MEMORIES, memories_schema(dimension, embedding_model), remote=remote
     )
-    links = await _open_or_create(db, LINKS, links_schema(), remote=remote)
-    journal = await _open_or_create(db, JOURNAL, journal_schema(), remote=remote)
-    uses = await _open_or_create(db, USES, uses_schema(), remote=remote)
+    links = await open_or_create(db, LINKS, links_schema(), remote=remote)
+    journal = await open_or_create(db, JOURNAL, journal_schema(), remote=remote)
+    uses = await open_or_create(db, USES, uses_schema(), remote=remote)
+    passages = await open_or_create(
+        db, PASSAGES, passages_schema(dimension, embedding_model), remote=remote
+    )
     memories_meta = await memories.schema()
     stored_model, stored_dim = vector_model(memories_meta, dimension)
     return OpenedTables(
-        db, session, memories, links, journal, uses, embedding_model=stored_model,
+        db, session, memories, links, journal, uses, passages, embedding_model=stored_model,
         dimension=stored_dim,
         row_versions=ROW_VERSIONS_KEY.encode() in (memories_meta.metadata or {}),
         leases=await open_leases(db) if shared else None,
@@ -111,7 +117,7 @@ async def maintenance_connection(
     return await lancedb.connect_async(uri, storage_options=storage_options, session=session)
 
 
-async def _open_or_create(
+async def open_or_create(
     db: lancedb.AsyncConnection, name: str, schema: pa.Schema, *, remote: bool
 ) -> AsyncTable:
     """Open a table, creating it with `schema` when absent — with stable row ids, and their

@@ -22,7 +22,7 @@ from lancedb.util import value_to_sql
 
 from habitus.base.errors import InvalidInput
 
-from .schema import journal_schema, links_schema, memories_schema, uses_schema
+from .schema import journal_schema, links_schema, memories_schema, passages_schema, uses_schema
 
 __all__ = ["Predicate", "Where", "TablePredicates", "WHERE"]
 
@@ -208,6 +208,7 @@ class TablePredicates:
     links: Where
     journal: Where
     uses: Where
+    passages: Where
 
 
 # The columns are the same whatever the vectors' model and dimension.
@@ -216,4 +217,5 @@ WHERE = TablePredicates(
     links=Where(links_schema()),
     journal=Where(journal_schema()),
     uses=Where(uses_schema()),
+    passages=Where(passages_schema(384, "")),
 )

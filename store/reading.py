@@ -164,8 +164,12 @@ class Reading(StoreState):
         columns: Sequence[str] | None = None,
         exact: bool = False,
         scopes: Sequence[str] | None = None,
+        passage_margin: float | None = None,
     ) -> list[dict[str, Any]]:
         """Cosine nearest neighbours; each row carries `_distance` (lower is better).
+
+        With `passage_margin`, a memory's later passages count too: its similarity is the
+        best of its own vector's and its passages' less the margin (in-memory search only).
 
         Answered from the in-memory vectors (`vectors.VectorCache`) when they can: the best
         candidates of `scopes` (a hint: `where` must imply it; None: every scope) are read back
@@ -179,7 +183,7 @@ class Reading(StoreState):
         `REFINE_FACTOR` times as many, so recall stays at the exact search's level.
         `columns` limits what is read for each hit (default: every column).
         """
-        found = await self._cached_search(vector, where, limit, columns, scopes)
+        found = await self._cached_search(vector, where, limit, columns, scopes, passage_margin)
         if found is not None:
             return found
         q = self._memories.query().nearest_to(vector.astype(np.float32)).distance_type("cosine")
@@ -233,17 +237,36 @@ class Reading(StoreState):
             ANN_MIN_ROWS
         )
 
+    def _nearest(
+        self, vector: np.ndarray, scopes: Sequence[str] | None, size: int,
+        margin: float | None,
+    ) -> tuple[list[tuple[str, float]], bool]:
+        """The `size` best memories by their own vector or (less `margin`) a passage's, best
+        first, and whether every cached row was seen."""
+        own = self._vectors.nearest(vector, scopes, size)
+        if margin is None or not len(self._passage_vectors):
+            return own, len(own) < size
+        passages = self._passage_vectors.nearest(vector, scopes, size)
+        best = dict(own)
+        for passage, similarity in passages:
+            memory = passage.rsplit(":", 1)[0]
+            best[memory] = max(best.get(memory, -1.0), similarity - margin)
+        ranked = sorted(best.items(), key=lambda item: -item[1])[:size]
+        return ranked, len(own) < size and len(passages) < size
+
     async def _cached_search(
         self, vector: np.ndarray, where: Predicate | None, limit: int,
         columns: Sequence[str] | None, scopes: Sequence[str] | None,
+        margin: float | None = None,
     ) -> list[dict[str, Any]] | None:
         await self._sync()
         read, with_vector = self._columns_to_read(columns)
         found: list[dict[str, Any]] = []
-        size, seen = limit + FETCH_MARGIN, 0
+        size, tried = limit + FETCH_MARGIN, set()
         while True:
-            candidates = self._vectors.nearest(vector, scopes, size)
-            batch = candidates[seen:]
+            candidates, every = self._nearest(vector, scopes, size, margin)
+            batch = [(i, similarity) for i, similarity in candidates if i not in tried]
+            tried.update(i for i, _ in batch)
             if batch:
                 by_id = await self.fetch([i for i, _ in batch], where, read)
                 for memory_id, similarity in batch:
@@ -254,12 +277,12 @@ class Reading(StoreState):
                             row["vector"] = self._vectors.vector_of(memory_id)
                         found.append(row)
                         if len(found) == limit:
-                            return found
-            if len(candidates) < size:  # every candidate seen
-                return found
+                            return sorted(found, key=lambda r: r["_distance"])
+            if every:  # every candidate seen
+                return sorted(found, key=lambda r: r["_distance"])
             if size >= MAX_CANDIDATES or len(found) < len(candidates) // 2:
                 return None  # a selective filter (a period, a tag): LanceDB's to apply
-            seen, size = len(candidates), size * 4
+            size *= 4
 
     def _columns_to_read(self, columns: Sequence[str] | None) -> tuple[list[str] | None, bool]:
         """What to read of the rows a search found (the id always), and whether their vectors

@@ -13,7 +13,9 @@ __all__ = [
     "LINKS",
     "JOURNAL",
     "USES",
+    "PASSAGES",
     "memories_schema",
+    "passages_schema",
     "links_schema",
     "journal_schema",
     "uses_schema",
@@ -28,6 +30,7 @@ MEMORIES = "memories"
 LINKS = "links"
 JOURNAL = "journal"
 USES = "uses"
+PASSAGES = "passages"
 
 _TS = pa.timestamp("us", tz="UTC")
 # Field metadata of `memories.vector`: the model that made the vectors and their dimension.
@@ -77,6 +80,22 @@ def memories_schema(dimension: int, embedding_model: str) -> pa.Schema:
             ),
         ],
         metadata=_meta(MEMORIES, embedding_model=embedding_model, dimension=str(dimension)),
+    )
+
+
+def passages_schema(dimension: int, embedding_model: str) -> pa.Schema:
+    """Schema of `passages`: the vectors of a long memory's text past the embedder's window
+    (its first window is the memory's own `vector`), one row each, id `<memory>:<n>`."""
+    return pa.schema(
+        [
+            pa.field("id", pa.string(), nullable=False),
+            pa.field("memory", pa.string(), nullable=False),
+            pa.field("scope", pa.string(), nullable=False),
+            pa.field("content_hash", pa.string()),  # the memory's
+            pa.field("embedding_model", pa.string()),
+            pa.field("vector", pa.list_(pa.float32(), dimension)),
+        ],
+        metadata=_meta(PASSAGES, embedding_model=embedding_model, dimension=str(dimension)),
     )
 
 

@@ -1,8 +1,8 @@
-"""What every store operation shares: the four tables, the writer, the caches kept in step with
+"""What every store operation shares: the five tables, the writer, the caches kept in step with
 the commits, and the vectors' model. All of it private to the store.
 
 The store's operations are grouped by concept in the modules beside this one, each a class
-over `StoreState` (`reading`, `writing`, `edges`, `records`, `indexes`, `erasure`,
+over `StoreState` (`reading`, `writing`, `passages`, `edges`, `records`, `indexes`, `erasure`,
 `reembedding`); `database.Store` joins them.
 """
 
@@ -18,7 +18,7 @@ from lancedb.table import AsyncTable
 from .failures import failure, operation
 from .predicates import WHERE, TablePredicates
 from .rows import RowCache
-from .schema import LINKS, MEMORIES, memories_schema, vector_model
+from .schema import LINKS, MEMORIES, PASSAGES, memories_schema, vector_model
 from .upkeep import Upkeep
 from .vectors import VectorCache
 from .writer import Writer
@@ -41,6 +41,7 @@ class StoreState:
         links: AsyncTable,
         journal: AsyncTable,
         uses: AsyncTable,
+        passages: AsyncTable,
         *,
         dimension: int,
         embedding_model: str,
@@ -54,6 +55,7 @@ class StoreState:
         self._links = links
         self._journal = journal
         self._uses = uses
+        self._passages = passages
         self._dimension = dimension
         self._embedding_model = embedding_model
         self._writer = writer
@@ -62,6 +64,9 @@ class StoreState:
         # Exact vector search in memory (see `vectors`); kept in step by the writer's commits.
         self._vectors = VectorCache(memories, dimension, embedding_model,
                                     row_versions=row_versions)
+        # The vectors of long memories' later passages, searched beside theirs (by memory).
+        self._passage_vectors = VectorCache(passages, dimension, embedding_model,
+                                            row_versions=row_versions)
         # Rows searches read back by id (see `rows`): this process's new rows are kept as they
         # are committed; rows that change are forgotten.
         self._rows = RowCache()
@@ -97,6 +102,8 @@ class StoreState:
     def _committed(self, table: str, version: int, appended: list[dict[str, Any]] | None) -> None:
         """A commit of this process (`appended`: the rows it added; None: not an append)."""
         self._versions[table] = version
+        if table == PASSAGES and appended is not None:
+            self._passage_vectors.note_version(version, len(appended))
         if table != MEMORIES:
             return
         if appended is not None:
@@ -123,15 +130,17 @@ class StoreState:
             await self._upkeep.fresh(table)
 
     async def _sync(self) -> None:
-        """Catch the caches up with the memories table (refreshed first on object storage)."""
+        """Catch the caches up with the memories and passages tables (refreshed first on object
+        storage)."""
         await self._fresh()
         await self._catch_up()
 
     async def _catch_up(self) -> None:
-        """Catch the caches up with the version of the memories table this process sees: rows
-        changed since are forgotten (all of them when which is not known)."""
+        """Catch the caches up with the versions of the memories and passages tables this
+        process sees: rows changed since are forgotten (all of them when which is not known)."""
         async with self._catching_up:
             self._stale = False
+            await self._passage_vectors.sync()
             changed = await self._vectors.sync()
             if changed is None:
                 self._rows.clear()
@@ -155,6 +164,7 @@ class StoreState:
             return False
         self._embedding_model, self._dimension = model, dimension
         self._vectors.reset(dimension, model)
+        self._passage_vectors.reset(dimension, model)
         self._rows.clear()
         return True
 

@@ -63,6 +63,13 @@ def is_conflict(exc: BaseException) -> bool:
     return "conflict" in text or "concurrent" in text or "retryable" in text
 
 
+def _raise_if_cancelled() -> None:
+    """Raise CancelledError when the current task was asked to stop (and went on)."""
+    task = asyncio.current_task()
+    if task is not None and task.cancelling():
+        raise asyncio.CancelledError
+
+
 @dataclass
 class _Request:
     table: AsyncTable | None
@@ -180,8 +187,11 @@ class Writer:
 
     async def _next(self) -> _Request | None:
         """The next request; deferred rows are committed once the queue is idle (or they are
-        many, or old), one commit of them at a time."""
+        many, or old), one commit of them at a time. A cancellation that a commit swallowed
+        (LanceDB's awaitables may) still ends the writer: the loop shutting down must not wait
+        for a request forever."""
         while self._deferred and not self._flush_running():
+            _raise_if_cancelled()
             if self._deferred_rows() >= DEFER_ROWS or (
                 time.monotonic() - self._deferred_since >= DEFER_AGE
             ):
@@ -191,6 +201,7 @@ class Writer:
                 return await asyncio.wait_for(self._queue.get(), DEFER_IDLE)
             except TimeoutError:
                 self._flush_soon()
+        _raise_if_cancelled()
         return await self._queue.get()
 
     def _flush_running(self) -> bool:

@@ -248,6 +248,8 @@ def test_the_store_exports_its_public_surface() -> None:
         "ann_worthwhile",
         # writing
         "add_memories", "update_memories", "replace_memories", "delete_memories",
+        # passages
+        "add_passages", "passage_ids", "reset_passages", "memory_texts",
         # links, journal and uses
         "add_links", "update_link", "find_links", "delete_links",
         "append_journal", "read_journal", "append_uses", "uses_of",

@@ -158,3 +158,24 @@ def test_cli(tiny: Path, tmp_path: Path) -> None:
     assert set(report["runs"]) == {"full", "lexical"}
     missing = CliRunner().invoke(cli, ["eval", "locomo", "--data", str(tmp_path / "nope.json")])
     assert missing.exit_code != 0 and "no LoCoMo file" in missing.output
+
+
+def test_cli_keeps_and_reuses_its_store(tiny: Path, tmp_path: Path) -> None:
+    from habitus.cli import cli
+
+    store = tmp_path / "bench"
+    args = ["--db", str(tmp_path / "unused"), "eval", "locomo", "--data", str(tiny),
+            "--store", str(store), "--json", "--runs", "full"]
+    first = CliRunner().invoke(cli, args)
+    assert first.exit_code == 0, first.output
+    report = json.loads(first.output[first.output.index("{"):])
+    second = CliRunner().invoke(cli, args)
+    assert second.exit_code == 0, second.output
+    again = json.loads(second.output[second.output.index("{"):])
+    assert again["data"]["ingest"] == "store reused" and again["data"]["ingest_seconds"] is None
+    assert again["runs"]["full"]["overall"] == report["runs"]["full"]["overall"]
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "file").write_text("x")
+    refused = CliRunner().invoke(cli, [*args[:6], "--store", str(other)])
+    assert refused.exit_code != 0 and "holds no earlier run" in refused.output

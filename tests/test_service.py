@@ -231,7 +231,7 @@ async def test_export_import_round_trip(
     other = await MemoryService.open(Settings(db=str(tmp_path / "other")))
     try:
         counts = await import_jsonl(other, out, ctx=ctx)
-        assert counts == {"created": 2, "reinforced": 0, "links": 1}
+        assert counts == {"created": 2, "reinforced": 0, "refused": 0, "links": 1, "errors": []}
         found = await other.recall("feature flags file", ctx=ctx)
         assert found.memories[0].content == "Feature flags live in config/flags.yaml"
         assert found.memories[0].tags == ["config"]
@@ -266,7 +266,7 @@ async def test_import_reference_server_graph(
         )
     )
     counts = await import_jsonl(service, graph, ctx=ctx)
-    assert counts == {"created": 2, "reinforced": 0, "links": 1}
+    assert counts == {"created": 2, "reinforced": 0, "refused": 0, "links": 1, "errors": []}
     hit = (await service.recall("who maintains the parser", ctx=ctx)).memories[0]
     assert hit.content.startswith("Ada (person)")
     bad = tmp_path / "bad.jsonl"

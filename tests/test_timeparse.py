@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -35,6 +35,11 @@ def d(y: int, m: int, day: int) -> datetime:
         ("what did we ship in 2022", d(2022, 1, 1), d(2023, 1, 1)),
         ("in March", d(2026, 3, 1), d(2026, 4, 1)),
         ("in December", d(2025, 12, 1), d(2026, 1, 1)),
+        # The month (week, year) up to now, not the calendar one before.
+        ("plants I bought in the last month", d(2026, 10, 19), NOW + timedelta(seconds=1)),
+        ("over the past week", d(2026, 11, 11), NOW + timedelta(seconds=1)),
+        # A weekday said of no date in particular is passed over for a later one that is.
+        ("the rota on a Sunday, and the call last Monday", d(2026, 11, 16), d(2026, 11, 17)),
     ],
 )
 def test_periods(query: str, start: datetime, end: datetime) -> None:
@@ -58,6 +63,8 @@ def test_relative_spans_include_now() -> None:
         "getUserName returns None",
         "march through the list",
         "error 2022 in the log",
+        "who works the night shift on a Sunday",
+        "what do we deploy every Friday",
     ],
 )
 def test_no_false_periods(query: str) -> None:

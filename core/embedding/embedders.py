@@ -71,10 +71,15 @@ class _Runtime(NamedTuple):
     tokenizer: tokenizers.Tokenizer
 
 
+# Word pieces a passage past the window repeats of the one before it.
+PASSAGE_OVERLAP = 16
+
+
 class MiniLMEmbedder:
     """all-MiniLM-L6-v2 (int8 ONNX) on onnxruntime: 384-d sentence vectors, CPU only, offline.
 
-    Texts longer than `max_tokens` word pieces are truncated (the model was trained on 256).
+    `embed` reads a text's first `max_tokens` word pieces (the model was trained on 256);
+    `overflow` gives the rest as passages within that window, for callers that embed them too.
     Safe to share between threads; the first `embed()` or `load()` loads the model once.
     """
 
@@ -133,7 +138,8 @@ class MiniLMEmbedder:
         """Embed `texts` into a float32 array of shape (len(texts), 384) with unit-length rows.
 
         Texts are sorted by length and run in batches so padding stays short; the result is in
-        the order of `texts`.
+        the order of `texts`. Fewer texts than fill a batch per thread are shared evenly among
+        the threads (a session's ten turns run on two cores, not one).
         """
         if isinstance(texts, str):
             raise InvalidInput("embed() takes a sequence of texts, not a single string")
@@ -142,8 +148,8 @@ class MiniLMEmbedder:
             return out
         runtime = self._ensure_loaded()
         order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
-        batches = [order[start : start + self._batch_size]
-                   for start in range(0, len(order), self._batch_size)]
+        size = min(self._batch_size, -(-len(texts) // self._threads))
+        batches = [order[start : start + size] for start in range(0, len(order), size)]
 
         def run(rows: list[int]) -> None:
             out[rows] = _embed_batch(runtime, [texts[i] for i in rows])
@@ -155,6 +161,22 @@ class MiniLMEmbedder:
             with ThreadPoolExecutor(min(self._threads, len(batches))) as pool:
                 list(pool.map(run, batches))
         return out
+
+    def overflow(self, text: str) -> list[str]:
+        """The passages of `text` past the window `embed` reads, each within it and starting
+        a few word pieces before the previous one ends (at a word's start): nothing when the
+        text fits."""
+        encoding = self._ensure_loaded().tokenizer.encode(text)
+        pieces = []
+        for window in encoding.overflowing:
+            spans = [span for span, special in zip(window.offsets, window.special_tokens_mask,
+                                                   strict=True) if not special]
+            if not spans:
+                continue
+            start = spans[0][0]
+            back = text.rfind(" ", max(0, start - 32), start)  # not in the middle of a word
+            pieces.append(text[back + 1 if back >= 0 else start:spans[-1][1]])
+        return pieces
 
     def _ensure_loaded(self) -> _Runtime:
         """Return the loaded runtime, loading it under the lock on first use."""
@@ -186,7 +208,9 @@ class MiniLMEmbedder:
                 f"reinstall habitus — {_LEXICAL_ONLY}"
             ) from exc
         padding = tokenizer.padding or {}
-        tokenizer.enable_truncation(max_length=self._max_tokens)
+        tokenizer.enable_truncation(
+            max_length=self._max_tokens, stride=min(PASSAGE_OVERLAP, self._max_tokens // 4)
+        )
         tokenizer.enable_padding(
             pad_id=padding.get("pad_id", 0),
             pad_type_id=padding.get("pad_type_id", 0),

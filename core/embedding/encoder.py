@@ -94,6 +94,31 @@ class Encoder:
                 self._recent.popitem(last=False)
         return vectors
 
+    async def embed_passages(
+        self, texts: list[str]
+    ) -> tuple[np.ndarray, list[np.ndarray]] | None:
+        """Each text's vector (its first window, as `embed` gives it) and the vectors of its
+        passages past that window (none when it fits, or when the embedder gives no passages),
+        in one embedding batch; None when vector search is off."""
+        embedder = self.embedder
+        split = getattr(embedder, "overflow", None)
+        if embedder is None or not texts or split is None:
+            vectors = await self.embed(texts)
+            return None if vectors is None else (vectors, [vectors[:0]] * len(texts))
+        try:
+            pieces = await anyio.to_thread.run_sync(lambda: [split(t) for t in texts])
+        except EmbedderUnavailable as exc:
+            self.disable(str(exc))
+            return None
+        vectors = await self.embed(texts + [p for found in pieces for p in found])
+        if vectors is None:
+            return None
+        passages, at = [], len(texts)
+        for found in pieces:
+            passages.append(vectors[at:at + len(found)])
+            at += len(found)
+        return vectors[:len(texts)], passages
+
     async def similarities(self, text: str, ids: list[str]) -> dict[str, float]:
         """The cosine similarity of `text` to each memory of `ids` whose vector the store holds
         in memory (none when vector search is off): a measure on an absolute scale, unlike a

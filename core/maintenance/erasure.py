@@ -75,7 +75,7 @@ async def purge(
 
     await store.rewrite_tables(
         memories=Rewrite(gone, referring), links=Rewrite({e["id"] for e in edges}),
-        journal=Rewrite(change=scrubbed),
+        journal=Rewrite(change=scrubbed), passages=Rewrite(set(await store.passage_ids(ids))),
     )
     await journal.append("purge", [], ctx, {"count": len(ids)})
     # The purge row itself is the only trace; fold it in and drop the version it made.
@@ -114,7 +114,9 @@ async def scrub_secrets(
 
     memories: dict[str, dict[str, Any]] = {}
     embed: dict[str, str] = {}  # id → the text its new vector is computed from
+    row_scope: dict[str, str] = {}
     for row in await store.scan(None):
+        row_scope[row["id"]] = row["scope"]
         changes = {
             column: new
             for column, new in (("content", clean(row["content"])),
@@ -145,13 +147,20 @@ async def scrub_secrets(
     }
     if not apply or not (memories or links or details):
         return report
+    passages: list[tuple[dict[str, Any], Any]] = []  # of the re-embedded, added after
     if embed:
-        vectors = await encoder.embed(list(embed.values()))
-        if vectors is not None:
-            for ident, vector in zip(embed, vectors, strict=True):
+        embedded = await encoder.embed_passages(list(embed.values()))
+        if embedded is not None:
+            for ident, vector, later in zip(embed, *embedded, strict=True):
                 memories[ident]["vector"] = vector.tolist()
+                passages.append(({"id": ident, "scope": row_scope[ident],
+                                  "content_hash": memories[ident]["content_hash"]}, later))
+    # The passages of every rewritten content go; those of the re-embedded come back.
+    rewritten = [i for i, c in memories.items() if "content" in c]
     await store.rewrite_tables(memories=Rewrite(change=memories), links=Rewrite(change=links),
-                               journal=Rewrite(change=details))
+                               journal=Rewrite(change=details),
+                               passages=Rewrite(set(await store.passage_ids(rewritten))))
+    await store.add_passages(encoder.model_id, passages)
     await journal.append("scrub", sorted(memories), ctx, {"kinds": sorted(kinds)})
     report["applied"] = True
     return report

@@ -68,6 +68,7 @@ class ReindexResult:
     batches: int = 0
     resumed: bool = False
     ids_unchanged: bool = True
+    passages: int = 0  # of long memories, embedded past the first window
     swapped: bool = False
     vector_index: bool = False
     seconds: float = 0.0
@@ -165,6 +166,10 @@ async def reindex(
     result.phases["repair"] = round(time.perf_counter() - mark, 3)
 
     await store.adopt_embedding(target, dimension)
+    if not already:
+        mark = time.perf_counter()
+        result.passages = await _passages(store, embedder, batch_size)
+        result.phases["passages"] = round(time.perf_counter() - mark, 3)
     if columns.vector_index and embedder is not None:
         mark = time.perf_counter()
         result.vector_index = await store.maybe_index_vectors(min_rows=0)
@@ -195,6 +200,31 @@ async def _embed(embedder: Embedder, rows: list[dict[str, Any]], dimension: int)
             f"expected ({len(rows)}, {dimension})"
         )
     return vectors
+
+
+async def _passages(store: Store, embedder: Embedder | None, batch_size: int) -> int:
+    """The old model's passages dropped; the long memories' passages embedded with the new
+    one (when it gives passages). Returns how many."""
+    await store.reset_passages()
+    split = getattr(embedder, "overflow", None)
+    if embedder is None or split is None:
+        return 0
+    done, offset = 0, 0
+    while True:
+        rows = await store.memory_texts(offset, batch_size)
+        if not rows:
+            return done
+        offset += len(rows)
+        texts = [embedding_text(r["content"] or "", _metadata(r.get("metadata"))) for r in rows]
+        pieces = await anyio.to_thread.run_sync(lambda texts=texts: [split(t) for t in texts])
+        flat = [p for found in pieces for p in found]
+        if not flat:
+            continue
+        vectors = iter(await anyio.to_thread.run_sync(embedder.embed, flat))
+        await store.add_passages(embedder.model_id, [
+            (r, [next(vectors) for _ in found]) for r, found in zip(rows, pieces, strict=True)
+        ])
+        done += len(flat)
 
 
 def _metadata(value: Any) -> dict[str, Any]:

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from habitus.base.errors import InvalidInput
-from habitus.core.models import CallContext, NewMemory
+from habitus.core.models import BatchMemory, CallContext, NewMemory
 from habitus.core.service import MemoryService
 from habitus.core.views import memory_of
 
@@ -66,7 +66,7 @@ async def export_jsonl(
     return {"memories": len(rows), "links": len(links)}
 
 
-async def import_jsonl(service: MemoryService, path: Path, *, ctx: CallContext) -> dict[str, int]:
+async def import_jsonl(service: MemoryService, path: Path, *, ctx: CallContext) -> dict[str, Any]:
     """Read a habitus export or a reference-server graph; returns what was stored."""
     imported = ctx.model_copy(update={"source": "imported"})
     if not path.is_file():
@@ -90,7 +90,7 @@ async def import_jsonl(service: MemoryService, path: Path, *, ctx: CallContext) 
     for record in records:
         if record["type"] == "memory":
             items.append(
-                NewMemory(
+                BatchMemory(
                     content=record["content"],
                     kind=record.get("kind", "semantic"),
                     tags=record.get("tags", []),
@@ -105,7 +105,7 @@ async def import_jsonl(service: MemoryService, path: Path, *, ctx: CallContext) 
             observations = "; ".join(str(o) for o in record.get("observations", []))
             entity_type = str(record.get("entityType", "entity"))
             items.append(
-                NewMemory(
+                BatchMemory(
                     content=f"{record['name']} ({entity_type}): {observations}",
                     tags=[entity_type[:64]],
                     metadata={"entity": record["name"]},
@@ -131,5 +131,8 @@ async def import_jsonl(service: MemoryService, path: Path, *, ctx: CallContext) 
         if source and target and source != target:
             await service.link(source, target, relation, note, ctx=ctx)
             links += 1
-    created = sum(r.status == "created" for r in results)
-    return {"created": created, "reinforced": len(results) - created, "links": links}
+    count = {status: sum(r.status == status for r in results)
+             for status in ("created", "reinforced", "refused")}
+    return {**count, "links": links,
+            "errors": [f"{old or 'record'}: {r.error}" for old, r in zip(old_ids, results,
+                                                                     strict=True) if r.error]}

@@ -37,11 +37,13 @@ class RecallQuery:
     depth: int  # candidates per leg
     as_of: datetime | None  # `request.as_of` in UTC
     ctx: CallContext
-    now: datetime
+    now: datetime  # the time the query is asked at: time expressions and recency count from it
 
 
 def parse_query(store: Store, request: RecallRequest, ctx: CallContext) -> RecallQuery:
-    """Check a recall request and work out what it reads."""
+    """Check a recall request and work out what it reads. Its `now` is when the query is
+    asked (default: the clock): "last week" and recency count from it; unlike `as_of`, it
+    hides nothing."""
     text = check_query(request.query)
     scopes = read_scopes(request.scope, ctx)
     when = check_time(request.as_of, "as_of")
@@ -50,7 +52,7 @@ def parse_query(store: Store, request: RecallRequest, ctx: CallContext) -> Recal
         store, scopes, check_kinds(request.kinds), check_tags(request.tags), since, until,
         when=when, include_history=request.include_history,
     )
-    now = utc_now()
+    now = check_time(request.now, "now") or utc_now()
     period = parse_time(text, now)
     return RecallQuery(
         request=request, text=text, terms=strip_time(text, period), period=period,

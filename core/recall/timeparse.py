@@ -81,6 +81,12 @@ _PATTERNS: list[tuple[str, re.Pattern[str]]] = [
             re.I,
         ),
     ),
+    # "in the last month" is the month up to now; "last month" (below) the calendar month.
+    (
+        "rolling",
+        re.compile(r"\b(?:in|over|during|within)\s+the\s+(?:last|past)\s+"
+                   r"(week|fortnight|month|year)\b", re.I),
+    ),
     ("daybefore", re.compile(r"\b(?:the\s+)?day\s+before\s+yesterday\b", re.I)),
     (
         "today",
@@ -93,6 +99,10 @@ _PATTERNS: list[tuple[str, re.Pattern[str]]] = [
     ("year", re.compile(r"\b(?:in|during|since|of)\s+((?:19|20)\d{2})\b", re.I)),
     ("month", re.compile(rf"\b(?:in|during|last|this|since)\s+({_MONTH_RE})\b", re.I)),
 ]
+
+
+# Words before a weekday that make it any such day rather than one date.
+_GENERIC_DAY = re.compile(r"\b(?:a|an|any|each|every|one)\s+$", re.I)
 
 
 def _day(d: datetime) -> datetime:
@@ -129,6 +139,8 @@ def _resolve(kind: str, m: re.Match[str], now: datetime) -> tuple[datetime, date
     if kind == "lastn":
         span = _number(m[1]) * _UNIT_DAYS[m[2].lower()]
         return today - timedelta(days=span), now + timedelta(seconds=1)
+    if kind == "rolling":
+        return today - timedelta(days=_UNIT_DAYS[m[1].lower()]), now + timedelta(seconds=1)
     if kind == "daybefore":
         return today - timedelta(days=2), today - timedelta(days=1)
     if kind == "today":
@@ -176,27 +188,17 @@ def parse_time(query: str, now: datetime | None = None) -> TimeRange | None:
     if now.tzinfo is None:
         now = now.replace(tzinfo=UTC)
     for kind, pattern in _PATTERNS:
-        match = pattern.search(query)
-        if not match:
-            continue
-        if (
-            kind == "month"
-            and match[1].lower() in ("may", "march")
-            and not _month_context(query, match)
-        ):
-            continue  # "may" and "march" are also ordinary words
-        try:
-            span = _resolve(kind, match, now)
-        except (ValueError, KeyError):
-            continue
-        if span:
-            return TimeRange(span[0], span[1], match.group(0))
+        for match in pattern.finditer(query):
+            if kind == "weekday" and _GENERIC_DAY.search(query, 0, match.start()):
+                continue  # "on a Sunday", "every Monday": no day in particular
+            try:
+                span = _resolve(kind, match, now)
+            except (ValueError, KeyError):
+                continue
+            if span:
+                return TimeRange(span[0], span[1], match.group(0))
     return None
 
-
-def _month_context(query: str, match: re.Match[str]) -> bool:
-    """Whether an ambiguous month word ("may") is used as a month: preceded by in/during/…."""
-    return bool(re.match(r"(in|during|since|last|this)\s", match.group(0), re.I))
 
 
 def strip_time(query: str, found: TimeRange | None) -> str:

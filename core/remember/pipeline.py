@@ -1,5 +1,6 @@
-"""The remember pipeline: clean (private parts, secrets) → enrich → validate → reinforce exact
-duplicates → embed → resolve → absorb near-duplicates → write → supersede → link.
+"""The remember pipeline: clean (private parts, secrets) → parts (content over the bound) →
+enrich → validate → reinforce exact duplicates → embed → resolve → absorb near-duplicates →
+write → supersede → link.
 
 Every stage is a named step over one `Batch`; everything written belongs to one journaled,
 undoable operation. The decisions themselves live in their modules: `validation` (what may be
@@ -9,10 +10,13 @@ contradiction, related), `write` (rows and indexes), `history` (supersession), `
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING
+
+import numpy as np
 
 from habitus.core.clock import utc_now
 from habitus.core.embedding.encoder import Encoder
@@ -24,15 +28,14 @@ from habitus.core.links.edges import add_link, add_links_bulk
 from habitus.core.models import CallContext, NewMemory, RememberResult
 from habitus.core.plugin_hooks import PluginHooks
 from habitus.core.remember import dedup
+from habitus.core.remember.parts import Plan, longest, plan_parts
 from habitus.core.remember.write import write_new
-from habitus.core.text.terms import embedding_text, metadata_dict
+from habitus.core.text.terms import content_hash, embedding_text, metadata_dict
 from habitus.core.trust import privacy
 from habitus.core.trust.provenance import stamp
-from habitus.core.validation import LIMITS, Draft, draft_of
+from habitus.core.validation import Draft, draft_of
 
 if TYPE_CHECKING:
-    import numpy as np
-
     from habitus.store import Store
 
 __all__ = ["Remember", "Batch"]
@@ -49,6 +52,8 @@ class Batch:
     # The new memories stored, each with what `dedup.resolve` found about it.
     kept: list[tuple[Draft, dedup.Decision]] = field(default_factory=list)
     absorbed_into: dict[str, str] = field(default_factory=dict)  # new id → the memory it joined
+    # New id → the vectors of its passages past the embedder's window (long content only).
+    passages: dict[str, np.ndarray] = field(default_factory=dict)
 
     def result_of(self, draft: Draft) -> RememberResult:
         return self.results[draft["_result"]]
@@ -68,19 +73,34 @@ class Remember:
         self.hooks = hooks
         self.redact_secrets = redact_secrets
 
-    async def __call__(self, items: Sequence[NewMemory], ctx: CallContext) -> list[RememberResult]:
+    async def __call__(
+        self, items: Sequence[NewMemory], ctx: CallContext, *, in_parts: bool = True
+    ) -> list[RememberResult]:
+        """One result per item, in order: stored (`in_parts` when longer than a memory holds,
+        else refused with an error), reinforced, or refused alone (`status` "refused", `error`
+        saying why)."""
         items = self.clean(list(items))  # before anything else sees them, plugins included
-        items = await self.hooks.enrich(items, ctx)
-        with operation():
-            batch = await self.validate(items, ctx)
-            await self.reinforce_exact(batch, ctx)
-            vectors = await self.embed(batch)
-            decisions, vectors = await self.resolve(batch, vectors)
-            kept_vectors = await self.absorb(batch, decisions, vectors, ctx)
-            await self.write(batch, kept_vectors, ctx)
-            await self.supersede(batch, ctx)
-            await self.link(batch, ctx)
-        return batch.results
+        plan = plan_parts(items, split=in_parts)
+        stored: list[RememberResult] = []
+        if plan.items:
+            enriched = await self.hooks.enrich(plan.items, ctx)
+            with operation():
+                early = await self.embed_early(enriched)
+                try:
+                    batch = await self.validate(enriched, ctx)
+                    await self.reinforce_exact(batch, ctx)
+                except BaseException:
+                    await early.abandon()
+                    raise
+                vectors = await self.embed(batch, early)
+                decisions, vectors = await self.resolve(batch, vectors)
+                kept_vectors = await self.absorb(batch, decisions, vectors, ctx)
+                await self.write(batch, kept_vectors, ctx)
+                await self.supersede(batch, ctx)
+                await self.link(batch, ctx)
+                await self.link_parts(plan, batch.results, ctx)
+            stored = batch.results
+        return _per_item(items, plan, stored, ctx)
 
     def clean(self, items: list[NewMemory]) -> list[NewMemory]:
         """Items without their private parts and, when configured, with their secrets
@@ -117,11 +137,52 @@ class Remember:
             batch.fresh.append(fresh)
             batch.results.append(_result(fresh["id"], "created", d))
 
-    async def embed(self, batch: Batch) -> np.ndarray | None:
-        """One vector per fresh memory, in one batch (None: vector search is off)."""
-        return await self.encoder.embed(
-            [embedding_text(d["content"], metadata_dict(d["metadata"])) for d in batch.fresh]
-        )
+    async def embed_early(self, items: list[NewMemory]) -> EarlyVectors:
+        """Start embedding, in a worker thread, the items the store cannot already hold (by
+        content hash; each content once), so that the model runs while validation and the
+        trust checks take the interpreter."""
+        hashes = [content_hash(i.content.strip()) for i in items]
+        held = set(await self.store.known_hashes(list(set(hashes))))
+        rows: dict[int, int] = {}
+        first: dict[str, int] = {}
+        for position, (item, digest) in enumerate(zip(items, hashes, strict=True)):
+            if digest not in held and item.content.strip():
+                rows[position] = first.setdefault(digest, len(first))
+        # What the embedder reads of each, as `embed` reads it of the draft.
+        texts = {first[hashes[p]]: embedding_text(items[p].content.strip(), items[p].metadata)
+                 for p in rows}
+        if not texts:
+            return EarlyVectors(None, {})
+        task = asyncio.ensure_future(
+            self.encoder.embed_passages([texts[r] for r in range(len(texts))]))
+        await asyncio.sleep(0)  # let the task hand its texts to the worker thread
+        return EarlyVectors(task, rows)
+
+    async def embed(self, batch: Batch, early: EarlyVectors) -> np.ndarray | None:
+        """One vector per fresh memory (None: vector search is off), and the vectors of its
+        later passages when it is long (`batch.passages`): those embedded early, and the rest
+        now, in one batch."""
+        if not batch.fresh:
+            await early.abandon()
+            return None
+        found = await early.task if early.task is not None else None
+        if early.task is not None and found is None:
+            return None  # vector search is off
+        rest = [d for d in batch.fresh if d["_result"] not in early.rows]
+        more = await self.encoder.embed_passages(
+            [embedding_text(d["content"], metadata_dict(d["metadata"])) for d in rest]
+        ) if rest else None
+        if rest and more is None:
+            return None
+        later = {d["_result"]: i for i, d in enumerate(rest)}
+        vectors = []
+        for d in batch.fresh:
+            source, row = ((found, early.rows[d["_result"]]) if d["_result"] in early.rows
+                           else (more, later[d["_result"]]))
+            vectors.append(source[0][row])  # type: ignore[index]
+            if len(source[1][row]):  # type: ignore[index]
+                batch.passages[d["id"]] = source[1][row]  # type: ignore[index]
+        return np.stack(vectors)
 
     async def resolve(
         self, batch: Batch, vectors: np.ndarray | None
@@ -163,9 +224,9 @@ class Remember:
     async def write(
         self, batch: Batch, vectors: list[np.ndarray | None], ctx: CallContext
     ) -> None:
-        """The kept memories, in one commit."""
+        """The kept memories, in one commit, and the passages of the long ones."""
         await write_new(self.store, self.journal, [d for d, _ in batch.kept], vectors,
-                        self.encoder.model_id, ctx)
+                        self.encoder.model_id, ctx, batch.passages)
 
     async def supersede(self, batch: Batch, ctx: CallContext) -> None:
         """New versions of facts, given or detected, supersede the old ones."""
@@ -186,6 +247,20 @@ class Remember:
             result = batch.result_of(d)
             result.supersedes = superseded.get(d["id"], [])
             result.detected = bool(result.supersedes) and d["id"] in detected_ids
+
+    async def link_parts(
+        self, plan: Plan, results: list[RememberResult], ctx: CallContext
+    ) -> None:
+        """Each later part of a content stored in parts linked `part_of` its first part."""
+        edges = []
+        for positions in plan.positions:
+            first = results[positions[0]].id if positions else ""
+            for p in positions[1:]:
+                if results[p].id != first and first not in results[p].links:
+                    edges.append((results[p].id, first, "part_of", 1.0))
+                    results[p].links.append(first)
+        if edges:
+            await add_links_bulk(self.store, self.journal, list(dict.fromkeys(edges)), ctx)
 
     async def link(self, batch: Batch, ctx: CallContext) -> None:
         """Automatic edges (related, contradicting) from the new memories, then the edges the
@@ -216,10 +291,44 @@ class Remember:
                     result.links.append(target)
 
 
+@dataclass
+class EarlyVectors:
+    """Vectors being computed for a batch before it is validated: the task, and for each
+    item position embedded, its row in the task's result."""
+
+    task: asyncio.Future[tuple[np.ndarray, list[np.ndarray]] | None] | None
+    rows: dict[int, int]
+
+    async def abandon(self) -> None:
+        """The batch failed or needs no vectors: let the embedding end unheard."""
+        if self.task is not None:
+            self.task.cancel()
+            await asyncio.gather(self.task, return_exceptions=True)
+
+
+def _per_item(
+    items: list[NewMemory], plan: Plan, stored: list[RememberResult], ctx: CallContext
+) -> list[RememberResult]:
+    """The results of the items given: a content stored in parts answers with its first
+    part's result and every part's id; a refused one with why."""
+    results = []
+    for index, (item, positions) in enumerate(zip(items, plan.positions, strict=True)):
+        if index in plan.refused:
+            results.append(RememberResult(
+                id="", status="refused", kind=item.kind,  # type: ignore[arg-type]
+                scope=item.scope or ctx.project_scope, error=plan.refused[index]))
+            continue
+        result = stored[positions[0]]
+        if len(positions) > 1:
+            result.parts = [stored[p].id for p in positions]
+        results.append(result)
+    return results
+
+
 def _cleaned(item: NewMemory, *, secrets: bool) -> NewMemory:
-    """`item` as `privacy` lets it in; an item too large to store is left for validation to
-    refuse."""
-    if not isinstance(item.content, str) or len(item.content) > LIMITS["content_chars"]:
+    """`item` as `privacy` lets it in (the whole content, before it is cut into parts); an
+    item too large to store even in parts is left as it is, to be refused."""
+    if not isinstance(item.content, str) or len(item.content) > longest():
         return item
     content, kinds = privacy.clean_text(item.content, secrets=secrets)
     metadata, in_metadata = privacy.clean_data(item.metadata, secrets=secrets)

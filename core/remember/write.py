@@ -21,14 +21,19 @@ __all__ = ["write_new"]
 
 async def write_new(
     store: Store, journal: Journal, drafts: list[Draft], vectors: list[np.ndarray | None],
-    model: str, ctx: CallContext,
+    model: str, ctx: CallContext, passages: dict[str, np.ndarray] | None = None,
 ) -> None:
-    """Store `drafts` (with their `id`s and times set) and their vectors from `model`."""
+    """Store `drafts` (with their `id`s and times set), their vectors from `model` and the
+    vectors of their later passages (by id; a memory stored without a vector gets none)."""
     if not drafts:
         return
     rows = [_row(d, v, model, ctx) for d, v in zip(drafts, vectors, strict=True)]
     await index_rows(store, rows)
     await store.add_memories(rows)
+    await store.add_passages(model, [
+        (d, (passages or {}).get(d["id"], ()))
+        for d, v in zip(drafts, vectors, strict=True) if v is not None
+    ])
     redacted = {d["id"]: d["redacted"] for d in drafts if d["redacted"]}
     await journal.append("remember", [r["id"] for r in rows], ctx,
                          {"redacted": redacted} if redacted else None)
