@@ -3,7 +3,6 @@ neighbour windows, near-copies, filters and token budgets — real LanceDB, real
 
 from __future__ import annotations
 
-import json
 import re
 import string
 from datetime import UTC, datetime, timedelta
@@ -14,7 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from habitus.core.models import CallContext, NewMemory
-from habitus.core.recall.ranking import Candidate, Weights, addressed_speaker, fuse
+from habitus.core.recall.ranking import Candidate, Weights, fuse
 from habitus.core.text.terms import embedding_text, identifier_parts, search_text, with_tags
 
 pytestmark = pytest.mark.anyio
@@ -241,25 +240,3 @@ def test_a_memorys_own_words_outweigh_its_neighbours() -> None:
     assert ranked[0].parts["own_words"] > 0.5 and ranked[1].parts["own_words"] == 0.0
     plain = fuse(lexical, [], now=NOW, query="billing queue", weights=Weights(own_words=0.0))
     assert plain[0].score == plain[1].score
-
-
-@pytest.mark.fast
-def test_the_speaker_a_query_asks_about_counts_more() -> None:
-    """"What did I…" favours the person's turns, "what did you suggest…" the assistant's; a
-    query about neither, or memories without a speaker, rank as before."""
-    assert addressed_speaker("What degree did I graduate with?") == "user"
-    assert addressed_speaker("Which hotel did you recommend to me?") == "assistant"
-    assert addressed_speaker("Can you recommend a book I would enjoy?") == "user"
-    assert addressed_speaker("When is the billing cutover?") is None
-
-    def row(i: str, speaker: str) -> dict[str, Any]:
-        return {"id": i, "content": "the hotel", "metadata": json.dumps({"speaker": speaker}),
-                "created_at": NOW, "updated_at": NOW, "importance": 0.5, "_score": 5.0}
-
-    lexical = [row("asked", "assistant"), row("told", "user")]
-    person = fuse(lexical, [], now=NOW, query="which hotel did I book")
-    assert [c.row["id"] for c in person] == ["told", "asked"]
-    assistant = fuse(lexical, [], now=NOW, query="which hotel did you recommend")
-    assert [c.row["id"] for c in assistant] == ["asked", "told"]
-    neither = fuse(lexical, [], now=NOW, query="which hotel was booked")
-    assert neither[0].score == neither[1].score

@@ -15,15 +15,12 @@ BM25 cannot tell whether a match came from a memory or from its neighbours' line
 (as field weights in BM25F), and it lifts every LoCoMo category by one to two points.
 
 The fused relevance is then nudged by importance, recency, memory strength (`decay`) and the
-time a query names (`timeparse`); a query about the person asking ("what did I…") or about
-what the assistant said ("what did you suggest…") favours the turns that speaker said; and
-near-identical memories are kept from filling the top.
+time a query names (`timeparse`), and near-identical memories are kept from filling the top.
 """
 
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -34,10 +31,10 @@ import numpy as np
 
 from habitus.core.decay import rank_factor
 from habitus.core.meta import branch_of
-from habitus.core.text.terms import metadata_dict, own_text, search_text, speaker_of
+from habitus.core.text.terms import metadata_dict, own_text, search_text
 from habitus.core.text.words import word_stems
 
-__all__ = ["Candidate", "Weights", "fuse", "diversify", "addressed_speaker", "DEFAULT_WEIGHTS"]
+__all__ = ["Candidate", "Weights", "fuse", "diversify", "DEFAULT_WEIGHTS"]
 
 RRF_K = 60.0
 # Memories longer than this have their own words read afresh at each recall, not kept.
@@ -65,11 +62,6 @@ class Weights:
     duplicate_penalty: float = 0.5
     #: "score" (normalised score fusion) or "rrf" (reciprocal-rank fusion, for comparison).
     method: str = "score"
-    #: How much more a memory counts when its speaker is the one the query asks about: the
-    #: person ("I", "my") or the assistant ("you told me"). LongMemEval, first 13 dev
-    #: questions: turn R@5 57.2 → 66.8, R@10 69.5 → 72.6 (13 held out: 55.6 → 61.7,
-    #: 65.5 → 70.0), the sessions found unchanged; LoCoMo, whose speakers are named, unchanged.
-    addressed: float = 0.25
 
 
 DEFAULT_WEIGHTS = Weights()
@@ -171,41 +163,8 @@ def fuse(
             cand.in_period = True
             boost += weights.time_boost
         cand.score = cand.relevance * prior * boost * rank_factor(row, now)
-    if query and weights.addressed:
-        _favour_addressed(list(found.values()), query, weights.addressed)
     ranked = sorted(found.values(), key=lambda c: c.score, reverse=True)
     return diversify(ranked, weights)
-
-
-# Who a query is about: the person asking ("what did I…", "my…") or what the assistant said
-# ("what did you suggest…", "the book you recommended"; not a request, "can you recommend…"),
-# and the speaker names each goes by in stored conversations.
-_ASKS_ASSISTANT = re.compile(
-    r"\b(?:did\s+you\s+(?:\w+\s+)?(?:tell|say|mention|suggest|recommend|give|provide|list|share|"
-    r"explain|describe|write|propose|offer|advise)|you\s+(?:\w+\s+)?(?:told|said|mentioned|"
-    r"suggested|recommended|gave|provided|listed|shared|explained|described|wrote|proposed|"
-    r"offered|advised))\b", re.I)
-_ASKS_PERSON = re.compile(r"\b(?:i|my|me|mine|myself)\b", re.I)
-_SPEAKERS = {"user": {"user", "human", "me"}, "assistant": {"assistant", "ai", "bot", "model"}}
-
-
-def addressed_speaker(query: str) -> str | None:
-    """"assistant" when the query asks what the assistant said, "user" when it is about the
-    person asking, else None."""
-    if _ASKS_ASSISTANT.search(query):
-        return "assistant"
-    return "user" if _ASKS_PERSON.search(query) else None
-
-
-def _favour_addressed(cands: list[Candidate], query: str, weight: float) -> None:
-    """Raise the score of memories spoken by the one the query asks about."""
-    role = addressed_speaker(query)
-    if role is None:
-        return
-    names = _SPEAKERS[role]
-    for cand in cands:
-        if speaker_of(cand.metadata).lower() in names:
-            cand.score *= 1 + weight
 
 
 def _weigh_own_words(cands: list[Candidate], query: str, weight: float) -> None:
