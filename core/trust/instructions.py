@@ -50,6 +50,7 @@ import re
 import unicodedata
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import NamedTuple
 from urllib.parse import unquote
 
@@ -165,9 +166,10 @@ Span = tuple[int, int]
 Signal = Callable[[str], Iterator[Span]]
 
 
-def _sentences(text: str) -> list[Span]:
+@lru_cache(maxsize=64)
+def _sentences(text: str) -> tuple[Span, ...]:
     """Where each sentence of `text` starts and ends (a line break always ends one)."""
-    return [m.span() for m in _SENTENCE.finditer(text) if m.group().strip()]
+    return tuple(m.span() for m in _SENTENCE.finditer(text) if m.group().strip())
 
 
 # Words before an act in its clause that forbid it or warn against it ("never push with
@@ -212,17 +214,24 @@ def _match(pattern: re.Pattern[str], needs: re.Pattern[str] | None = None) -> Si
     return signal
 
 
+@lru_cache(maxsize=512)
+def _found(pattern: re.Pattern[str], text: str) -> bool:
+    """Whether `pattern` occurs in `text` (remembered: several rules test the same concepts on
+    one text)."""
+    return pattern.search(text) is not None
+
+
 def _together(*parts: re.Pattern[str], ordered: bool = False, pair: bool = False,
               unless: re.Pattern[str] | None = None) -> Signal:
     """A signal: every concept in `parts` found in one sentence (or in two consecutive ones
     with `pair`), in their order with `ordered`, in any order otherwise; none where the
     sentence also matches `unless`."""
     def signal(text: str) -> Iterator[Span]:
-        if not all(part.search(text) for part in parts):
+        if not all(_found(part, text) for part in parts):
             return
         spans = _sentences(text)
         pairs = [(a[0], b[1]) for a, b in zip(spans, spans[1:], strict=False)] if pair else []
-        windows = spans + pairs
+        windows = [*spans, *pairs]
         for start, end in windows:
             sentence = text[start:end]
             if unless is not None and unless.search(sentence):
