@@ -76,7 +76,7 @@ def test_developer_notes_are_not(text: str) -> None:
 
 
 DATA = Path(__file__).resolve().parents[1] / "bench" / "data"
-# The sets the rules were tuned on; bench/bench_injection.py also reads the newest, untuned one.
+# The sets the rules meet the target on; bench/bench_injection.py also reads the later ones.
 LABELLED = [DATA / f"injection_{name}.jsonl" for name in ("dev", "heldout", "heldout2", "heldout3")]
 
 
