@@ -8,6 +8,7 @@ import os
 import shutil
 import sys
 import tempfile
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import click
@@ -18,6 +19,54 @@ __all__ = ["register"]
 @click.group(name="eval")
 def eval_group() -> None:
     """Measure habitus on public benchmarks."""
+
+
+def _embedder_name(ctx: click.Context) -> str:
+    settings = getattr(ctx.obj, "settings", None)
+    return settings.embedder if settings is not None else "minilm"
+
+
+def _kept_mapping(store: str | None, load: Callable[[str], Any]) -> Any:
+    """What an earlier run kept in `store` (None: nothing, or no `store`); a folder that holds
+    something else is refused."""
+    mapping = load(store) if store and os.path.isdir(store) else None
+    if store and mapping is None and os.path.isdir(store) and os.listdir(store):
+        raise click.ClickException(
+            f"{store} is not empty and holds no earlier run; give a new folder for the "
+            "benchmark store"
+        )
+    return mapping
+
+
+def _run_benchmark(
+    folder: str, keep: bool, embedder: str,
+    measure: Callable[[Any], Awaitable[dict[str, Any]]],
+    format_report: Callable[[dict[str, Any]], str], as_json: bool,
+) -> None:
+    """Open a service on the benchmark store in `folder`, `measure` with it, print the report
+    (as JSON with `as_json`); the folder is removed afterwards unless `keep`."""
+    import anyio
+
+    from habitus.base.errors import HabitusError
+    from habitus.core.config import Settings
+    from habitus.core.service import MemoryService
+
+    async def main() -> dict[str, Any]:
+        service = await MemoryService.open(Settings(db=folder, embedder=embedder))
+        try:
+            return await measure(service)
+        finally:
+            await service.close()
+
+    try:
+        report = anyio.run(main, backend="asyncio")
+    except HabitusError as exc:
+        raise click.ClickException(str(exc)) from exc
+    finally:
+        if not keep:
+            shutil.rmtree(folder, ignore_errors=True)
+    click.echo(json.dumps(report, indent=2) if as_json else format_report(report))
+    sys.stdout.flush()
 
 
 @eval_group.command(name="locomo")
@@ -67,11 +116,7 @@ def locomo(
     session) with remember_many, and every question with evidence is asked with recall.
     The store is separate from your memories; it is deleted afterwards unless --store is given.
     """
-    import anyio
-
     from habitus.base.errors import HabitusError
-    from habitus.core.config import Settings
-    from habitus.core.service import MemoryService
     from habitus.evaluation.locomo import (
         DEFAULT_RUNS,
         evaluate,
@@ -86,22 +131,15 @@ def locomo(
         if name not in DEFAULT_RUNS:
             raise click.BadParameter(f"unknown run {name!r}; use {', '.join(DEFAULT_RUNS)}")
         chosen[name] = DEFAULT_RUNS[name]
-    embedder = getattr(ctx.obj, "settings", None)
-    embedder_name = embedder.embedder if embedder is not None else "minilm"
     try:
         convs = load_locomo(data)
     except HabitusError as exc:
         raise click.ClickException(str(exc)) from exc
     if conversations:
         convs = convs[:conversations]
-    mapping = load_mapping(store) if store and os.path.isdir(store) else None
+    mapping = _kept_mapping(store, load_mapping)
     if mapping is not None and turn_by_turn:
         raise click.ClickException("--turn-by-turn builds its own store; give a new folder")
-    if store and mapping is None and os.path.isdir(store) and os.listdir(store):
-        raise click.ClickException(
-            f"{store} is not empty and holds no earlier run; give a new folder for the "
-            "benchmark store"
-        )
     if mapping is not None and any(c.scope not in mapping for c in convs):
         raise click.ClickException(f"{store} holds another selection of conversations")
     folder = store or tempfile.mkdtemp(prefix="habitus-locomo-")
@@ -112,29 +150,14 @@ def locomo(
             f"{name}: R@5 {o.get('recall@5', 0):.1f}  R@10 {o.get('recall@10', 0):.1f}", err=True
         )
 
-    async def main() -> dict[str, Any]:
-        service = await MemoryService.open(Settings(db=folder, embedder=embedder_name))
-        try:
-            return await evaluate(
-                service, convs, runs=chosen, progress=progress, turn_by_turn=turn_by_turn,
-                mapping=mapping,
-                ingested=(lambda built: save_mapping(store, built)) if store else None,
-            )
-        finally:
-            await service.close()
+    async def measure(service: Any) -> dict[str, Any]:
+        return await evaluate(
+            service, convs, runs=chosen, progress=progress, turn_by_turn=turn_by_turn,
+            mapping=mapping,
+            ingested=(lambda built: save_mapping(store, built)) if store else None,
+        )
 
-    try:
-        report = anyio.run(main, backend="asyncio")
-    except HabitusError as exc:
-        raise click.ClickException(str(exc)) from exc
-    finally:
-        if not store:
-            shutil.rmtree(folder, ignore_errors=True)
-    if as_json:
-        click.echo(json.dumps(report, indent=2))
-    else:
-        click.echo(format_report(report))
-    sys.stdout.flush()
+    _run_benchmark(folder, bool(store), _embedder_name(ctx), measure, format_report, as_json)
 
 
 @eval_group.command(name="longmemeval")
@@ -188,11 +211,7 @@ def longmemeval(
     date (time expressions and recency count from it). The store
     is separate from your memories; it is deleted afterwards unless --store is given.
     """
-    import anyio
-
     from habitus.base.errors import HabitusError
-    from habitus.core.config import Settings
-    from habitus.core.service import MemoryService
     from habitus.evaluation.longmemeval import (
         RUNS,
         evaluate,
@@ -206,18 +225,11 @@ def longmemeval(
     for name in chosen:
         if name not in RUNS:
             raise click.BadParameter(f"unknown run {name!r}; use {', '.join(RUNS)}")
-    settings = getattr(ctx.obj, "settings", None)
-    embedder_name = settings.embedder if settings is not None else "minilm"
     try:
         convs = load_longmemeval(data)[offset::every][:limit]
     except HabitusError as exc:
         raise click.ClickException(str(exc)) from exc
-    mapping = load_mapping(store) if store and os.path.isdir(store) else None
-    if store and mapping is None and os.path.isdir(store) and os.listdir(store):
-        raise click.ClickException(
-            f"{store} is not empty and holds no earlier run; give a new folder for the "
-            "benchmark store"
-        )
+    mapping = _kept_mapping(store, load_mapping)
     folder = store or tempfile.mkdtemp(prefix="habitus-longmemeval-")
 
     def ingest_progress(done: int, turns: int, seconds: float) -> None:
@@ -229,31 +241,15 @@ def longmemeval(
         click.echo(f"{name}: R@10 {o['turn@10']:.1f}  any@5 {o['any@5']:.1f}  "
                    f"all@5 {o['all@5']:.1f}", err=True)
 
-    async def main() -> dict[str, Any]:
-        service = await MemoryService.open(Settings(db=folder, embedder=embedder_name))
-        try:
-            report = await evaluate(
-                service, convs, runs=chosen, mapping=mapping, progress=progress,
-                ingest_progress=ingest_progress,
-                ingested=(lambda built: save_mapping(store, built)) if store else None,
-                dated=not wall_clock,
-            )
-        finally:
-            await service.close()
-        return report
+    async def measure(service: Any) -> dict[str, Any]:
+        return await evaluate(
+            service, convs, runs=chosen, mapping=mapping, progress=progress,
+            ingest_progress=ingest_progress,
+            ingested=(lambda built: save_mapping(store, built)) if store else None,
+            dated=not wall_clock,
+        )
 
-    try:
-        report = anyio.run(main, backend="asyncio")
-    except HabitusError as exc:
-        raise click.ClickException(str(exc)) from exc
-    finally:
-        if not store:
-            shutil.rmtree(folder, ignore_errors=True)
-    if as_json:
-        click.echo(json.dumps(report, indent=2))
-    else:
-        click.echo(format_report(report))
-    sys.stdout.flush()
+    _run_benchmark(folder, bool(store), _embedder_name(ctx), measure, format_report, as_json)
 
 
 def register(cli: click.Group) -> None:

@@ -45,6 +45,8 @@ __all__ = [
     "read_samples",
     "evaluate",
     "format_report",
+    "mean_scores",
+    "percentile",
 ]
 
 log = logging.getLogger("habitus.eval")
@@ -290,13 +292,15 @@ def score_question(
     return scores
 
 
-def _mean(rows: list[dict[str, float]]) -> dict[str, float]:
+def mean_scores(rows: list[dict[str, float]]) -> dict[str, float]:
+    """Each metric averaged over `rows`, as a percentage."""
     if not rows:
         return {}
     return {key: 100.0 * statistics.fmean(r[key] for r in rows) for key in rows[0]}
 
 
-def _percentile(values: list[float], q: float) -> float:
+def percentile(values: list[float], q: float) -> float:
+    """The `q` quantile of `values` (nearest rank; 0 when there are none)."""
     if not values:
         return 0.0
     ordered = sorted(values)
@@ -402,17 +406,19 @@ async def evaluate(
                 ranked = [ids.get(hit.id, set()) for hit in result.memories]
                 per_question.append((q.category, score_question(ranked, q.evidence, ks)))
         categories = {
-            str(cat): {"name": CATEGORIES.get(cat, str(cat)), "questions": len(rows), **_mean(rows)}
+            str(cat): {"name": CATEGORIES.get(cat, str(cat)), "questions": len(rows),
+                       **mean_scores(rows)}
             for cat in sorted({c for c, _ in per_question})
             if (rows := [s for c, s in per_question if c == cat])
         }
         report["runs"][name] = {
             "legs": list(legs) if legs else ["all"],
-            "overall": {"questions": len(per_question), **_mean([s for _, s in per_question])},
+            "overall": {"questions": len(per_question),
+                        **mean_scores([s for _, s in per_question])},
             "categories": categories,
             "latency_ms": {
-                "p50": round(_percentile(latencies, 0.5), 2),
-                "p95": round(_percentile(latencies, 0.95), 2),
+                "p50": round(percentile(latencies, 0.5), 2),
+                "p95": round(percentile(latencies, 0.95), 2),
             },
         }
         if progress:
@@ -434,7 +440,7 @@ async def _embedding_latency(
             t0 = time.perf_counter()
             embedder.embed([q.text])
             times.append(1000 * (time.perf_counter() - t0))
-    return {"p50": round(_percentile(times, 0.5), 2), "p95": round(_percentile(times, 0.95), 2)}
+    return {"p50": round(percentile(times, 0.5), 2), "p95": round(percentile(times, 0.95), 2)}
 
 
 def format_report(report: dict[str, Any], ks: Sequence[int] = DEFAULT_KS) -> str:

@@ -32,6 +32,8 @@ from habitus.evaluation.locomo import (
     Question,
     conversations_of,
     ingest,
+    mean_scores,
+    percentile,
     read_samples,
 )
 from habitus.evaluation.locomo import load_mapping as _load
@@ -152,19 +154,6 @@ def score_ranking(
     return scores
 
 
-def _mean(rows: list[dict[str, float]]) -> dict[str, float]:
-    if not rows:
-        return {}
-    return {key: 100.0 * statistics.fmean(r[key] for r in rows) for key in rows[0]}
-
-
-def _percentile(values: list[float], q: float) -> float:
-    if not values:
-        return 0.0
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, max(0, math.ceil(q * len(ordered)) - 1))]
-
-
 def save_mapping(folder: str | Path, mapping: dict[str, dict[str, set[str]]]) -> None:
     """Keep, beside a benchmark store, which memory stands for which turns (to reuse it)."""
     _save(folder, mapping, MAPPING_FILE)
@@ -249,15 +238,15 @@ async def evaluate(
             rows.append((q.kind or TYPES.get(q.category, str(q.category)),
                          score_ranking(ranked, q, ks)))
         types = {
-            kind: {"questions": len(chosen), **_mean(chosen)}
+            kind: {"questions": len(chosen), **mean_scores(chosen)}
             for kind in [*TYPES.values(), *sorted({k for k, _ in rows} - set(TYPES.values()))]
             if (chosen := [s for k, s in rows if k == kind])
         }
         report["runs"][name] = {
-            "overall": {"questions": len(rows), **_mean([s for _, s in rows])},
+            "overall": {"questions": len(rows), **mean_scores([s for _, s in rows])},
             "types": types,
-            "latency_ms": {"p50": round(_percentile(latencies, 0.5), 1),
-                           "p95": round(_percentile(latencies, 0.95), 1)} if latencies else {},
+            "latency_ms": {"p50": round(percentile(latencies, 0.5), 1),
+                           "p95": round(percentile(latencies, 0.95), 1)} if latencies else {},
             "per_question": {c.sample_id: s for c, (_, s) in zip(convs, rows, strict=True)},
         }
         if progress:

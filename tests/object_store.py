@@ -16,7 +16,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from .servers import free_port
+from .servers import free_port, stop
 
 __all__ = ["StandIn", "s3_stand_in", "moto_missing"]
 
@@ -84,11 +84,6 @@ def s3_stand_in(timeout: float = 30.0, log: Path | None = None) -> Iterator[Stan
                 time.sleep(0.1)
         yield StandIn(endpoint, BUCKET, proc)
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop(proc)
         if log is not None:
             sink.close()  # type: ignore[union-attr]

@@ -16,6 +16,16 @@ from typing import Any
 from mcp import StdioServerParameters
 
 
+def stop(proc: subprocess.Popen[Any], timeout: float = 10) -> None:
+    """End a server process: SIGTERM, then SIGKILL if it has not exited within `timeout`."""
+    proc.terminate()
+    try:
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
 def habitus_command() -> list[str]:
     exe = shutil.which("habitus", path=str(Path(sys.executable).parent))
     return [exe] if exe else [sys.executable, "-m", "habitus.cli"]
@@ -90,12 +100,7 @@ def http_server(
         path = "/sse" if transport == "sse" else "/mcp"
         yield f"http://127.0.0.1:{port}{path}"
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop(proc)
         if proc.stdout:
             proc.stdout.close()
         if proc.stderr:

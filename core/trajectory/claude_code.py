@@ -32,7 +32,7 @@ from habitus.core.trajectory.model import (
 from habitus.core.trust.privacy import bound, clean_data, clean_text
 
 __all__ = ["ToolCall", "Turn", "Transcript", "read_transcript", "read_claude_code",
-           "trajectory_of", "render_call"]
+           "trajectory_of", "render_call", "content_text"]
 
 logger = logging.getLogger(__name__)
 
@@ -92,8 +92,9 @@ def _clean(text: str, limit: int = MAX_FIELD_CHARS) -> str:
     return clean_text(bound(text, limit))[0]
 
 
-def _content_text(content: Any) -> str:
-    """The text of a message content: a string, or a list of blocks with text in them."""
+def content_text(content: Any) -> str:
+    """The text of a message content (in the chat format Claude Code and agent logs share): a
+    string, or a list of blocks with text in them."""
     if isinstance(content, str):
         return content
     parts = []
@@ -116,7 +117,7 @@ def _prompt_text(event: dict[str, Any], content: Any) -> str | None:
         isinstance(b, dict) and b.get("type") == "tool_result" for b in content
     ):
         return None
-    text = _SYSTEM_REMINDER.sub("", _content_text(content)).strip()
+    text = _SYSTEM_REMINDER.sub("", content_text(content)).strip()
     return text or None
 
 
@@ -189,7 +190,7 @@ def read_transcript(path: str | Path) -> Transcript:
                 if isinstance(block, dict) and block.get("type") == "tool_result":
                     call = calls.get(str(block.get("tool_use_id")))
                     if call is not None:
-                        call.result = _clean(_content_text(block.get("content")))
+                        call.result = _clean(content_text(block.get("content")))
                         call.failed = bool(block.get("is_error"))
             continue
         for block in blocks:

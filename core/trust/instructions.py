@@ -148,7 +148,12 @@ def normalise(text: str) -> str:
     """`text` as the rules read it: NFKC, entities and escapes decoded, invisible characters
     out, look-alike letters folded to Latin, spelt-out letters joined, digits for letters undone
     in the words the rules read, whitespace joined, a line break only where a sentence ends."""
-    folded = _visible(text).translate(_LOOKALIKES)
+    return _folded(_visible(text))
+
+
+def _folded(visible: str) -> str:
+    """`normalise` of a text already made `_visible`."""
+    folded = visible.translate(_LOOKALIKES)
     folded = _SPACED.sub(lambda m: m.group().replace(m.group(1), ""), folded)
     return _LEET_WORD.sub(_unleet, folded)
 
@@ -1566,7 +1571,8 @@ def _rule_findings(clean: str, own: str) -> list[Finding]:
 
 def findings(text: str, *, _depth: int = 0) -> list[Finding]:
     """Every category of instruction to the model found in `text`, one finding each."""
-    clean, own = normalise(text), _visible(text)
+    own = _visible(text)
+    clean = _folded(own)
     out = _rule_findings(clean, own)
     for name, target in squats(clean):
         out.append(Finding("typosquat", CATEGORIES["typosquat"], f"{name} (not {target})"))

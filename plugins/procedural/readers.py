@@ -17,7 +17,7 @@ from typing import Any
 
 from habitus.base.errors import InvalidInput
 from habitus.core.trajectory.actions import observation_failed
-from habitus.core.trajectory.claude_code import read_claude_code
+from habitus.core.trajectory.claude_code import content_text, read_claude_code
 from habitus.core.trajectory.model import (
     MAX_ID_CHARS,
     MAX_STEPS,
@@ -65,24 +65,6 @@ def _dig(data: Any, *keys: str) -> Any:
     return data
 
 
-def _content_text(content: Any) -> str:
-    """The text of a message content: a string, or a list of blocks with text in them."""
-    if isinstance(content, str):
-        return content
-    if isinstance(content, list):
-        parts = []
-        for block in content:
-            if isinstance(block, str):
-                parts.append(block)
-            elif isinstance(block, dict):
-                if isinstance(block.get("text"), str):
-                    parts.append(block["text"])
-                elif block.get("type") == "image":
-                    parts.append("[image]")
-        return "\n".join(parts)
-    return ""
-
-
 def _bounded_steps(steps: list[Step], metadata: dict[str, Any], origin: str) -> list[Step]:
     """The first MAX_STEPS steps; notes the original count in `metadata` when it was more."""
     if len(steps) > MAX_STEPS:
@@ -114,7 +96,7 @@ def _swe_prompt(data: dict[str, Any]) -> str:
     for message in data.get("history") or []:
         if not isinstance(message, dict) or message.get("role") != "user":
             continue
-        text = _content_text(message.get("content")).replace("\r\n", "\n")
+        text = content_text(message.get("content")).replace("\r\n", "\n")
         if text.strip() and not text.lstrip().startswith("Here is a demonstration"):
             return text
     statement = _dig(_replay_config(data), "problem_statement", "text")
@@ -142,7 +124,7 @@ def _replay_config(data: dict[str, Any]) -> dict[str, Any]:
 def _swe_step(thought: Any, action: Any, observation: Any) -> Step | None:
     if not isinstance(action, str) or not action.strip():
         return None
-    text = _content_text(observation).replace("\r\n", "\n")
+    text = content_text(observation).replace("\r\n", "\n")
     text = _SWE_TRAILER.sub("", text)
     return Step(
         thought=clip(thought if isinstance(thought, str) else ""),
@@ -171,7 +153,7 @@ def _swe_steps(data: dict[str, Any]) -> list[Step]:
                 (m for m in history[i + 1 :] if m.get("role") in ("tool", "user")),
                 {"content": ""},
             )
-            thought = message.get("thought") or _content_text(message.get("content"))
+            thought = message.get("thought") or content_text(message.get("content"))
             steps.append(_swe_step(thought, message.get("action"), reply.get("content")))
     return [s for s in steps if s is not None]
 
